@@ -1,0 +1,76 @@
+"""The project's error hierarchy: every failure a user can meet, each with a sentence they can act on.
+
+Library errors (OSError, websocket exceptions, JSON errors) are translated into these once, at the
+module boundary where they happen. The command line maps each class to its exit code; the tray shows
+``str(error)`` in a notification. No other exception is meant to reach the user.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the command line, one per kind of failure."""
+
+    OK = 0
+    FAILURE = 1  # a bug: an exception we did not translate
+    USAGE = 2  # bad command line, configuration or input file
+    AUTHENTICATION = 3
+    BILLING = 4
+    NETWORK = 5  # network or server trouble that retrying did not fix
+    INTERRUPTED = 130
+
+
+class TraySttError(Exception):
+    """Base of every error the user may see; ``str()`` is one actionable sentence."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class ConfigError(TraySttError):
+    """The configuration file, environment or command line asks for something invalid."""
+
+    exit_code = ExitCode.USAGE
+
+
+class AudioInputError(TraySttError):
+    """An audio file or device cannot be read."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LogWriteError(TraySttError):
+    """A transcript could not be written to the daily log."""
+
+    exit_code = ExitCode.FAILURE
+
+
+class ProtocolError(TraySttError):
+    """The server sent a frame that is not a JSON object: the one error the protocol core raises."""
+
+    exit_code = ExitCode.NETWORK
+
+
+class ServiceError(TraySttError):
+    """The realtime service refused or ended the session."""
+
+    exit_code = ExitCode.NETWORK
+
+
+class AuthenticationError(ServiceError):
+    """The API key is missing or was rejected."""
+
+    exit_code = ExitCode.AUTHENTICATION
+
+
+class BillingError(ServiceError):
+    """The account has no credit left (``insufficient_quota``)."""
+
+    exit_code = ExitCode.BILLING
+
+
+class ConnectionFailed(ServiceError):
+    """The endpoint could not be reached, or the connection kept dropping."""
+
+    exit_code = ExitCode.NETWORK
