@@ -1,4 +1,4 @@
-"""The project's error hierarchy: every failure a user can meet, each with a sentence they can act on.
+"""The error hierarchy: every failure a user can meet, each with a sentence they can act on.
 
 Library errors (OSError, websocket exceptions, JSON errors) are translated into these once, at the
 module boundary where they happen. The command line maps each class to its exit code; the tray shows

@@ -1,0 +1,225 @@
+"""Configuration: defaults < TOML file < environment < command-line flags.
+
+The file is flat ``key = value`` TOML. Every key can also come from ``TRAY_STT_<KEY>`` in the
+environment (the API key also from ``OPENAI_API_KEY``). Unknown keys and bad values are refused
+with where they came from and what is allowed. The API key is never printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .errors import ConfigError
+from .models import DELAYS, EAGERNESS, Dialect, NoiseReduction, TranscriptionSettings, TurnMode
+from .session import OPENAI_URL, Endpoint
+from .transcripts import default_log_dir
+
+APP_NAME = "tray-stt"
+CONFIG_ENV = "TRAY_STT_CONFIG"
+ENV_PREFIX = "TRAY_STT_"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the app can be told, after all sources were merged and checked."""
+
+    api_key: str | None = field(default=None, repr=False)
+    url: str = OPENAI_URL
+    auth: str = "auto"
+    dialect: Dialect = Dialect.GA
+    model: str = TranscriptionSettings.model
+    language: str | None = None
+    prompt: str | None = None
+    keywords: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    delay: str | None = None
+    noise_reduction: NoiseReduction = NoiseReduction.NEAR_FIELD
+    logprobs: bool = False
+    turn: TurnMode | None = None
+    vad_threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    eagerness: str = "auto"
+    log_dir: Path = field(default_factory=default_log_dir)
+    log: bool = True
+    clipboard: bool = False
+    chunk_ms: int = 40
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where and how to connect."""
+        return Endpoint(self.url, self.api_key, self.auth, self.dialect)
+
+    @property
+    def transcription(self) -> TranscriptionSettings:
+        """What to ask the server for."""
+        names = {f.name for f in fields(TranscriptionSettings)}
+        return TranscriptionSettings(**{n: getattr(self, n) for n in names})
+
+
+# -- value parsers: each takes a TOML value or an environment string -----------------------------
+
+
+def _choice(*allowed: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        if isinstance(value, str) and value in allowed:
+            return value
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+
+    return parse
+
+
+def _string(value: object) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError("must be a non-empty string")
+
+
+def _language(value: object) -> str:
+    if isinstance(value, str) and re.fullmatch(r"[a-z]{2,3}", value):
+        return value
+    raise ValueError('must be an ISO-639-1 code such as "en" or "ko"')
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(items, list) and all(isinstance(i, str) for i in items):
+        return tuple(i.strip() for i in items if i.strip())
+    raise ValueError('must be a list of strings, like ["Kubernetes", "tray-stt"]')
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no"):
+        return value.lower() in ("1", "true", "yes", "on")
+    raise ValueError("must be true or false")
+
+
+def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[[object], Any]:
+    def parse(value: object) -> int | float:
+        number: int | float | None = None
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            if not (kind is int and isinstance(value, float)):  # 0.5 is not a whole number
+                with contextlib.suppress(ValueError):
+                    number = kind(value)
+        if number is None or not low <= number <= high:
+            raise ValueError(f"must be a {kind.__name__} from {low:g} to {high:g}")
+        return number
+
+    return parse
+
+
+def _url(value: object) -> str:
+    if isinstance(value, str) and re.match(r"wss?://[^/\s]+", value):
+        return value
+    raise ValueError("must be a ws:// or wss:// URL")
+
+
+def _path(value: object) -> Path:
+    return Path(_string(value)).expanduser()
+
+
+PARSERS: dict[str, Callable[[object], Any]] = {
+    "api_key": _string,
+    "url": _url,
+    "auth": _choice("auto", "bearer", "api-key"),
+    "dialect": lambda v: Dialect(_choice(*Dialect)(v)),
+    "model": _string,
+    "language": _language,
+    "prompt": _string,
+    "keywords": _strings,
+    "languages": lambda v: tuple(_language(x) for x in _strings(v)),
+    "delay": _choice(*DELAYS),
+    "noise_reduction": lambda v: NoiseReduction(_choice(*NoiseReduction)(v)),
+    "logprobs": _bool,
+    "turn": lambda v: TurnMode(_choice(*TurnMode)(v)),
+    "vad_threshold": _number(float, 0.0, 1.0),
+    "prefix_padding_ms": _number(int, 0, 5000),
+    "silence_duration_ms": _number(int, 100, 10000),
+    "eagerness": _choice(*EAGERNESS),
+    "log_dir": _path,
+    "log": _bool,
+    "clipboard": _bool,
+    "chunk_ms": _number(int, 20, 100),
+}
+assert set(PARSERS) == {f.name for f in fields(Config)}
+
+
+def default_config_path() -> Path:
+    """Where the config file lives unless ``--config`` or TRAY_STT_CONFIG say otherwise."""
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def config_path(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
+    """The config file to read, and whether the user named it (then it must exist)."""
+    named = explicit or env.get(CONFIG_ENV)
+    return (Path(named).expanduser(), True) if named else (default_config_path(), False)
+
+
+def load_config(
+    path: Path,
+    *,
+    must_exist: bool,
+    env: Mapping[str, str],
+    overrides: Mapping[str, object],
+) -> Config:
+    """Merge every source into one checked Config."""
+    values: dict[str, Any] = {}
+    for key, raw in _read_file(path, must_exist).items():
+        values[key] = _parse(key, raw, f"{path}: {key}")
+    for key in PARSERS:
+        env_name = ENV_PREFIX + key.upper()
+        if env_name in env:
+            values[key] = _parse(key, env[env_name], f"the environment variable {env_name}")
+    if "api_key" not in values and env.get("OPENAI_API_KEY"):
+        values["api_key"] = env["OPENAI_API_KEY"].strip()
+    for key, raw in overrides.items():
+        if raw is not None:
+            flag = "--" + key.replace("_", "-")
+            values[key] = _parse(key, raw, flag)
+    return replace(Config(), **values)
+
+
+def _parse(key: str, raw: object, where: str) -> Any:
+    try:
+        return PARSERS[key](raw)
+    except ValueError as exc:
+        shown = "(hidden)" if key == "api_key" else repr(raw)
+        raise ConfigError(f"{where} {exc} (got {shown}).") from None
+
+
+def _read_file(path: Path, must_exist: bool) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(f"The config file {path} does not exist.") from None
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"Cannot read the config file {path}: {reason}.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from None
+    for key in data:
+        if key not in PARSERS:
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key)}.")
+    return data
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, PARSERS, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f"; allowed keys are {', '.join(PARSERS)}"
