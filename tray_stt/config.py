@@ -108,13 +108,14 @@ def _bool(value: object) -> bool:
 def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[[object], Any]:
     def parse(value: object) -> int | float:
         number: int | float | None = None
-        fraction_for_int = kind is int and isinstance(value, float)  # 0.5 is not a whole number
-        numeric = isinstance(value, str | int | float) and not isinstance(value, bool)
-        if numeric and not fraction_for_int:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            value = None  # true is not 1, and 0.5 is not a whole number
+        if isinstance(value, str | int | float):
             with contextlib.suppress(ValueError):
                 number = kind(value)
         if number is None or not low <= number <= high:
-            raise ValueError(f"must be a {kind.__name__} from {low:g} to {high:g}")
+            noun = "whole number" if kind is int else "number"
+            raise ValueError(f"must be a {noun} from {low:g} to {high:g}")
         return number
 
     return parse

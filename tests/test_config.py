@@ -1,0 +1,108 @@
+"""Configuration precedence and refusal of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tray_stt.config import Config, config_path, load_config
+from tray_stt.errors import ConfigError
+from tray_stt.models import Dialect, TurnMode
+
+
+def load(path: Path, env: dict[str, str] | None = None, **overrides: object) -> Config:
+    return load_config(path, must_exist=False, env=env or {}, overrides=overrides)
+
+
+def test_config_defaults_without_a_file(tmp_path: Path) -> None:
+    config = load(tmp_path / "missing.toml")
+    assert config.model == "gpt-transcribe"
+    assert config.url == "wss://api.openai.com/v1/realtime?intent=transcription"
+    assert config.dialect is Dialect.GA and config.log and not config.clipboard
+
+
+def test_config_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('model = "whisper-1"\nlanguage = "ko"\nturn = "manual"\n')
+    env = {"TRAY_STT_LANGUAGE": "en", "TRAY_STT_TURN": "semantic", "OPENAI_API_KEY": "sk-env"}
+    config = load(path, env, turn="server")
+    assert (config.model, config.language, config.turn) == ("whisper-1", "en", TurnMode.SERVER)
+    assert config.api_key == "sk-env"
+
+
+def test_config_api_key_is_never_in_repr(tmp_path: Path) -> None:
+    config = load(tmp_path / "none.toml", {"OPENAI_API_KEY": "sk-secret-value"})
+    assert "sk-secret-value" not in repr(config)
+
+
+def test_config_unknown_key_names_file_and_suggests(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('modle = "whisper-1"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(path) in str(info.value) and "did you mean 'model'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('turn = "sometimes"', "turn must be one of server, semantic, manual"),
+        ("vad_threshold = 2", "vad_threshold must be a number from 0 to 1"),
+        ("chunk_ms = 10.5", "chunk_ms must be a whole number from 20 to 100"),
+        ('language = "English"', "language must be an ISO-639-1 code"),
+        ('url = "https://example.com"', "url must be a ws:// or wss:// URL"),
+        ("keywords = [1, 2]", "keywords must be a list of strings"),
+        ("clipboard = 1", "clipboard must be true or false"),
+    ],
+)
+def test_config_bad_values_say_what_is_allowed(tmp_path: Path, line: str, expected: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
+
+
+def test_config_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="TRAY_STT_DIALECT must be one of ga, beta, auto"):
+        load(tmp_path / "none.toml", {"TRAY_STT_DIALECT": "v2"})
+
+
+def test_config_invalid_toml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("model = \n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load(path)
+
+
+def test_config_unreadable_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.mkdir()  # a directory cannot be read as a file, even by root
+    with pytest.raises(ConfigError, match="Cannot read the config file"):
+        load(path)
+
+
+def test_config_named_file_must_exist(tmp_path: Path) -> None:
+    path, must_exist = config_path(str(tmp_path / "nope.toml"), {})
+    assert must_exist
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(path, must_exist=True, env={}, overrides={})
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    path, must_exist = config_path(None, {"TRAY_STT_CONFIG": str(tmp_path / "c.toml")})
+    assert path == tmp_path / "c.toml" and must_exist
+
+
+def test_config_api_key_value_is_hidden_in_errors(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('api_key = ""\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert "(hidden)" in str(info.value)
+
+
+def test_config_lists_from_environment_are_comma_separated(tmp_path: Path) -> None:
+    config = load(tmp_path / "none.toml", {"TRAY_STT_KEYWORDS": "Kubernetes, tray-stt"})
+    assert config.keywords == ("Kubernetes", "tray-stt")
