@@ -88,6 +88,7 @@ class SessionOptions:
     final_wait_s: float = 30.0  # with no word from the server, at the end of input
     live_silence_ms: int | None = None  # live sources: silence kept for resends (see protocol)
     reconnect_attempts: int | None = 6  # consecutive failures before giving up; None: never
+    first_connect_attempts: int | None = 3  # before any connection worked: likely a wrong URL
     backoff_s: float = 0.5
     backoff_max_s: float = 30.0
 
@@ -136,6 +137,7 @@ class Session:
         self._rolling_since: float | None = None
         self._ending = _Ending.BACKOFF
         self._last_frame = time.monotonic()
+        self._ever_ready = False
         self.connections = 0
 
     @property
@@ -255,6 +257,7 @@ class Session:
                 self._fail(exc)
                 return
             ending, reached_ready = self._serve(transport)
+            self._ever_ready = self._ever_ready or reached_ready
             failures = 0 if reached_ready else failures + 1
             if ending is _Ending.DONE or ending is _Ending.FATAL:
                 return
@@ -262,7 +265,10 @@ class Session:
                 return
 
     def _retry_after(self, failures: int, reason: str) -> bool:
-        attempts = self.options.reconnect_attempts
+        options = self.options
+        attempts = (
+            options.reconnect_attempts if self._ever_ready else options.first_connect_attempts
+        )
         if attempts is not None and failures > attempts:
             self._fail(
                 ConnectionFailed(
