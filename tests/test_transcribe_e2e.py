@@ -81,7 +81,12 @@ def test_transcribe_spoken_sentences_in_order_on_stdout_and_in_log(
 ) -> None:
     with RealtimeServer(transcripts=SENTENCES) as server:
         result = run_cli(
-            "transcribe", str(spoken), "--url", server.url, "--log-dir", str(tmp_path / "logs"),
+            "transcribe",
+            str(spoken),
+            "--url",
+            server.url,
+            "--log-dir",
+            str(tmp_path / "logs"),
             tmp_path=tmp_path,
         )
         assert server.violations == []
@@ -111,18 +116,28 @@ def test_transcribe_resamples_44k_stereo_to_24k_mono(tmp_path: Path) -> None:
     assert abs(len(audio) / 24000 - 1.5) < 1.0  # plus the silence that ends the last turn
 
 
-def test_transcribe_bad_key_exits_with_authentication_code(three_tones: Path, tmp_path: Path) -> None:
+def test_transcribe_bad_key_exits_with_authentication_code(
+    three_tones: Path, tmp_path: Path
+) -> None:
     with RealtimeServer() as server:
         result = run_cli(
-            "transcribe", str(three_tones), "--url", server.url, "--log-dir",
-            str(tmp_path / "logs"), tmp_path=tmp_path, env={"OPENAI_API_KEY": "wrong"},
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--log-dir",
+            str(tmp_path / "logs"),
+            tmp_path=tmp_path,
+            env={"OPENAI_API_KEY": "wrong"},
         )
     line = assert_clean_failure(result, 3)
     assert "API key" in line
     assert not (tmp_path / "logs").exists()
 
 
-def test_transcribe_without_credit_exits_with_billing_code(three_tones: Path, tmp_path: Path) -> None:
+def test_transcribe_without_credit_exits_with_billing_code(
+    three_tones: Path, tmp_path: Path
+) -> None:
     quota = ("insufficient_quota", "insufficient_quota", "You exceeded your current quota.")
     with RealtimeServer(fatal_on_connect=[quota]) as server:
         result = run_cli(
@@ -141,8 +156,13 @@ def test_transcribe_reconnects_after_a_drop_and_loses_nothing(
         transcripts=transcripts, drop_after_ms=[2000], drop_before_completion=[None, [2]]
     ) as server:
         result = run_cli(
-            "transcribe", str(three_tones), "--url", server.url, "--log-dir",
-            str(tmp_path / "logs"), tmp_path=tmp_path,
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--log-dir",
+            str(tmp_path / "logs"),
+            tmp_path=tmp_path,
         )
         assert server.violations == []
         assert len(server.connections) >= 3
@@ -158,8 +178,12 @@ def test_transcribe_out_of_order_completions_print_in_spoken_order(
         result = run_cli(
             "transcribe", str(three_tones), "--url", server.url, "--no-log", tmp_path=tmp_path
         )
-        completions = [e["transcript"] for e in server.connections[0].events(
-            "conversation.item.input_audio_transcription.completed")]
+        completions = [
+            e["transcript"]
+            for e in server.connections[0].events(
+                "conversation.item.input_audio_transcription.completed"
+            )
+        ]
     assert completions != ["one", "two", "three"]  # the server really did reorder them
     assert result.stdout.splitlines() == ["one", "two", "three"]
 
@@ -179,7 +203,12 @@ def test_transcribe_failed_item_is_reported_not_dropped(three_tones: Path, tmp_p
 def test_transcribe_session_expiry_rolls_over(three_tones: Path, tmp_path: Path) -> None:
     with RealtimeServer(transcripts=["one", "two", "three"], session_max_s=1.5) as server:
         result = run_cli(
-            "transcribe", str(three_tones), "--url", server.url, "--realtime", "--no-log",
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--realtime",
+            "--no-log",
             tmp_path=tmp_path,
         )
         assert server.connections[0].close_code == 1001
@@ -191,8 +220,16 @@ def test_transcribe_session_expiry_rolls_over(three_tones: Path, tmp_path: Path)
 def test_transcribe_auto_dialect_on_a_beta_server(three_tones: Path, tmp_path: Path) -> None:
     with RealtimeServer(transcripts=["one", "two", "three"], dialect="beta") as server:
         result = run_cli(
-            "transcribe", str(three_tones), "--url", server.url, "--dialect", "auto",
-            "--model", "whisper-1", "--no-log", tmp_path=tmp_path,
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--dialect",
+            "auto",
+            "--model",
+            "whisper-1",
+            "--no-log",
+            tmp_path=tmp_path,
         )
         assert server.violations == []
         assert server.connections[0].client_events[0]["type"] == "transcription_session.update"
@@ -204,8 +241,14 @@ def test_transcribe_auto_dialect_on_a_beta_server(three_tones: Path, tmp_path: P
 def test_transcribe_manual_turns_with_a_streaming_model(three_tones: Path, tmp_path: Path) -> None:
     with RealtimeServer(transcripts=["everything at once"]) as server:
         result = run_cli(
-            "transcribe", str(three_tones), "--url", server.url, "--model", "gpt-live-transcribe",
-            "--no-log", tmp_path=tmp_path,
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--model",
+            "gpt-live-transcribe",
+            "--no-log",
+            tmp_path=tmp_path,
         )
         assert server.violations == []
     assert result.returncode == 0, result.stderr
@@ -228,7 +271,12 @@ def test_transcribe_bad_file_is_refused_before_connecting(
     make(path)  # type: ignore[operator]
     with RealtimeServer() as server:
         result = run_cli(
-            "transcribe", str(path), "--url", server.url, "--log-dir", str(tmp_path / "logs"),
+            "transcribe",
+            str(path),
+            "--url",
+            server.url,
+            "--log-dir",
+            str(tmp_path / "logs"),
             tmp_path=tmp_path,
         )
         assert server.connections == []
@@ -249,7 +297,12 @@ def test_transcribe_invalid_config_is_refused(three_tones: Path, tmp_path: Path)
 
 def test_transcribe_option_the_model_cannot_honour(three_tones: Path, tmp_path: Path) -> None:
     result = run_cli(
-        "transcribe", str(three_tones), "--model", "gpt-realtime-whisper", "--turn", "server",
+        "transcribe",
+        str(three_tones),
+        "--model",
+        "gpt-realtime-whisper",
+        "--turn",
+        "server",
         tmp_path=tmp_path,
     )
     line = assert_clean_failure(result, 2)
@@ -273,8 +326,12 @@ def test_transcribe_unreachable_endpoint_is_a_network_error(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = run_cli(
-        "transcribe", str(three_tones), "--url", f"ws://127.0.0.1:{port}/v1/realtime",
-        "--no-log", tmp_path=tmp_path,
+        "transcribe",
+        str(three_tones),
+        "--url",
+        f"ws://127.0.0.1:{port}/v1/realtime",
+        "--no-log",
+        tmp_path=tmp_path,
     )
     assert result.returncode == 5
     assert "Traceback" not in result.stderr
