@@ -501,3 +501,43 @@ def test_core_never_raises_on_arbitrary_server_text_except_protocol_error(
         client.take_outgoing()
     client.finish()
     client.flush("gave up")
+
+
+MODES = [(d, t) for d in (Dialect.GA, Dialect.BETA) for t in TurnMode]
+MODES.remove((Dialect.BETA, TurnMode.SEMANTIC))  # refused before connecting (beta has no semantic)
+
+
+@pytest.mark.parametrize(("dialect", "turn"), MODES)
+@pytest.mark.parametrize("extras", [{}, {"logprobs": True, "noise_reduction": NoiseReduction.OFF}])
+def test_every_client_event_validates_against_the_sdk(
+    dialect: Dialect, turn: TurnMode, extras: dict[str, Any]
+) -> None:
+    settings = TranscriptionSettings(model="gpt-4o-transcribe", turn=turn, language="en", **extras)
+    client = ready_client(settings, dialect)  # validates the session update
+    client.append(bytes(500 * MS), T0)
+    client.commit()
+    client.finish()
+    kinds = {event["type"] for event in sent(client, dialect.value)}
+    assert "input_audio_buffer.append" in kinds and kinds <= {
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+    }
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        TranscriptionSettings(
+            model="gpt-live-transcribe", keywords=("k8s",), languages=("en", "ko")
+        ),
+        TranscriptionSettings(model="gpt-realtime-whisper", delay="low"),
+        TranscriptionSettings(model="gpt-transcribe", turn=TurnMode.SEMANTIC, eagerness="high"),
+    ],
+)
+def test_ga_only_options_validate_against_the_sdk(settings: TranscriptionSettings) -> None:
+    client = TranscriptionClient(settings, Dialect.GA, today=TODAY)
+    client.connection_opened()
+    client.receive(frame("session.created", session={}))
+    [update] = sent(client)
+    assert update["session"]["audio"]["input"]["transcription"]["model"] == settings.model
