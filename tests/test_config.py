@@ -17,7 +17,7 @@ def load(path: Path, env: dict[str, str] | None = None, **overrides: object) -> 
 
 def test_config_defaults_without_a_file(tmp_path: Path) -> None:
     config = load(tmp_path / "missing.toml")
-    assert config.model == "gpt-transcribe"
+    assert config.transcription.model == "gpt-transcribe"
     assert config.url == "wss://api.openai.com/v1/realtime?intent=transcription"
     assert config.dialect is Dialect.GA and config.log and not config.clipboard
 
@@ -27,7 +27,8 @@ def test_config_precedence_file_then_environment_then_flags(tmp_path: Path) -> N
     path.write_text('model = "whisper-1"\nlanguage = "ko"\nturn = "manual"\n')
     env = {"TRAY_STT_LANGUAGE": "en", "TRAY_STT_TURN": "semantic", "OPENAI_API_KEY": "sk-env"}
     config = load(path, env, turn="server")
-    assert (config.model, config.language, config.turn) == ("whisper-1", "en", TurnMode.SERVER)
+    chosen = config.transcription
+    assert (chosen.model, chosen.language, chosen.turn) == ("whisper-1", "en", TurnMode.SERVER)
     assert config.api_key == "sk-env"
 
 
@@ -105,4 +106,4 @@ def test_config_api_key_value_is_hidden_in_errors(tmp_path: Path) -> None:
 
 def test_config_lists_from_environment_are_comma_separated(tmp_path: Path) -> None:
     config = load(tmp_path / "none.toml", {"TRAY_STT_KEYWORDS": "Kubernetes, tray-stt"})
-    assert config.keywords == ("Kubernetes", "tray-stt")
+    assert config.transcription.keywords == ("Kubernetes", "tray-stt")

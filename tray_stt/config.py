@@ -36,19 +36,7 @@ class Config:
     url: str = OPENAI_URL
     auth: str = "auto"
     dialect: Dialect = Dialect.GA
-    model: str = TranscriptionSettings.model
-    language: str | None = None
-    prompt: str | None = None
-    keywords: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    delay: str | None = None
-    noise_reduction: NoiseReduction = NoiseReduction.NEAR_FIELD
-    logprobs: bool = False
-    turn: TurnMode | None = None
-    vad_threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
-    eagerness: str = "auto"
+    transcription: TranscriptionSettings = TranscriptionSettings()
     log_dir: Path = field(default_factory=default_log_dir)
     log: bool = True
     clipboard: bool = False
@@ -58,12 +46,6 @@ class Config:
     def endpoint(self) -> Endpoint:
         """Where and how to connect."""
         return Endpoint(self.url, self.api_key, self.auth, self.dialect)
-
-    @property
-    def transcription(self) -> TranscriptionSettings:
-        """What to ask the server for."""
-        names = {f.name for f in fields(TranscriptionSettings)}
-        return TranscriptionSettings(**{n: getattr(self, n) for n in names})
 
 
 # -- value parsers: each takes a TOML value or an environment string -----------------------------
@@ -154,7 +136,9 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "clipboard": _bool,
     "chunk_ms": _number(int, 20, 100),
 }
-assert set(PARSERS) == {f.name for f in fields(Config)}
+# The file is flat: the transcription settings sit beside the app's own keys.
+_SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}
+assert set(PARSERS) == _SETTINGS_KEYS | {f.name for f in fields(Config)} - {"transcription"}
 
 
 def default_config_path() -> Path:
@@ -189,7 +173,8 @@ def load_config(
         if raw is not None:
             flag = "--" + key.replace("_", "-")
             values[key] = _parse(key, raw, flag)
-    return replace(Config(), **values)
+    settings = {k: values.pop(k) for k in list(values) if k in _SETTINGS_KEYS}
+    return replace(Config(), transcription=TranscriptionSettings(**settings), **values)
 
 
 def _parse(key: str, raw: object, where: str) -> Any:
