@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -336,3 +337,72 @@ def test_transcribe_unreachable_endpoint_is_a_network_error(
     assert result.returncode == 5
     assert "Traceback" not in result.stderr
     assert "Could not keep a connection" in result.stderr.strip().splitlines()[-1]
+
+
+def test_transcribe_progress_bar_goes_to_a_terminal_stderr_only(
+    three_tones: Path, tmp_path: Path
+) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    with RealtimeServer(transcripts=["one", "two", "three"]) as server:
+        environment = {**os.environ, "OPENAI_API_KEY": "test-key", "HOME": str(tmp_path)}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tray_stt",
+                "transcribe",
+                str(three_tones),
+                "--url",
+                server.url,
+                "--no-log",
+            ],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=60,
+        )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and drained
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == ["one", "two", "three"]  # no bar on stdout
+    assert b"\rtones.wav [" in shown and b"\x1b[K" in shown
+
+
+@pytest.mark.desktop
+def test_transcribe_clipboard_holds_the_last_transcript(
+    three_tones: Path, tmp_path: Path, xvfb_env: str
+) -> None:
+    if shutil.which("xclip") is None:
+        pytest.skip("xclip is not installed (apt install xclip)")
+    with RealtimeServer(transcripts=["one", "two", "three"]) as server:
+        result = run_cli(
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--no-log",
+            "--clipboard",
+            tmp_path=tmp_path,
+            env={"DISPLAY": xvfb_env},
+        )
+    assert result.returncode == 0, result.stderr
+    pasted = subprocess.run(
+        ["xclip", "-o", "-selection", "clipboard"],
+        env={**os.environ, "DISPLAY": xvfb_env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert pasted.stdout == "three"

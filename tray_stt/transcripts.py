@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -138,7 +140,37 @@ def _clipboard_hint() -> str:
     return "no clipboard mechanism is available"
 
 
+# pyperclip starts these commands with our stdout and stderr. xclip, xsel and wl-copy stay in
+# the background to own the selection, so a pipe reading our output (`tray-stt ... | cat`)
+# would never end. We run them ourselves with those closed; pyperclip does everything else.
+_DETACHED_COPIERS = (
+    ("WAYLAND_DISPLAY", ["wl-copy", "--type", "text/plain"]),
+    ("DISPLAY", ["xclip", "-selection", "clipboard"]),
+    ("DISPLAY", ["xsel", "--clipboard", "--input"]),
+)
+
+
+def _detached_copier() -> list[str] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    for variable, command in _DETACHED_COPIERS:
+        if os.environ.get(variable) and shutil.which(command[0]):
+            return command
+    return None
+
+
 def _pyperclip_copy(text: str) -> None:
+    command = _detached_copier()
+    if command is not None:
+        subprocess.run(
+            command,
+            input=text.encode("utf-8"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=5,
+        )
+        return
     import pyperclip  # the one module that imports it, lazily: the first copy picks a backend
 
     pyperclip.copy(text)
