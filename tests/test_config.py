@@ -107,3 +107,28 @@ def test_config_api_key_value_is_hidden_in_errors(tmp_path: Path) -> None:
 def test_config_lists_from_environment_are_comma_separated(tmp_path: Path) -> None:
     config = load(tmp_path / "none.toml", {"TRAY_STT_KEYWORDS": "Kubernetes, tray-stt"})
     assert config.transcription.keywords == ("Kubernetes", "tray-stt")
+
+
+def test_save_settings_keeps_comments_and_round_trips(tmp_path: Path) -> None:
+    from tray_stt.config import save_settings
+
+    path = tmp_path / "config.toml"
+    path.write_text('# my settings\nmodel = "whisper-1"  # the old one\nlanguage = "ko"\n')
+    save_settings(path, {"model": "gpt-transcribe", "language": None, "clipboard": True})
+    text = path.read_text()
+    assert "# my settings" in text and "# the old one" in text
+    config = load(path)
+    assert config.transcription.model == "gpt-transcribe"
+    assert config.transcription.language is None and config.clipboard
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_save_settings_creates_the_file_and_refuses_bad_values(tmp_path: Path) -> None:
+    from tray_stt.config import save_settings
+
+    path = tmp_path / "new" / "config.toml"
+    save_settings(path, {"turn": TurnMode.LOCAL})
+    assert load(path).transcription.turn is TurnMode.LOCAL
+    with pytest.raises(ConfigError, match="language must be an ISO-639-1 code"):
+        save_settings(path, {"language": "Klingon"})
+    assert load(path).transcription.language is None  # nothing was written

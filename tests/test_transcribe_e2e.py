@@ -248,12 +248,38 @@ def test_transcribe_manual_turns_with_a_streaming_model(three_tones: Path, tmp_p
             server.url,
             "--model",
             "gpt-live-transcribe",
+            "--turn",
+            "manual",
             "--no-log",
             tmp_path=tmp_path,
         )
         assert server.violations == []
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["everything at once"]
+
+
+def test_transcribe_local_turns_commit_once_per_spoken_sentence(
+    spoken: Path, tmp_path: Path
+) -> None:
+    """A streaming model defaults to client-side turn detection: one manual commit per sentence."""
+    with RealtimeServer(transcripts=SENTENCES) as server:
+        result = run_cli(
+            "transcribe",
+            str(spoken),
+            "--url",
+            server.url,
+            "--model",
+            "gpt-live-transcribe",
+            "--no-log",
+            tmp_path=tmp_path,
+        )
+        assert server.violations == []
+        events = [event["type"] for event in server.connections[0].client_events]
+        session = server.connections[0].client_events[0]["session"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == SENTENCES
+    assert events.count("input_audio_buffer.commit") == len(SENTENCES)
+    assert session["audio"]["input"]["turn_detection"] is None
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ class Config:
     log: bool = True
     clipboard: bool = False
     chunk_ms: int = 40
+    device: str | None = None  # microphone, by name: names survive re-plugging, indices do not
 
     @property
     def endpoint(self) -> Endpoint:
@@ -135,6 +138,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "log": _bool,
     "clipboard": _bool,
     "chunk_ms": _number(int, 20, 100),
+    "device": _string,
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
 _SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}
@@ -158,8 +162,13 @@ def load_config(
     must_exist: bool,
     env: Mapping[str, str],
     overrides: Mapping[str, object],
+    stored_key: Callable[[], str | None] = lambda: None,
 ) -> Config:
-    """Merge every source into one checked Config."""
+    """Merge every source into one checked Config.
+
+    ``stored_key`` reads the key saved by the app (keyring): asked only when no other source
+    has one, since a keyring may prompt to be unlocked.
+    """
     values: dict[str, Any] = {}
     for key, raw in _read_file(path, must_exist).items():
         values[key] = _parse(key, raw, f"{path}: {key}")
@@ -173,6 +182,10 @@ def load_config(
         if raw is not None:
             flag = "--" + key.replace("_", "-")
             values[key] = _parse(key, raw, flag)
+    if "api_key" not in values:
+        stored = stored_key()
+        if stored:
+            values["api_key"] = stored
     settings = {k: values.pop(k) for k in list(values) if k in _SETTINGS_KEYS}
     return replace(Config(), transcription=TranscriptionSettings(**settings), **values)
 
@@ -210,3 +223,65 @@ def _suggest(key: str) -> str:
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f"; allowed keys are {', '.join(PARSERS)}"
+
+
+def save_settings(path: Path, changes: Mapping[str, object]) -> None:
+    """Write choices made in the app into the config file, keeping the user's comments.
+
+    A value of None removes the key (back to the default). The write is atomic.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    for key, value in changes.items():
+        if value is not None:
+            _parse(key, _plain(value), f"the setting {key}")  # refuse what a load would refuse
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        raise ConfigError(f"Cannot update the config file {path}: {exc}.") from None
+    document = document if document is not None else tomlkit.document()
+    for key, value in changes.items():
+        if value is None:
+            document.pop(key, None)
+        else:
+            document[key] = _plain(value)
+    _write_atomically(path, tomlkit.dumps(document))
+
+
+def _plain(value: object) -> object:
+    """A value as TOML holds it: enums as their text, paths as strings, tuples as lists."""
+    if isinstance(value, StrEnum | Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise ConfigError(f"Cannot write the config file {path}: {exc.strerror or exc}.") from None
+
+
+CONFIG_TEMPLATE = """\
+# tray-stt settings. Every key is optional; README.md lists them all.
+# model = "gpt-transcribe"
+# language = "en"
+# turn = "server"          # server | semantic | manual | local
+# device = "USB Microphone"
+# clipboard = false
+"""
+
+
+def write_config_template(path: Path) -> None:
+    """Create a commented config file for the user to edit."""
+    _write_atomically(path, CONFIG_TEMPLATE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import TextIO
@@ -11,8 +12,11 @@ from .events import (
     Event,
     Notice,
     SessionState,
+    SpeechStarted,
+    SpeechStopped,
     StateChanged,
     TranscriptCompleted,
+    TranscriptDelta,
     TranscriptFailed,
 )
 from .transcripts import ClipboardSink, DailyLog
@@ -73,6 +77,13 @@ class TranscriptOutput:
         if self._clipboard is not None:
             self._clipboard.submit(text)
 
+    def close(self) -> None:
+        """Let the clipboard finish and close the log."""
+        if self._clipboard is not None:
+            self._clipboard.close()
+        if self._log is not None:
+            self._log.close()
+
     def note(self, message: str) -> None:
         """One diagnostic line on stderr."""
         if self.status is not None:
@@ -117,3 +128,64 @@ class Progress:
             self._stream.write("\r\x1b[K")
             self._stream.flush()
             self._drawn = False
+
+
+class LiveOutput(TranscriptOutput):
+    """``tray-stt listen``: speech markers and live partial text as well, on stdout.
+
+    On a terminal the partial text rewrites the current line and the final text replaces it;
+    otherwise every marker and partial is a plain line, so a log of the session reads in order.
+    """
+
+    def __init__(
+        self,
+        log: DailyLog | None,
+        clipboard: ClipboardSink | None,
+        *,
+        stdout: TextIO = sys.stdout,
+        stderr: TextIO = sys.stderr,
+    ) -> None:
+        super().__init__(log, clipboard, stdout=stdout, stderr=stderr)
+        self._tty = stdout.isatty()
+        self._partial = False
+
+    def __call__(self, event: Event) -> None:
+        """Handle one session event."""
+        if isinstance(event, SpeechStarted):
+            self._marker("speech started")
+        elif isinstance(event, SpeechStopped):
+            self._marker("speech stopped")
+        elif isinstance(event, TranscriptDelta):
+            self._show_partial(event.text)
+        else:
+            if isinstance(event, TranscriptCompleted):
+                self._clear_partial()
+            super().__call__(event)
+
+    def _marker(self, text: str) -> None:
+        self._clear_partial()
+        self._write(f"-- {text} --\n")
+
+    def _show_partial(self, text: str) -> None:
+        flat = " ".join(text.split())
+        if not self._tty:
+            self._write(f"... {flat}\n")
+            return
+        width = shutil.get_terminal_size().columns - 5
+        shown = flat if len(flat) <= width else "…" + flat[-width + 1 :]
+        self._write(f"\r\x1b[K... {shown}")
+        self._partial = True
+
+    def _clear_partial(self) -> None:
+        if self._partial:
+            self._write("\r\x1b[K")
+            self._partial = False
+
+    def note(self, message: str) -> None:
+        """Diagnostics still go to stderr, after taking the partial line away."""
+        self._clear_partial()
+        super().note(message)
+
+    def _write(self, text: str) -> None:
+        self._stdout.write(text)
+        self._stdout.flush()

@@ -26,7 +26,13 @@ class TurnMode(StrEnum):
 
     SERVER = "server"  # server_vad
     SEMANTIC = "semantic"  # semantic_vad
-    MANUAL = "manual"  # turn_detection: null; the client commits
+    MANUAL = "manual"  # turn_detection: null; the client commits (push-to-talk, end of file)
+    LOCAL = "local"  # turn_detection: null; a voice-activity detector on the client commits
+
+    @property
+    def on_server(self) -> bool:
+        """Whether the server decides where turns end (server or semantic VAD)."""
+        return self in (TurnMode.SERVER, TurnMode.SEMANTIC)
 
 
 class NoiseReduction(StrEnum):
@@ -137,7 +143,7 @@ class TranscriptionSettings:
         """The turn mode in force: the configured one, else what the model supports."""
         if self.turn is not None:
             return self.turn
-        return TurnMode.SERVER if model_info(self.model).server_vad else TurnMode.MANUAL
+        return TurnMode.SERVER if model_info(self.model).server_vad else TurnMode.LOCAL
 
 
 def check_settings(settings: TranscriptionSettings, dialect: Dialect, today: date) -> list[str]:
@@ -145,10 +151,10 @@ def check_settings(settings: TranscriptionSettings, dialect: Dialect, today: dat
     info = model_info(settings.model)
     name = settings.model
     turn = settings.effective_turn
-    if turn is not TurnMode.MANUAL and not info.server_vad:
+    if turn.on_server and not info.server_vad:
         raise ConfigError(
-            f"{name} does not support server turn detection: use --turn manual "
-            "(the client then decides where each utterance ends)."
+            f"{name} does not support server turn detection: use --turn local (a voice "
+            "detector on this computer ends each utterance) or --turn manual."
         )
     _refuse_unsupported(settings, info)
     if dialect is Dialect.BETA:

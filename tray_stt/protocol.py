@@ -387,13 +387,13 @@ class TranscriptionClient:
             self._send_audio(utterance.start, utterance.end)
             self._send_commit("replay", utterance.end)
             self._conn.replays.append(utterance)
-        if pending and self.settings.effective_turn is not TurnMode.MANUAL:
+        if pending and self.settings.effective_turn.on_server:
             self._send_config(manual=False)  # VAD back on for the live audio
         self._conn.sent_to = max(self._frontier, self._journal.start)
 
     @property
     def _replay_with_manual_turns(self) -> bool:
-        vad = self.settings.effective_turn is not TurnMode.MANUAL
+        vad = self.settings.effective_turn.on_server
         return vad and any(u.outcome is None for u in self._order)
 
     def _send_tail(self) -> None:
@@ -466,7 +466,7 @@ class TranscriptionClient:
     def _trim(self) -> None:
         """Forget audio no resend can need: transcribed turns and old silence between turns."""
         conn = self._conn
-        if self._retain is not None and self.settings.effective_turn is not TurnMode.MANUAL:
+        if self._retain is not None and self.settings.effective_turn.on_server:
             # Server VAD never transcribes the silence between utterances, so the frontier moves
             # over it; a margin stays in case speech began where the server has not reported yet.
             silence_end = conn.sent_to - self._retain

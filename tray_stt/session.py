@@ -18,10 +18,21 @@ from enum import Enum
 from urllib.parse import urlsplit
 
 from .errors import AuthenticationError, ConfigError, ConnectionFailed, ProtocolError, TraySttError
-from .events import Event, Notice, ServerError, SessionReady, SessionState, StateChanged
+from .events import (
+    Event,
+    Notice,
+    ServerError,
+    SessionReady,
+    SessionState,
+    SpeechStarted,
+    SpeechStopped,
+    StateChanged,
+)
+from .journal import BYTES_PER_MS
 from .models import Dialect, TranscriptionSettings
 from .protocol import TranscriptionClient
 from .transport import Connect, Transport, TransportClosed, websocket_connect
+from .vad import LocalTurns, Speech, SpeechBegan, SpeechEnded
 from .wire import ErrorKind
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime?intent=transcription"
@@ -114,12 +125,15 @@ class Session:
         options: SessionOptions | None = None,
         connect: Connect = websocket_connect,
         today: date | None = None,
+        turns: LocalTurns | None = None,
     ) -> None:
+        """``turns``: a client-side voice detector, for ``--turn local``."""
         endpoint.check()
         self.endpoint = endpoint
         self.options = options or SessionOptions()
         self._on_event = on_event
         self._connect = connect
+        self._turns = turns
         self._core = TranscriptionClient(
             settings,
             endpoint.dialect,
@@ -179,10 +193,35 @@ class Session:
                     self._changed.wait(0.5)
                 if self._stopped:
                     return
-                self._core.append(chunk, datetime.now().astimezone())
-                self._submit()
+                markers = self._take(chunk)
+            self._dispatch(markers)
             self._throttle()
             self._check_rollover()
+        if self._turns is not None:
+            with self._lock:
+                markers = self._take_turns(self._turns.flush())
+            self._dispatch(markers)
+
+    def _take(self, chunk: bytes) -> list[Event]:
+        """Hand captured audio to the core, through the local detector if there is one."""
+        if self._turns is not None:
+            return self._take_turns(self._turns.process(chunk))
+        self._core.append(chunk, _captured_at(chunk))
+        self._submit()
+        return []
+
+    def _take_turns(self, turns: list[Speech | SpeechBegan | SpeechEnded]) -> list[Event]:
+        markers: list[Event] = []
+        for turn in turns:
+            if isinstance(turn, Speech):
+                self._core.append(turn.pcm, _captured_at(turn.pcm))
+            elif isinstance(turn, SpeechBegan):
+                markers.append(SpeechStarted("local"))
+            else:  # only speech is sent, and each utterance is committed where it ended
+                self._core.commit()
+                markers.append(SpeechStopped("local"))
+        self._submit()
+        return markers
 
     def _finish(self) -> None:
         with self._lock:
@@ -387,6 +426,12 @@ class Session:
             if self._fatal is None:
                 self._fatal = error
             self._changed.notify_all()
+
+
+def _captured_at(pcm: bytes) -> datetime:
+    """When the first sample of audio that was just captured was heard."""
+    seconds = len(pcm) / (BYTES_PER_MS * 1000)
+    return datetime.fromtimestamp(time.time() - seconds).astimezone()
 
 
 def _write(transport: Transport, outgoing: queue.Queue[str | None]) -> None:

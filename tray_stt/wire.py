@@ -22,7 +22,7 @@ def _dumps(event: dict[str, Any]) -> str:
 
 def _turn_detection(settings: TranscriptionSettings, dialect: Dialect) -> dict[str, Any] | None:
     turn = settings.effective_turn
-    if turn is TurnMode.MANUAL:
+    if not turn.on_server:
         return None
     if turn is TurnMode.SEMANTIC:
         return {"type": "semantic_vad", "eagerness": settings.eagerness}

@@ -1,0 +1,65 @@
+"""Listening in the background: a microphone feeding a realtime session on a worker thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from .config import Config
+from .events import Event, Notice
+from .microphone import Microphone
+from .models import TurnMode
+from .session import Session, SessionOptions
+from .vad import LocalTurns
+
+
+def local_turns(config: Config) -> LocalTurns | None:
+    """A client-side voice detector when the turn mode asks for one."""
+    return LocalTurns() if config.transcription.effective_turn is TurnMode.LOCAL else None
+
+
+def live_session(config: Config, on_event: Callable[[Event], None]) -> Session:
+    """A session for a live source: keeps retrying the network, bounded silence in memory."""
+    options = SessionOptions(live_silence_ms=5000, reconnect_attempts=None)
+    return Session(
+        config.endpoint, config.transcription, on_event, options=options, turns=local_turns(config)
+    )
+
+
+class MicrophoneListener:
+    """Runs microphone + session until ``stop``; reports every event, then how it ended."""
+
+    def __init__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_end: Callable[[BaseException | None], None],
+        *,
+        microphone: Callable[..., Microphone] = Microphone,
+    ) -> None:
+        self._session = live_session(config, on_event)  # refuses a bad configuration here
+        self._microphone = microphone(
+            config.device, chunk_ms=config.chunk_ms, on_notice=self._notice
+        )
+        self._on_event = on_event
+        self._on_end = on_end
+        self._thread = threading.Thread(target=self._run, name="tray-stt-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the input: the session commits what was said and delivers it, then ends."""
+        self._microphone.stop()
+
+    def _notice(self, message: str) -> None:
+        self._on_event(Notice(message))
+
+    def _run(self) -> None:
+        try:
+            self._microphone.start()
+            self._session.run(self._microphone.chunks())
+        except BaseException as exc:  # reported to the controller, which shows it
+            self._microphone.stop()
+            self._on_end(exc)
+            return
+        self._microphone.stop()
+        self._on_end(None)
