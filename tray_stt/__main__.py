@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
+from .app import run_tray_service
 from .audio import BYTES_PER_MS, WavFile, open_wav, paced
+from .autostart import run_autostart_command
 from .config import Config, config_path, load_config
-from .console import Progress, TranscriptOutput
+from .console import LiveOutput, Progress, TranscriptOutput
+from .control import send_command
+from .credentials import KeyStore
 from .errors import ExitCode, TraySttError
-from .models import Dialect, TurnMode
+from .listener import live_session, local_turns
+from .microphone import Microphone, format_devices, list_input_devices
+from .models import Dialect, NoiseReduction, TurnMode
 from .session import Session
 from .transcripts import ClipboardSink, DailyLog
 
@@ -26,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tray-stt {__version__}")
     parser.add_argument("--config", metavar="FILE", help="config file (default: per-user config)")
+    parser.add_argument(
+        "--quiet-start", action="store_true", help="start the tray without a ready notification"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     transcribe = commands.add_parser(
@@ -34,31 +44,71 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stream WAV files through realtime sessions; print each transcript line.",
     )
     transcribe.add_argument("files", nargs="+", metavar="FILE", help="WAV files, in order")
-    transcribe.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
-    transcribe.add_argument("--url", help="realtime endpoint (ws:// or wss://)")
-    transcribe.add_argument("--model", help="transcription model, e.g. gpt-transcribe")
-    transcribe.add_argument("--language", help='spoken language, ISO-639-1 ("en", "ko")')
-    transcribe.add_argument("--prompt", help="text that guides the transcription")
-    transcribe.add_argument("--turn", choices=[t.value for t in TurnMode], help="turn detection")
-    transcribe.add_argument("--dialect", choices=[d.value for d in Dialect], help="protocol shape")
-    transcribe.add_argument("--log-dir", metavar="DIR", help="directory of the daily logs")
-    transcribe.add_argument("--no-log", action="store_true", help="do not write the daily log")
-    transcribe.add_argument("--clipboard", action="store_true", help="copy each transcript")
+    _add_session_options(transcribe)
     transcribe.add_argument(
         "--realtime", action="store_true", help="pace like a live microphone (default: fast)"
     )
     transcribe.set_defaults(handler=run_transcribe)
+
+    listen = commands.add_parser(
+        "listen",
+        help="transcribe the microphone live",
+        description="Stream the microphone; show speech, partial and final text. Ctrl+C stops.",
+    )
+    _add_session_options(listen)
+    listen.add_argument("--device", help="input device name (see `tray-stt devices`)")
+    listen.set_defaults(handler=run_listen)
+
+    devices = commands.add_parser("devices", help="list the audio input devices")
+    devices.set_defaults(handler=run_devices)
+
+    for name, text in CONTROL_COMMANDS.items():
+        control = commands.add_parser(name, help=text)
+        control.set_defaults(handler=run_control)
+
+    set_key = commands.add_parser(
+        "set-key", help="store the API key in the system keyring (read from standard input)"
+    )
+    set_key.set_defaults(handler=run_set_key)
+
+    autostart = commands.add_parser("autostart", help="start tray-stt at login")
+    autostart.add_argument("action", choices=["enable", "disable", "status"])
+    autostart.set_defaults(handler=lambda args: run_autostart_command(args.action))
     return parser
+
+
+CONTROL_COMMANDS = {
+    "toggle": "start or stop listening in the running tray",
+    "start": "start listening in the running tray",
+    "stop": "stop listening in the running tray",
+    "status": "show what the running tray is doing",
+    "quit": "quit the running tray",
+}
+
+
+def _add_session_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    command.add_argument("--url", help="realtime endpoint (ws:// or wss://)")
+    command.add_argument("--model", help="transcription model, e.g. gpt-transcribe")
+    command.add_argument("--language", help='spoken language, ISO-639-1 ("en", "ko")')
+    command.add_argument("--prompt", help="text that guides the transcription")
+    command.add_argument("--turn", choices=[t.value for t in TurnMode], help="turn detection")
+    command.add_argument(
+        "--noise-reduction", choices=[n.value for n in NoiseReduction], help="input filtering"
+    )
+    command.add_argument("--dialect", choices=[d.value for d in Dialect], help="protocol shape")
+    command.add_argument("--log-dir", metavar="DIR", help="directory of the daily logs")
+    command.add_argument("--no-log", action="store_true", help="do not write the daily log")
+    command.add_argument("--clipboard", action="store_true", help="copy each transcript")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return ExitCode.USAGE
     try:
+        if args.command is None:
+            return run_tray_service(args.config, quiet=args.quiet_start)
         code: int = args.handler(args)
         return code
     except TraySttError as exc:
@@ -74,43 +124,103 @@ def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:
     return load_config(path, must_exist=must_exist, env=os.environ, overrides=overrides)
 
 
-def run_transcribe(args: argparse.Namespace) -> int:
-    """``tray-stt transcribe FILE...``."""
-    config = _load(
-        args,
-        {
-            "url": args.url,
-            "model": args.model,
-            "language": args.language,
-            "prompt": args.prompt,
-            "turn": args.turn,
-            "dialect": args.dialect,
-            "log_dir": args.log_dir,
-            "log": False if args.no_log else None,
-            "clipboard": True if args.clipboard else None,
-        },
-    )
-    wavs = [open_wav(path) for path in args.files]  # refuse a bad file before any network
-    config.endpoint.check()
+def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "url": args.url,
+        "model": args.model,
+        "language": args.language,
+        "prompt": args.prompt,
+        "turn": args.turn,
+        "noise_reduction": args.noise_reduction,
+        "dialect": args.dialect,
+        "log_dir": args.log_dir,
+        "log": False if args.no_log else None,
+        "clipboard": True if args.clipboard else None,
+        "device": getattr(args, "device", None),
+    }
+
+
+def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOutput:
     log = DailyLog(config.log_dir) if config.log else None
     # Clipboard trouble is reported through the output, which is made just below.
     clipboard = ClipboardSink(lambda message: output.note(message)) if config.clipboard else None
-    output = TranscriptOutput(log, clipboard)
+    output = output_class(log, clipboard)
+    return output
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    """``tray-stt transcribe FILE...``."""
+    config = _load(args, _session_overrides(args))
+    wavs = [open_wav(path) for path in args.files]  # refuse a bad file before any network
+    config.endpoint.check()
+    output = _sinks(config, TranscriptOutput)
     try:
         for index, wav in enumerate(wavs):
-            session = Session(config.endpoint, config.transcription, output)
+            session = Session(
+                config.endpoint, config.transcription, output, turns=local_turns(config)
+            )
             if index == 0:
                 for warning in session.warnings:
                     output.note(warning)
             _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime)
     finally:
-        if clipboard is not None:
-            clipboard.close()
-        if log is not None:
-            log.close()
+        output.close()
     if output.log_failures:
         return ExitCode.FAILURE
     return ExitCode.NETWORK if output.failed else ExitCode.OK
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    """``tray-stt listen``: the microphone, live, until Ctrl+C."""
+    config = _load(args, _session_overrides(args))
+    config.endpoint.check()
+    output = _sinks(config, LiveOutput)
+    session = live_session(config, output)
+    for warning in session.warnings:
+        output.note(warning)
+    microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
+    try:
+        microphone.start()
+        settings = config.transcription
+        output.note(
+            f"listening on {microphone.device_name} with {settings.model} "
+            f"({settings.effective_turn.value} turns); Ctrl+C stops."
+        )
+        run_until_done(
+            session, microphone.chunks(), wait_ready=False, stop=microphone.stop, output=output
+        )
+    finally:
+        microphone.stop()
+        output.close()
+    return ExitCode.FAILURE if output.log_failures else ExitCode.OK
+
+
+def run_control(args: argparse.Namespace) -> int:
+    """``tray-stt toggle|start|stop|status|quit``: drive the running tray."""
+    answer = send_command(args.command)
+    if not answer.get("ok"):
+        print(
+            f"tray-stt: {answer.get('error', 'the running tray refused the command')}",
+            file=sys.stderr,
+        )
+        return ExitCode.FAILURE
+    if args.command == "status":
+        for key in ("state", "detail", "endpoint", "model", "log", "today"):
+            print(f"{key + ':':<10} {answer.get(key, '')}")
+    return ExitCode.OK
+
+
+def run_set_key(args: argparse.Namespace) -> int:
+    """``tray-stt set-key``: store the API key (asked for without echo on a terminal)."""
+    key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    print(KeyStore(warn=lambda message: print(f"tray-stt: {message}", file=sys.stderr)).save(key))
+    return ExitCode.OK
+
+
+def run_devices(args: argparse.Namespace) -> int:
+    """``tray-stt devices``: the input devices, the default one marked."""
+    print(format_devices(list_input_devices()))
+    return ExitCode.OK
 
 
 def _transcribe_file(
@@ -120,7 +230,7 @@ def _transcribe_file(
     output.status = progress
     chunks = paced(_counted(wav.pcm_chunks(chunk_ms), progress), realtime=realtime)
     try:
-        run_until_done(session, chunks, wait_ready=not realtime, output=output)
+        run_until_done(session, chunks, wait_ready=not realtime, stop=session.stop, output=output)
     finally:
         progress.clear()
         output.status = None
@@ -135,9 +245,14 @@ def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
 
 
 def run_until_done(
-    session: Session, chunks: Iterable[bytes], *, wait_ready: bool, output: TranscriptOutput
+    session: Session,
+    chunks: Iterable[bytes],
+    *,
+    wait_ready: bool,
+    stop: Callable[[], None],
+    output: TranscriptOutput,
 ) -> None:
-    """Run a session on a worker thread; the first Ctrl+C ends the input gracefully."""
+    """Run a session on a worker thread; the first Ctrl+C calls ``stop`` to end the input."""
     failure: list[BaseException] = []
 
     def work() -> None:
@@ -153,7 +268,7 @@ def run_until_done(
             worker.join(0.2)
     except KeyboardInterrupt:
         output.note("stopping: waiting for the last transcripts (Ctrl+C again to quit now).")
-        session.stop()
+        stop()
         while worker.is_alive():
             worker.join(0.2)
     if failure:

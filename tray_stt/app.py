@@ -1,0 +1,237 @@
+"""The tray service's composition root: one instance, a controller thread, the tray on main.
+
+``tray-stt`` with no arguments lands here. Without a tray host (a bare Wayland compositor, GNOME
+without the AppIndicator extension, no display at all) it runs headless: the control socket and
+notifications still work, so a desktop shortcut bound to ``tray-stt toggle`` drives it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .autostart import Autostart, platform_autostart
+from .config import Config, config_path, load_config, save_settings, write_config_template
+from .control import ControlServer, InstanceLock
+from .controller import Command, Controller, Quit, Reload, Snapshot, Start, Stop, Toggle
+from .credentials import KeyStore
+from .errors import ConfigError, ExitCode, TraySttError
+from .listener import MicrophoneListener
+from .notify import Notifier
+from .transcripts import ClipboardSink
+
+_log = logging.getLogger(__name__)
+
+
+class AutostartSwitch:
+    """The controller's view of start-at-login."""
+
+    def __init__(self, autostart: Autostart) -> None:
+        self._autostart = autostart
+
+    def enabled(self) -> bool:
+        """Whether an entry is in place and enabled."""
+        return self._autostart.status().enabled
+
+    def set(self, enabled: bool) -> str:
+        """Enable or disable."""
+        return self._autostart.enable() if enabled else self._autostart.disable()
+
+
+class TrayApp:
+    """Wires the controller to its inputs (tray menu, control socket) and outputs."""
+
+    def __init__(self, config_file: Path, *, quiet: bool, environ: dict[str, str]) -> None:
+        self.config_file = config_file
+        self.quiet = quiet
+        self.environ = environ
+        self.notifier = Notifier()
+        self.keys = KeyStore(warn=lambda message: self.notifier.notify("tray-stt", message))
+        config = self.reload()
+        self.clipboard = ClipboardSink(lambda message: self.notifier.notify("tray-stt", message))
+        self.controller = Controller(
+            config,
+            listen=MicrophoneListener,
+            notifier=self.notifier,
+            save=lambda changes: save_settings(self.config_file, changes),
+            reload=self.reload,
+            autostart=AutostartSwitch(platform_autostart()),
+            on_change=self._changed,
+            deliver=self._deliver,
+        )
+        self.view: Any = None
+
+    def reload(self) -> Config:
+        """The configuration as the files and environment say now."""
+        return load_config(
+            self.config_file,
+            must_exist=False,
+            env=self.environ,
+            overrides={},
+            stored_key=self.keys.load,
+        )
+
+    def _deliver(self, text: str) -> None:
+        if self.controller.snapshot.config.clipboard:
+            self.clipboard.submit(text)
+
+    def _changed(self, snapshot: Snapshot) -> None:
+        if self.view is not None:
+            self.view.show(snapshot)
+
+    # -- the control socket ----------------------------------------------------------------------
+
+    def handle(self, command: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Answer one control command (on the control server's thread)."""
+        posts: dict[str, Callable[[], Command]] = {
+            "toggle": Toggle,
+            "start": Start,
+            "stop": Stop,
+            "quit": Quit,
+        }
+        if command in posts:
+            self.controller.post(posts[command]())
+            return {"ok": True}
+        if command == "status":
+            return {"ok": True, **status_fields(self.controller.snapshot)}
+        return {"ok": False, "error": f"Unknown command {command!r}."}
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until Quit; returns the exit code."""
+        server = ControlServer(self.handle)
+        server.start()
+        worker = threading.Thread(target=self.controller.run, name="tray-stt-controller")
+        worker.start()
+        try:
+            self._run_view(worker)
+        finally:
+            self.controller.post(Quit())
+            worker.join(timeout=30)
+            server.stop()
+            self.clipboard.close()
+        return ExitCode.OK
+
+    def _run_view(self, worker: threading.Thread) -> None:
+        backend = _tray_backend(self.environ)
+        if backend is None:
+            self.notifier.notify(
+                "tray-stt",
+                "No system tray found: tray-stt runs in the background; "
+                "bind `tray-stt toggle` to a keyboard shortcut.",
+            )
+            worker.join()
+            return
+        from .tray import TrayActions, TrayView
+
+        actions = TrayActions(
+            open_log=lambda: open_path(self.controller.snapshot.log_path),
+            open_log_folder=lambda: open_path(self.controller.snapshot.config.log_dir),
+            open_settings=self.open_settings,
+            ask_api_key=self.ask_api_key,
+            about=lambda: self.notifier.notify("tray-stt", f"tray-stt {__version__}"),
+        )
+        self.view = TrayView(self.controller.post, lambda: self.controller.snapshot, actions)
+        threading.Thread(target=self._stop_view_after, args=(worker,), daemon=True).start()
+        if not self.quiet:
+            self.notifier.notify("tray-stt", "Ready: click the icon to start listening.")
+        self.view.run()
+
+    def _stop_view_after(self, worker: threading.Thread) -> None:
+        """Quit from the control socket ends the controller; then the tray must go too."""
+        worker.join()
+        self.view.stop()
+
+    def open_settings(self) -> None:
+        """Open the config file in the user's editor, creating a commented one first."""
+        if not self.config_file.exists():
+            write_config_template(self.config_file)
+        open_path(self.config_file)
+
+    def ask_api_key(self) -> None:
+        """Ask for the key with a desktop dialog where one exists, else say how to set it."""
+        key = ask_secret("tray-stt", "OpenAI API key:")
+        if key is None:
+            self.notifier.notify(
+                "tray-stt", "Set the API key from a terminal: tray-stt set-key", urgent=True
+            )
+            return
+        try:
+            self.notifier.notify("tray-stt", self.keys.save(key))
+        except ConfigError as exc:
+            self.notifier.notify("tray-stt", str(exc), urgent=True)
+            return
+        self.controller.post(Reload())  # the key is read from the store
+
+
+def status_fields(snapshot: Snapshot) -> dict[str, Any]:
+    """What ``tray-stt status`` reports."""
+    return {
+        "state": snapshot.state.value,
+        "listening": snapshot.listening,
+        "detail": snapshot.detail,
+        "endpoint": snapshot.config.url,
+        "model": snapshot.config.transcription.model,
+        "log": str(snapshot.log_path),
+        "today": snapshot.today_count,
+    }
+
+
+def _tray_backend(environ: dict[str, str]) -> str | None:
+    if sys.platform in ("darwin", "win32"):
+        return sys.platform
+    from .tray import choose_linux_backend
+
+    backend = choose_linux_backend(environ)
+    if backend is not None:
+        os.environ["PYSTRAY_BACKEND"] = backend
+    return backend
+
+
+def open_path(path: Path) -> None:
+    """Open a file or folder with the desktop's default application."""
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if shutil.which(opener) is None:
+        raise ConfigError(f"Cannot open {path}: {opener} is not installed.")
+    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def ask_secret(title: str, prompt: str) -> str | None:
+    """A password dialog through zenity or kdialog; None when neither exists or it was cancelled."""
+    for command in (
+        ["zenity", "--password", f"--title={title}"],
+        ["kdialog", "--title", title, "--password", prompt],
+    ):
+        if shutil.which(command[0]):
+            result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            return result.stdout.strip() or None if result.returncode == 0 else None
+    return None
+
+
+def run_tray_service(config_option: str | None, *, quiet: bool) -> int:
+    """``tray-stt``: start the tray service unless one is already running."""
+    lock = InstanceLock()
+    if not lock.acquire():
+        print("tray-stt is already running: use `tray-stt toggle`, `status` or `quit`.")
+        return ExitCode.OK
+    try:
+        path, _ = config_path(config_option, os.environ)
+        app = TrayApp(path, quiet=quiet, environ=dict(os.environ))
+        return app.run()
+    except TraySttError as exc:
+        Notifier().notify("tray-stt", str(exc), urgent=True)
+        raise
+    finally:
+        lock.release()

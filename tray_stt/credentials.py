@@ -1,0 +1,90 @@
+"""The API key at rest: the system keyring, or a 0600 file where no keyring exists.
+
+The only module that imports ``keyring``. The key is never printed or logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .errors import ConfigError
+
+SERVICE = "tray-stt"
+ACCOUNT = "api_key"
+_log = logging.getLogger(__name__)
+
+
+def key_file() -> Path:
+    """Where the key is kept when no keyring backend exists."""
+    return platformdirs.user_config_path("tray-stt") / "api_key"
+
+
+class KeyStore:
+    """Reads and writes the API key; ``warn`` hears when the fallback file is used."""
+
+    def __init__(
+        self, *, warn: Callable[[str], None] = _log.warning, path: Path | None = None
+    ) -> None:
+        self._warn = warn
+        self._path = path or key_file()
+
+    def load(self) -> str | None:
+        """The stored key, or None."""
+        keyring = _keyring()
+        if keyring is not None:
+            try:
+                key = keyring.get_password(SERVICE, ACCOUNT)
+            except Exception:  # no backend (NoKeyringError) or a locked or broken one
+                key = None
+            if key:
+                return str(key)
+        try:
+            return self._path.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def save(self, key: str) -> str:
+        """Store the key; returns a sentence saying where."""
+        key = key.strip()
+        if not key:
+            raise ConfigError("The API key is empty: paste the whole key, starting with sk-.")
+        keyring = _keyring()
+        if keyring is not None:
+            try:
+                keyring.set_password(SERVICE, ACCOUNT, key)
+                return "The API key is stored in the system keyring."
+            except Exception as exc:  # NoKeyringError on a headless machine, for one
+                reason = type(exc).__name__
+        else:
+            reason = "keyring is not installed"
+        self._write_file(key)
+        self._warn(
+            f"No system keyring is available ({reason}); the API key is stored in "
+            f"{self._path}, readable only by you."
+        )
+        return f"The API key is stored in {self._path}."
+
+    def _write_file(self, key: str) -> None:
+        try:
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(key + "\n")
+            os.chmod(self._path, 0o600)  # an older file may have had wider permissions
+        except OSError as exc:
+            where = self._path
+            raise ConfigError(f"Cannot store the API key in {where}: {exc.strerror}.") from None
+
+
+def _keyring() -> Any:
+    try:
+        import keyring
+    except ImportError:
+        return None
+    return keyring

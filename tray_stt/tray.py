@@ -1,0 +1,277 @@
+"""The tray icon: a pystray view of the controller's snapshots. The only module importing pystray.
+
+Menu callbacks only post commands. Every change to the icon comes through ``show``, which may be
+called from any thread and hands the work to the tray's own thread where the platform needs it
+(platform-notes §1: AppKit must only be touched from the main thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from . import __version__
+from .controller import AppState, ChangeSettings, Command, Quit, SetAutostart, Snapshot, Toggle
+from .icons import IconState, load_icon
+from .models import MODELS
+
+_log = logging.getLogger(__name__)
+
+LANGUAGES = (
+    (None, "Detect automatically"),
+    ("en", "English"),
+    ("ko", "한국어"),
+    ("ja", "日本語"),
+    ("zh", "中文"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("pt", "Português"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("ru", "Русский"),
+    ("uk", "Українська"),
+    ("hi", "हिन्दी"),
+)
+STATE_WORDS = {
+    AppState.IDLE: "idle",
+    AppState.CONNECTING: "connecting",
+    AppState.LISTENING: "listening",
+    AppState.SPEECH: "hearing speech",
+    AppState.ERROR: "error",
+}
+TITLE_LIMIT = 127  # Windows keeps the tooltip in a WCHAR[128]
+
+
+@dataclass(frozen=True)
+class TrayActions:
+    """What menu items do besides posting commands (opening files, asking for the key)."""
+
+    open_log: Callable[[], None]
+    open_log_folder: Callable[[], None]
+    open_settings: Callable[[], None]
+    ask_api_key: Callable[[], None]
+    about: Callable[[], None]
+
+
+def title_for(snapshot: Snapshot) -> str:
+    """The tooltip: the state, then the start of the partial or last transcript."""
+    state = STATE_WORDS[snapshot.state]
+    if snapshot.state is AppState.ERROR:
+        text = snapshot.detail
+    else:
+        text = snapshot.partial or snapshot.last_transcript
+    title = f"tray-stt: {state}" + (f" · {' '.join(text.split())}" if text else "")
+    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
+
+
+def icon_state(snapshot: Snapshot) -> IconState:
+    """Which picture the state gets."""
+    return IconState[snapshot.state.name]
+
+
+class TrayView:
+    """Shows snapshots in the tray and turns menu clicks into commands."""
+
+    def __init__(
+        self,
+        post: Callable[[Command], None],
+        snapshot: Callable[[], Snapshot],
+        actions: TrayActions,
+        *,
+        icon_class: Any = None,
+    ) -> None:
+        self._post = post
+        self._snapshot = snapshot
+        self._actions = actions
+        self._icon_class = icon_class
+        self._icon: Any = None
+        self._ready = threading.Event()
+        self._shown: tuple[IconState, str] | None = None
+
+    def build_menu(self) -> Any:
+        """The menu; items read the latest snapshot whenever the platform draws them."""
+        import pystray
+
+        item, menu = pystray.MenuItem, pystray.Menu
+        now = self._snapshot
+        return menu(
+            item(
+                lambda _: "Stop listening" if now().listening else "Start listening",
+                self._do(lambda: self._post(Toggle())),
+                default=True,
+            ),
+            item(
+                "Copy transcripts to clipboard",
+                self._do(lambda: self._change(clipboard=not now().config.clipboard)),
+                checked=lambda _: now().config.clipboard,
+            ),
+            item("Language", menu(*self._language_items())),
+            item("Model", menu(*self._model_items())),
+            menu.SEPARATOR,
+            item("Open today's log", self._do(self._actions.open_log)),
+            item("Open log folder", self._do(self._actions.open_log_folder)),
+            item(
+                "Start at login",
+                self._do(lambda: self._post(SetAutostart(not now().autostart))),
+                checked=lambda _: now().autostart,
+            ),
+            item(
+                "Set API key…",
+                self._do(self._actions.ask_api_key),
+            ),
+            item("Settings", self._do(self._actions.open_settings)),
+            item(f"About tray-stt {__version__}", self._do(self._actions.about)),
+            menu.SEPARATOR,
+            item("Quit", self._do(self._quit)),
+        )
+
+    def _language_items(self) -> list[Any]:
+        import pystray
+
+        return [
+            pystray.MenuItem(
+                label,
+                self._do(partial(self._change, language=code)),
+                checked=self._setting_is("language", code),
+                radio=True,
+            )
+            for code, label in LANGUAGES
+        ]
+
+    def _model_items(self) -> list[Any]:
+        import pystray
+
+        names = [name for name, info in MODELS.items() if info.shutdown is None]
+        names += [name for name, info in MODELS.items() if info.shutdown is not None]
+        configured = self._snapshot().config.transcription.model
+        if configured not in names:
+            names.insert(0, configured)
+        return [
+            pystray.MenuItem(
+                name,
+                self._do(partial(self._change, model=name, turn=None)),
+                checked=self._setting_is("model", name),
+                radio=True,
+            )
+            for name in names
+        ]
+
+    def _setting_is(self, field: str, value: object) -> Callable[[Any], bool]:
+        """A radio item's `checked` callback: is this transcription setting chosen now?"""
+        return lambda _item: getattr(self._snapshot().config.transcription, field) == value
+
+    def _change(self, **changes: object) -> None:
+        self._post(ChangeSettings(dict(changes)))
+
+    def _do(self, action: Callable[[], None]) -> Callable[[Any, Any], None]:
+        """A pystray callback that never lets an exception escape into the toolkit."""
+
+        def callback(icon: Any, item: Any) -> None:
+            try:
+                action()
+            except Exception:
+                _log.exception("menu action failed")
+
+        return callback
+
+    def _quit(self) -> None:
+        self._post(Quit())
+        self.stop()
+
+    # -- the icon ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the tray loop on this (the main) thread until Quit."""
+        import pystray
+
+        icon_class = self._icon_class or pystray.Icon
+        snapshot = self._snapshot()
+        self._icon = icon_class(
+            "tray-stt",
+            icon=load_icon(icon_state(snapshot)),
+            title=title_for(snapshot),
+            menu=self.build_menu(),
+        )
+        self._shown = (icon_state(snapshot), title_for(snapshot))
+        try:
+            self._icon.run(setup=self._setup)
+        except Exception:  # GTK raises at stop when no notification daemon exists (§1)
+            _log.warning("the tray loop ended with an error", exc_info=True)
+
+    def stop(self) -> None:
+        """End the tray loop (from any thread)."""
+        if self._icon is not None:
+            self._icon.stop()
+
+    def _setup(self, icon: Any) -> None:
+        icon.visible = True
+        self._ready.set()
+        self.show(self._snapshot())
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the icon came up within ``timeout`` seconds."""
+        return self._ready.wait(timeout)
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Reflect a snapshot (from any thread)."""
+        icon = self._icon
+        if icon is None or not self._ready.is_set():
+            return
+        wanted = (icon_state(snapshot), title_for(snapshot))
+        _on_ui_thread(lambda: self._apply(icon, wanted))
+
+    def _apply(self, icon: Any, wanted: tuple[IconState, str]) -> None:
+        if wanted != self._shown:
+            if self._shown is None or wanted[0] != self._shown[0]:
+                icon.icon = load_icon(wanted[0])
+            icon.title = wanted[1]
+            self._shown = wanted
+        icon.update_menu()  # state changed from outside the menu: redraw it (§1)
+
+    def notify(self, title: str, body: str) -> None:
+        """Windows notifications go through the icon (pystray owns the balloon)."""
+        if self._icon is not None:
+            _on_ui_thread(lambda: self._icon.notify(body[:255], title[:63]))
+
+
+def _on_ui_thread(call: Callable[[], None]) -> None:
+    """Run a UI change where the platform allows it (macOS: the main thread only)."""
+    if sys.platform == "darwin" and threading.current_thread() is not threading.main_thread():
+        from PyObjCTools import AppHelper  # type: ignore[import-not-found]
+
+        AppHelper.callAfter(call)
+        return
+    try:
+        call()  # GTK/appindicator queue it with idle_add themselves; xorg and win32 marshal
+    except Exception:
+        _log.warning("updating the tray icon failed", exc_info=True)
+
+
+def choose_linux_backend(environ: dict[str, str] | os._Environ[str]) -> str | None:
+    """The pystray backend for this Linux desktop, or None to run without a tray."""
+    if environ.get("PYSTRAY_BACKEND"):
+        return environ["PYSTRAY_BACKEND"]
+    if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
+        return None
+    try:
+        import gi  # type: ignore[import-not-found]
+
+        gi.require_version("Gtk", "3.0")
+        try:
+            gi.require_version("AyatanaAppIndicator3", "0.1")
+        except ValueError:
+            gi.require_version("AppIndicator3", "0.1")
+        return "appindicator"
+    except (ImportError, ValueError):
+        pass
+    if environ.get("WAYLAND_DISPLAY") and not environ.get("DISPLAY"):
+        return None  # XEmbed trays do not exist on Wayland
+    return "xorg"
