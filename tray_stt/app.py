@@ -7,13 +7,15 @@ notifications still work, so a desktop shortcut bound to ``tray-stt toggle`` dri
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,17 @@ from . import __version__
 from .autostart import Autostart, platform_autostart
 from .config import Config, config_path, load_config, save_settings, write_config_template
 from .control import ControlServer, InstanceLock
-from .controller import Command, Controller, Quit, Reload, Snapshot, Start, Stop, Toggle
+from .controller import (
+    Command,
+    Controller,
+    ListenerFactory,
+    Quit,
+    Reload,
+    Snapshot,
+    Start,
+    Stop,
+    Toggle,
+)
 from .credentials import KeyStore
 from .errors import ConfigError, ExitCode, TraySttError
 from .listener import MicrophoneListener
@@ -49,21 +61,36 @@ class AutostartSwitch:
 class TrayApp:
     """Wires the controller to its inputs (tray menu, control socket) and outputs."""
 
-    def __init__(self, config_file: Path, *, quiet: bool, environ: dict[str, str]) -> None:
+    def __init__(
+        self,
+        config_file: Path,
+        *,
+        quiet: bool,
+        environ: dict[str, str],
+        lock: InstanceLock | None = None,
+        listen: ListenerFactory = MicrophoneListener,
+        notifier: Notifier | None = None,
+        keys: KeyStore | None = None,
+        autostart: Autostart | None = None,
+        view_options: dict[str, Any] | None = None,
+    ) -> None:
+        """Everything but the config file and environment has a real default; tests inject."""
         self.config_file = config_file
         self.quiet = quiet
         self.environ = environ
-        self.notifier = Notifier()
-        self.keys = KeyStore(warn=lambda message: self.notifier.notify("tray-stt", message))
+        self.lock = lock
+        self.view_options = view_options or {}
+        self.notifier = notifier or Notifier()
+        self.keys = keys or KeyStore(warn=lambda message: self.notifier.notify("tray-stt", message))
         config = self.reload()
         self.clipboard = ClipboardSink(lambda message: self.notifier.notify("tray-stt", message))
         self.controller = Controller(
             config,
-            listen=MicrophoneListener,
+            listen=listen,
             notifier=self.notifier,
             save=lambda changes: save_settings(self.config_file, changes),
             reload=self.reload,
-            autostart=AutostartSwitch(platform_autostart()),
+            autostart=AutostartSwitch(autostart or platform_autostart()),
             on_change=self._changed,
             deliver=self._deliver,
         )
@@ -108,12 +135,15 @@ class TrayApp:
 
     def run(self) -> int:
         """Serve until Quit; returns the exit code."""
-        server = ControlServer(self.handle)
+        # The lock is the caller's: a second flock on the same file, even from this process,
+        # would be refused.
+        server = ControlServer(self.handle, lock=self.lock)
         server.start()
         worker = threading.Thread(target=self.controller.run, name="tray-stt-controller")
         worker.start()
         try:
-            self._run_view(worker)
+            with _quit_on_signals(lambda: self.controller.post(Quit())):
+                self._run_view(worker)
         finally:
             self.controller.post(Quit())
             worker.join(timeout=30)
@@ -124,11 +154,13 @@ class TrayApp:
     def _run_view(self, worker: threading.Thread) -> None:
         backend = _tray_backend(self.environ)
         if backend is None:
-            self.notifier.notify(
-                "tray-stt",
+            message = (
                 "No system tray found: tray-stt runs in the background; "
-                "bind `tray-stt toggle` to a keyboard shortcut.",
+                "bind `tray-stt toggle` to a keyboard shortcut."
             )
+            _log.warning("%s", message)
+            if not self.quiet:
+                self.notifier.notify("tray-stt", message)
             worker.join()
             return
         from .tray import TrayActions, TrayView
@@ -140,7 +172,14 @@ class TrayApp:
             ask_api_key=self.ask_api_key,
             about=lambda: self.notifier.notify("tray-stt", f"tray-stt {__version__}"),
         )
-        self.view = TrayView(self.controller.post, lambda: self.controller.snapshot, actions)
+        self.view = TrayView(
+            self.controller.post,
+            lambda: self.controller.snapshot,
+            actions,
+            **self.view_options,
+        )
+        # Windows notifications are balloons of the icon: only pystray can show them.
+        self.notifier.set_hook(lambda body, title: self.view.notify(title, body))
         threading.Thread(target=self._stop_view_after, args=(worker,), daemon=True).start()
         if not self.quiet:
             self.notifier.notify("tray-stt", "Ready: click the icon to start listening.")
@@ -197,6 +236,19 @@ def _tray_backend(environ: dict[str, str]) -> str | None:
     return backend
 
 
+@contextlib.contextmanager
+def _quit_on_signals(quit_: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM (logout, ``kill``) quits cleanly: transcripts in flight still reach the log."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (tests run the app on a thread)
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: quit_())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def open_path(path: Path) -> None:
     """Open a file or folder with the desktop's default application."""
     if sys.platform == "win32":
@@ -224,11 +276,16 @@ def run_tray_service(config_option: str | None, *, quiet: bool) -> int:
     """``tray-stt``: start the tray service unless one is already running."""
     lock = InstanceLock()
     if not lock.acquire():
-        print("tray-stt is already running: use `tray-stt toggle`, `status` or `quit`.")
+        # Not an error: the user (or the login session) asked for a tray, and one is there.
+        if not quiet:
+            print(
+                "tray-stt is already running: use `tray-stt toggle`, `status` or `quit`.",
+                file=sys.stderr,
+            )
         return ExitCode.OK
     try:
         path, _ = config_path(config_option, os.environ)
-        app = TrayApp(path, quiet=quiet, environ=dict(os.environ))
+        app = TrayApp(path, quiet=quiet, environ=dict(os.environ), lock=lock)
         return app.run()
     except TraySttError as exc:
         Notifier().notify("tray-stt", str(exc), urgent=True)

@@ -218,6 +218,7 @@ class Controller:
 
     def run(self) -> None:
         """Handle commands until Quit; then stop listening and return."""
+        self._check_config()
         while True:
             command = self._queue.get()
             if isinstance(command, Quit):
@@ -237,6 +238,7 @@ class Controller:
         elif isinstance(command, Stop):
             self._stop_worker()
             self._update(listening=False, state=AppState.IDLE, detail="not listening", partial="")
+            self._check_config()  # idle, but still unable to start: keep showing why
         elif isinstance(command, ChangeSettings | Reload):
             self._change_settings(command.changes if isinstance(command, ChangeSettings) else {})
         elif isinstance(command, SetAutostart):
@@ -326,6 +328,19 @@ class Controller:
         self._update(config=config)
         if self.snapshot.listening:
             self._start()  # the session must be configured anew
+        else:
+            self._check_config()
+
+    def _check_config(self) -> None:
+        """Say now, not at the first click, what cannot work (no API key, a bad URL)."""
+        try:
+            self.snapshot.config.endpoint.check()
+        except TraySttError as exc:
+            self._update(state=AppState.ERROR, detail=str(exc))
+            self._notifier.notify("tray-stt", str(exc), urgent=True)
+            return
+        if self.snapshot.state is AppState.ERROR and not self.snapshot.listening:
+            self._update(state=AppState.IDLE, detail="not listening")  # fixed, e.g. key set
 
     def _set_autostart(self, enabled: bool) -> None:
         if self._autostart is None:

@@ -87,14 +87,19 @@ class TrayView:
         actions: TrayActions,
         *,
         icon_class: Any = None,
+        ui_call: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self._post = post
         self._snapshot = snapshot
         self._actions = actions
         self._icon_class = icon_class
+        self._ui_call = ui_call or _on_ui_thread
         self._icon: Any = None
         self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._apply_lock = threading.Lock()
         self._shown: tuple[IconState, str] | None = None
+        self._menu_shown: tuple[object, ...] | None = None
 
     def build_menu(self) -> Any:
         """The menu; items read the latest snapshot whenever the platform draws them."""
@@ -192,7 +197,7 @@ class TrayView:
         """Run the tray loop on this (the main) thread until Quit."""
         import pystray
 
-        icon_class = self._icon_class or pystray.Icon
+        icon_class = self._icon_class or _native_icon_class(pystray)
         snapshot = self._snapshot()
         self._icon = icon_class(
             "tray-stt",
@@ -201,20 +206,29 @@ class TrayView:
             menu=self.build_menu(),
         )
         self._shown = (icon_state(snapshot), title_for(snapshot))
+        self._menu_shown = menu_key(snapshot)
         try:
             self._icon.run(setup=self._setup)
         except Exception:  # GTK raises at stop when no notification daemon exists (§1)
             _log.warning("the tray loop ended with an error", exc_info=True)
 
     def stop(self) -> None:
-        """End the tray loop (from any thread)."""
+        """End the tray loop (from any thread, even before it started)."""
+        self._stopping.set()
         if self._icon is not None:
-            self._icon.stop()
+            self._icon.stop()  # no effect before the loop runs: _first_show then stops it
 
     def _setup(self, icon: Any) -> None:
+        """pystray calls this on a thread of its own once the loop runs."""
+        self._ui_call(lambda: self._first_show(icon))
+
+    def _first_show(self, icon: Any) -> None:
         icon.visible = True
         self._ready.set()
-        self.show(self._snapshot())
+        snapshot = self._snapshot()
+        self._apply(icon, (icon_state(snapshot), title_for(snapshot)), menu_key(snapshot))
+        if self._stopping.is_set():  # Quit came while the loop was starting
+            icon.stop()
 
     def wait_ready(self, timeout: float) -> bool:
         """Whether the icon came up within ``timeout`` seconds."""
@@ -226,20 +240,107 @@ class TrayView:
         if icon is None or not self._ready.is_set():
             return
         wanted = (icon_state(snapshot), title_for(snapshot))
-        _on_ui_thread(lambda: self._apply(icon, wanted))
+        self._ui_call(lambda: self._apply(icon, wanted, menu_key(snapshot)))
 
-    def _apply(self, icon: Any, wanted: tuple[IconState, str]) -> None:
-        if wanted != self._shown:
-            if self._shown is None or wanted[0] != self._shown[0]:
-                icon.icon = load_icon(wanted[0])
-            icon.title = wanted[1]
-            self._shown = wanted
-        icon.update_menu()  # state changed from outside the menu: redraw it (§1)
+    def _apply(self, icon: Any, wanted: tuple[IconState, str], menu: tuple[object, ...]) -> None:
+        with self._apply_lock:  # the setup thread and the controller may both get here
+            if wanted != self._shown:
+                if self._shown is None or wanted[0] != self._shown[0]:
+                    icon.icon = load_icon(wanted[0])
+                icon.title = wanted[1]
+                self._shown = wanted
+            if menu != self._menu_shown:
+                # Changed from outside the menu (control socket, errors): redraw it (§1). Not
+                # on every partial transcript: appindicator rebuilds the whole GTK menu.
+                self._menu_shown = menu
+                icon.update_menu()
 
     def notify(self, title: str, body: str) -> None:
         """Windows notifications go through the icon (pystray owns the balloon)."""
-        if self._icon is not None:
-            _on_ui_thread(lambda: self._icon.notify(body[:255], title[:63]))
+        icon = self._icon
+        if icon is not None:
+            self._ui_call(lambda: icon.notify(body[:255], title[:63]))
+
+
+def menu_key(snapshot: Snapshot) -> tuple[object, ...]:
+    """What the menu shows of a snapshot: when it changes, the native menu is rebuilt."""
+    settings = snapshot.config.transcription
+    api_key = bool(snapshot.config.api_key)
+    return (
+        snapshot.listening,
+        snapshot.config.clipboard,
+        settings.language,
+        settings.model,
+        snapshot.autostart,
+        api_key,
+    )
+
+
+def _native_icon_class(pystray: Any) -> Any:
+    """pystray's Icon for this platform; on xorg with its click and transparency repaired."""
+    if pystray.Icon.__module__ == "pystray._xorg":
+        return _xorg_icon_class(pystray.Icon)
+    return pystray.Icon
+
+
+PANEL_GREY = (64, 64, 64)  # behind the icon when the tray's own background cannot be read
+
+
+def fit_icon(image: Any, size: tuple[int, int], background: Any = None) -> Any:
+    """The RGBA ``image`` as an opaque RGB picture of ``size``: square, centred, alpha blended.
+
+    pystray's xorg backend pastes the RGBA picture into a black RGB one stretched to the slot (a
+    24x30 slot makes a black, squashed icon); XEmbed windows have no alpha channel.
+    """
+    from PIL import Image
+
+    width, height = size
+    side = max(1, min(width, height))
+    if background is None or background.size != size:
+        background = Image.new("RGB", size, PANEL_GREY)
+    picture = background.convert("RGBA")
+    scaled = image.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS)
+    picture.alpha_composite(scaled, ((width - side) // 2, (height - side) // 2))
+    return picture.convert("RGB")
+
+
+def _xorg_icon_class(base: type[Any]) -> type[Any]:
+    import Xlib.error  # type: ignore[import-untyped, unused-ignore]
+    import Xlib.X  # type: ignore[import-untyped, unused-ignore]
+    from PIL import Image
+
+    class XorgIcon(base):  # type: ignore[misc]
+        """pystray's xorg Icon: hears clicks (pystray#151), draws on the tray's background."""
+
+        def _create_window(self) -> Any:
+            window = super()._create_window()
+            mask = Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
+            # ParentRelative: clearing the window paints the tray's background, which _draw
+            # then reads back to blend the icon's transparent pixels with it.
+            window.change_attributes(event_mask=mask, background_pixmap=Xlib.X.ParentRelative)
+            return window
+
+        def _draw(self) -> None:
+            try:
+                geometry = self._window.get_geometry()
+                size = (geometry.width, geometry.height)
+                self._icon_data = fit_icon(self._icon, size, self._background(size))
+                self._icon_data.tostring = self._icon_data.tobytes
+                self._window.put_pil_image(self._gc, 0, 0, self._icon_data)
+            except Xlib.error.XError:
+                pass  # destroyed or not yet mapped: the next Expose draws it
+
+        def _background(self, size: tuple[int, int]) -> Any:
+            try:
+                self._window.clear_area(0, 0, 0, 0)
+                raw = self._window.get_image(0, 0, size[0], size[1], Xlib.X.ZPixmap, 0xFFFFFFFF)
+            except Xlib.error.XError:
+                return None
+            if len(raw.data) != size[0] * size[1] * 4:
+                return None  # not a 24-bit visual in 32-bit pixels: fall back to grey
+            return Image.frombytes("RGB", size, raw.data, "raw", "BGRX")
+
+    return XorgIcon
 
 
 def _on_ui_thread(call: Callable[[], None]) -> None:
