@@ -150,17 +150,33 @@ class TranscriptionClient:
         if self._streaming:
             self._send_tail()
 
-    def commit(self) -> None:
-        """End the current turn here (manual turns, push-to-talk release)."""
-        self._mark_turn_end()
+    def commit(self) -> bool:
+        """End the current turn here (manual turns, push-to-talk release); False if too short."""
+        marked = self._mark_turn_end()
         if self._streaming:
             self._send_tail()
+        return marked
 
-    def _mark_turn_end(self) -> None:
+    def discard(self) -> None:
+        """Drop the audio since the last turn end (push-to-talk cancel, or a new press).
+
+        The server's buffer is emptied (``input_audio_buffer.clear``) and the audio is never
+        committed or resent. While an earlier commit is in flight its offsets stay as they are:
+        the dropped audio then only widens that bookkeeping, never what the server transcribes.
+        """
+        if not self._marks and not self._conn.commits:
+            self._frontier = max(self._frontier, self._journal.end)
+            self._trim()
+        if self._streaming:
+            self._outbox.append(wire.clear(self._next_id("clear")))
+
+    def _mark_turn_end(self) -> bool:
         # The server refuses commits of less than 100 ms; such a sliver joins the next turn.
         turn_start = max([self._frontier, *self._marks, *self._conn.commits.values()])
         if self._journal.end - turn_start >= MIN_COMMIT_BYTES:
             self._marks.append(self._journal.end)
+            return True
+        return False
 
     def finish(self) -> None:
         """No more audio: close the last turn and ask the server to confirm it saw everything."""

@@ -165,6 +165,24 @@ class Session:
         with self._changed:
             self._changed.notify_all()
 
+    def commit(self) -> bool:
+        """End the current turn where the input is now (push-to-talk release); False if it was
+        too short for the server (under 100 ms), in which case it joins the next turn.
+
+        Call it from the thread iterating the input, so no captured chunk can overtake it.
+        """
+        with self._lock:
+            committed = self._core.commit()
+            self._submit()
+        return committed
+
+    def clear(self) -> None:
+        """Drop the audio since the last turn end (``input_audio_buffer.clear``): push-to-talk
+        cancel, and a new press, so a sliver left by a tap never joins the next turn."""
+        with self._lock:
+            self._core.discard()
+            self._submit()
+
     def run(self, chunks: Iterable[bytes], *, wait_ready: bool = False) -> None:
         """Stream ``chunks`` (24 kHz PCM16) and return when every transcript was delivered.
 
