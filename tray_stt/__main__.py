@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .app import run_tray_service
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--device", help="input device name (see `tray-stt devices`)")
     listen.set_defaults(handler=run_listen)
 
+    _add_dictate_command(commands)
+
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=run_devices)
 
@@ -100,6 +103,53 @@ def _add_session_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--log-dir", metavar="DIR", help="directory of the daily logs")
     command.add_argument("--no-log", action="store_true", help="do not write the daily log")
     command.add_argument("--clipboard", action="store_true", help="copy each transcript")
+
+
+def _add_dictate_command(commands: Any) -> None:
+    dictate = commands.add_parser(
+        "dictate",
+        help="push-to-talk dictation into the focused window",
+        description="Hold the hotkey and speak; on release the text goes into the window that "
+        "had focus. Esc while talking cancels. Ctrl+C quits.",
+    )
+    _add_session_options(dictate)
+    dictate.add_argument("--device", help="input device name (see `tray-stt devices`)")
+    dictate.add_argument("--hotkey", help='the push-to-talk chord, e.g. "<ctrl>+<alt>+space"')
+    dictate.add_argument("--hotkey-mode", choices=["hold", "toggle"], help="hold or toggle")
+    dictate.add_argument(
+        "--delivery", choices=["paste", "type", "clipboard"], help="how the text is put in"
+    )
+    dictate.add_argument("--tail-ms", type=int, help="audio kept after the key is let go")
+    dictate.set_defaults(handler=run_dictate)
+
+
+def run_dictate(args: argparse.Namespace) -> int:
+    """``tray-stt dictate``: push-to-talk in the foreground until Ctrl+C."""
+    from .pushtotalk import PushToTalk
+
+    overrides = _session_overrides(args)
+    for key in ("hotkey", "hotkey_mode", "delivery", "tail_ms"):
+        overrides[key] = getattr(args, key)
+    config = _load(args, overrides)
+    config.endpoint.check()
+    output = LiveOutput(None, None)  # the dictation writes the daily log itself
+    talk = PushToTalk(config, output)
+    for warning in talk.dictation.warnings:
+        output.note(warning)
+    talk.start()
+    output.note(f"hold {config.hotkey} and speak ({config.delivery.value}); Ctrl+C quits.")
+    try:
+        while talk.dictation.running:  # until a fatal session error, or Ctrl+C
+            talk.dictation.wait(0.2)
+    except KeyboardInterrupt:
+        output.note("stopping: delivering the last transcript.")
+    finally:
+        talk.close()
+        output.close()
+    failure = talk.dictation.wait(0)
+    if failure is not None:
+        raise failure
+    return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,23 +304,29 @@ def run_until_done(
 ) -> None:
     """Run a session on a worker thread; the first Ctrl+C calls ``stop`` to end the input."""
     failure: list[BaseException] = []
+    # Waited on instead of Thread.join: a Ctrl+C that interrupts join() makes Python 3.11/3.12
+    # mark the thread stopped while it still runs (CPython gh-90882), so the last transcripts
+    # would be dropped at exit.
+    done = threading.Event()
 
     def work() -> None:
         try:
             session.run(chunks, wait_ready=wait_ready)
         except BaseException as exc:  # re-raised on the main thread below
             failure.append(exc)
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name="tray-stt-worker", daemon=True)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         output.note("stopping: waiting for the last transcripts (Ctrl+C again to quit now).")
         stop()
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     if failure:
         raise failure[0]
 

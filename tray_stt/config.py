@@ -20,7 +20,9 @@ from typing import Any
 
 import platformdirs
 
+from .delivery import DEFAULT_TERMINALS, DeliveryMode
 from .errors import ConfigError
+from .hotkey import HotkeyMode, parse_chord
 from .models import DELAYS, EAGERNESS, Dialect, NoiseReduction, TranscriptionSettings, TurnMode
 from .session import OPENAI_URL, Endpoint
 from .transcripts import default_log_dir
@@ -44,6 +46,13 @@ class Config:
     clipboard: bool = False
     chunk_ms: int = 40
     device: str | None = None  # microphone, by name: names survive re-plugging, indices do not
+    # Push-to-talk dictation (dictation.py).
+    hotkey: str = "<ctrl>+<alt>+space"
+    hotkey_mode: HotkeyMode = HotkeyMode.HOLD
+    delivery: DeliveryMode = DeliveryMode.PASTE
+    tail_ms: int = 300  # recorded after the key is let go, so the last syllable is not cut
+    pre_roll_ms: int = 300  # recorded before the key went down, so the first one is not cut
+    terminal_classes: tuple[str, ...] = DEFAULT_TERMINALS  # WM_CLASS names that get Ctrl+Shift+V
 
     @property
     def endpoint(self) -> Endpoint:
@@ -106,6 +115,13 @@ def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[
     return parse
 
 
+def _hotkey(value: object) -> str:
+    try:
+        return str(parse_chord(_string(value)))
+    except ConfigError as exc:
+        raise ValueError(str(exc).rstrip(".")) from None
+
+
 def _url(value: object) -> str:
     if isinstance(value, str) and re.match(r"wss?://[^/\s]+", value):
         return value
@@ -139,6 +155,12 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "clipboard": _bool,
     "chunk_ms": _number(int, 20, 100),
     "device": _string,
+    "hotkey": _hotkey,
+    "hotkey_mode": lambda v: HotkeyMode(_choice(*HotkeyMode)(v)),
+    "delivery": lambda v: DeliveryMode(_choice(*DeliveryMode)(v)),
+    "tail_ms": _number(int, 0, 3000),
+    "pre_roll_ms": _number(int, 0, 2000),
+    "terminal_classes": _strings,
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
 _SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}
@@ -279,6 +301,9 @@ CONFIG_TEMPLATE = """\
 # turn = "server"          # server | semantic | manual | local
 # device = "USB Microphone"
 # clipboard = false
+# hotkey = "<ctrl>+<alt>+space"   # push-to-talk (`tray-stt dictate`); or "f9"
+# hotkey_mode = "hold"       # hold | toggle
+# delivery = "paste"         # paste | type | clipboard
 """
 
 

@@ -1,0 +1,74 @@
+"""Composition of push-to-talk: microphone + dictation + delivery + the global hotkey.
+
+Shared by ``tray-stt dictate`` and the tray service, so both build it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .config import Config
+from .delivery import Deliverer
+from .dictation import Dictation, DictationState
+from .events import Event, Notice
+from .hotkey import parse_chord
+from .keyboard import KeyboardHotkey
+from .microphone import Microphone
+from .transcripts import DailyLog
+
+
+class PushToTalk:
+    """Dictation driven by the configured hotkey (when ``hotkey`` is on) and by commands."""
+
+    def __init__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        *,
+        on_state: Callable[[DictationState], None] = lambda _state: None,
+        hotkey: bool = True,
+        microphone: Microphone | None = None,
+    ) -> None:
+        """Refuses a bad configuration (ConfigError) before anything opens."""
+        chord = parse_chord(config.hotkey)
+        notice = _notice_to(on_event)
+        self.log = DailyLog(config.log_dir) if config.log else None
+        self.deliverer = Deliverer(
+            config.delivery, terminal_classes=config.terminal_classes, on_notice=notice
+        )
+        mic = microphone or Microphone(config.device, chunk_ms=20, on_notice=notice)
+        self.dictation = Dictation(
+            config,
+            mic,
+            self.deliverer,
+            tail_ms=config.tail_ms,
+            pre_roll_ms=config.pre_roll_ms,
+            log=self.log,
+            on_event=on_event,
+            on_state=on_state,
+        )
+        self.hotkey = (
+            KeyboardHotkey(chord, config.hotkey_mode, self.dictation.handle) if hotkey else None
+        )
+
+    def start(self) -> None:
+        """Open the microphone and the session, then listen to the keyboard."""
+        self.dictation.start()
+        if self.hotkey is not None:
+            try:
+                self.hotkey.start()
+            except Exception:
+                self.dictation.close()
+                raise
+
+    def close(self) -> None:
+        """Stop listening; the transcripts of turns already ended are still delivered."""
+        if self.hotkey is not None:
+            self.hotkey.stop()
+        self.dictation.close()
+        if self.log is not None:
+            self.log.close()
+
+
+def _notice_to(on_event: Callable[[Event], None]) -> Callable[[str], None]:
+    return lambda message: on_event(Notice(message))
