@@ -31,6 +31,10 @@ Backend = Any
 _QUEUE_BLOCKS = 2000
 _RETRY_S = 2.0
 _LOSS_NOTICE_S = 10.0
+# A device just opened may take longer than the watchdog to deliver its first block: PulseAudio
+# resuming a suspended source, a Bluetooth headset switching profile. Without this grace such a
+# device is called dead and replaced by the default one.
+_FIRST_BLOCK_GRACE = 2
 _POLL_MAX_S = 0.05
 _NO_DEVICE_HINTS = {
     "darwin": "allow microphone access in System Settings > Privacy & Security",
@@ -206,7 +210,7 @@ class Microphone:
             elif source is None:
                 if self._clock() >= self._retry_at:
                     source = self._reopen()
-            elif self._clock() - source.last_block_at >= self._watchdog_s:
+            elif self._clock() - source.last_block_at >= self._silence_limit(source):
                 self._give_up(source)
                 yield from rechunker.push(self._drain(source))
                 source = None
@@ -214,6 +218,9 @@ class Microphone:
         rest = rechunker.flush()
         if rest:
             yield rest
+
+    def _silence_limit(self, source: _Opened) -> float:
+        return self._watchdog_s * (1 if source.delivered else _FIRST_BLOCK_GRACE)
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's real-time thread: copy and hand over; never block, log or do I/O here.
