@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -148,9 +149,16 @@ class LiveOutput(TranscriptOutput):
         super().__init__(log, clipboard, stdout=stdout, stderr=stderr)
         self._tty = stdout.isatty()
         self._partial = False
+        # Events arrive on the session's receiving thread, notices on the capture thread: one
+        # writer at a time, or a notice could land in the middle of a rewritten partial line.
+        self._lock = threading.RLock()
 
     def __call__(self, event: Event) -> None:
         """Handle one session event."""
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
         if isinstance(event, SpeechStarted):
             self._marker("speech started")
         elif isinstance(event, SpeechStopped):
@@ -183,8 +191,9 @@ class LiveOutput(TranscriptOutput):
 
     def note(self, message: str) -> None:
         """Diagnostics still go to stderr, after taking the partial line away."""
-        self._clear_partial()
-        super().note(message)
+        with self._lock:
+            self._clear_partial()
+            super().note(message)
 
     def _write(self, text: str) -> None:
         self._stdout.write(text)
