@@ -7,11 +7,7 @@ plays a raw file, and `null`), and a runtime directory where no PulseAudio serve
 
 from __future__ import annotations
 
-import ctypes.util
-import glob
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,6 +21,13 @@ import numpy.typing as npt
 import pytest
 from audio_fixtures import tone
 from fake_audio import FakeBackend, FakeDevice, hide_portaudio
+from portaudio_fixtures import (
+    REPO,
+    needs_portaudio,
+    portaudio_env,
+    pulse_daemon,
+    write_asoundrc,
+)
 
 from tray_stt.audio import BYTES_PER_MS, SAMPLE_RATE
 from tray_stt.errors import AudioInputError, ConfigError
@@ -37,17 +40,12 @@ from tray_stt.microphone import (
     portaudio_missing_message,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 CHUNK_40MS = 40 * BYTES_PER_MS
 NO_DEVICE = (
     "No input device found: plug in a microphone, or check that PulseAudio/PipeWire is running."
 )
 NO_WORKING = "No working microphone: plug one in; tray-stt keeps trying."
 NOT_LOADED = "tray_stt.microphone must not import sounddevice"
-needs_portaudio = pytest.mark.skipif(
-    ctypes.util.find_library("portaudio") is None,
-    reason="libportaudio2 is not installed (apt install libportaudio2)",
-)
 
 
 def dominant_hz(pcm: bytes, rate: int = SAMPLE_RATE) -> float:
@@ -496,29 +494,6 @@ def test_microphone_callback_never_blocks_and_counts_drops_when_the_queue_is_ful
 # --- real PortAudio, no sound card ----------------------------------------------------------------
 
 
-def write_asoundrc(home: Path, raw: Path) -> None:
-    """An ALSA `file` device playing `raw` (24 kHz int16) as its input, and a `null` device."""
-    (home / ".asoundrc").write_text(
-        f'pcm.filemic {{ type file slave.pcm "null" file "/dev/null" infile "{raw}"'
-        ' format "raw" }\n'
-        "pcm.nullmic { type null }\n"
-    )
-
-
-def portaudio_env(tmp_path: Path) -> dict[str, str]:
-    """An environment where PortAudio sees only our ~/.asoundrc devices (no PulseAudio)."""
-    run = tmp_path / "run"
-    run.mkdir(mode=0o700, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "ALSA_"))}
-    env.update(
-        HOME=str(tmp_path),
-        XDG_RUNTIME_DIR=str(run),
-        PULSE_SERVER=f"unix:{run}/no-such-server",  # the ALSA pulse hook finds nothing running
-        PYTHONPATH=str(REPO),
-    )
-    return env
-
-
 def run_python(script: str, env: dict[str, str], timeout: float = 60) -> Any:
     """Run a script in a fresh interpreter; return the JSON it printed last."""
     done = subprocess.run(
@@ -632,35 +607,9 @@ print(json.dumps({{"opened": opened, "elapsed": elapsed}}))
 @pytest.fixture
 def pulse_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A private PulseAudio daemon whose default source is a 440 Hz sine; yields the client env."""
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.skip("PulseAudio is not installed (apt install pulseaudio pulseaudio-utils)")
-    if not glob.glob("/usr/lib/*/alsa-lib/libasound_module_pcm_pulse.so"):
-        pytest.skip("the ALSA pulse plugin is not installed (apt install libasound2-plugins)")
-    env = portaudio_env(tmp_path)
-    del env["PULSE_SERVER"]
-    (tmp_path / ".asoundrc").write_text("# PulseAudio devices only\n")
     sine = "module-sine-source source_name=sine rate=48000 frequency=440"
-    command = ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--log-target=stderr"]
-    command += ["--load=module-native-protocol-unix", f"--load={sine}"]
-    log = (tmp_path / "pulseaudio.log").open("wb")
-    daemon = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-    try:
-        _wait_for_pulse(env, daemon, tmp_path)
-        subprocess.run(["pactl", "set-default-source", "sine"], env=env, check=True, timeout=10)
+    with pulse_daemon(tmp_path, [sine], default_source="sine") as env:
         yield env
-    finally:
-        daemon.terminate()
-        daemon.wait(10)
-        log.close()
-
-
-def _wait_for_pulse(env: dict[str, str], daemon: subprocess.Popen[bytes], tmp_path: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and daemon.poll() is None:
-        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError((tmp_path / "pulseaudio.log").read_text(errors="replace"))
 
 
 @pytest.mark.desktop
