@@ -10,118 +10,28 @@ $TRAY_STT_ARTIFACTS is set, copied there.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import desktop_fixtures
 import numpy as np
 import pytest
+import xtray
 from audio_fixtures import silence, tone
 from fake_notification_daemon import FakeNotificationDaemon
 from realtime_server import RealtimeServer
 from tray_process import TrayProcess, cli, private_env, write_file_microphone
+from xtray import docked_icon, need, poll, screenshot
 
 pytestmark = pytest.mark.desktop
 
 # pytest finds fixtures in the test module's namespace (tests/desktop_fixtures.py explains).
 notification_daemon = desktop_fixtures.notification_daemon
 private_session_bus = desktop_fixtures.private_session_bus
+tray_host = xtray.tray_host
 
 TRANSCRIPTS = ["Clicked on and heard.", "Second turn."]
-ICON_CLASS = "^tray-stt$"  # pystray's xorg window: WM_CLASS ("tray-sttSystemTrayIcon", "tray-stt")
-
-
-def need(tool: str, package: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} is not installed (apt install {package})")
-
-
-@pytest.fixture(scope="module")
-def tray_host(xvfb_display: str) -> Iterator[str]:
-    """trayer, an XEmbed system tray, along the top right edge of the Xvfb screen."""
-    need("trayer", "trayer")
-    command = ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel"]
-    command += ["--width", "200", "--height", "32"]
-    host = subprocess.Popen(
-        command,
-        env={**os.environ, "DISPLAY": xvfb_display},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        poll(lambda: tray_owner(xvfb_display), "trayer never took the system tray selection")
-        yield xvfb_display
-    finally:
-        host.terminate()
-        host.wait(10)
-
-
-def poll(predicate: Any, message: str, timeout: float = 15.0) -> Any:
-    waiter = threading.Event()
-    for _ in range(int(timeout / 0.05)):
-        if value := predicate():
-            return value
-        waiter.wait(0.05)
-    raise AssertionError(message)
-
-
-def tray_owner(display_name: str) -> bool:
-    from Xlib import X, display
-
-    d = display.Display(display_name)
-    try:
-        atom = d.intern_atom(f"_NET_SYSTEM_TRAY_S{d.get_default_screen()}")
-        return bool(d.get_selection_owner(atom) != X.NONE)
-    finally:
-        d.close()
-
-
-def docked_icon(display_name: str) -> tuple[int, int, int, int, int] | None:
-    """(window id, x, y, width, height) of our icon once the tray has embedded it, else None."""
-    from Xlib import display
-
-    found = subprocess.run(
-        ["xdotool", "search", "--class", ICON_CLASS],
-        env={**os.environ, "DISPLAY": display_name},
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    d = display.Display(display_name)
-    try:
-        for wid in map(int, found):
-            window = d.create_resource_object("window", wid)
-            geometry = window.get_geometry()
-            if geometry.width > 1 and geometry.height > 1:  # docking is asynchronous
-                origin = d.screen().root.translate_coords(window, 0, 0)
-                return wid, origin.x, origin.y, geometry.width, geometry.height
-    finally:
-        d.close()
-    return None
-
-
-def screenshot(display_name: str, path: Path) -> Any:
-    """The whole screen as a Pillow image, saved to ``path`` and to $TRAY_STT_ARTIFACTS."""
-    from PIL import Image
-    from Xlib import X, display
-
-    d = display.Display(display_name)
-    try:
-        root = d.screen().root
-        geometry = root.get_geometry()
-        raw = root.get_image(0, 0, geometry.width, geometry.height, X.ZPixmap, 0xFFFFFFFF)
-    finally:
-        d.close()
-    image = Image.frombytes("RGB", (geometry.width, geometry.height), raw.data, "raw", "BGRX")
-    image.save(path)
-    artifacts = os.environ.get("TRAY_STT_ARTIFACTS")
-    if artifacts:
-        Path(artifacts).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(artifacts) / path.name)
-    return image
 
 
 def click(display_name: str, wid: int) -> None:

@@ -1,0 +1,68 @@
+"""A login on Linux, simulated: the autostart entry is read and run the way a session manager does.
+
+``tray-stt autostart enable`` runs as a real process in a temporary HOME; the entry it wrote is
+checked as GNOME/KDE do (not Hidden, enabled, TryExec present), its Exec is split by the Desktop
+Entry rules (``exec_argv``) and started under Xvfb with a tray host, with only the session's
+environment. The tray must come up quietly and answer ``tray-stt status``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import desktop_fixtures
+import pytest
+import xtray
+from tray_process import TrayProcess, cli, private_env
+from xtray import docked_icon, poll
+
+from tray_stt.autostart import exec_argv
+from tray_stt.desktop_entry import parse_desktop_entry, switched_off, unescape_string
+
+pytestmark = [pytest.mark.desktop, pytest.mark.skipif(os.name != "posix", reason="XDG autostart")]
+
+# pytest finds fixtures in the test module's namespace (tests/desktop_fixtures.py explains).
+notification_daemon = desktop_fixtures.notification_daemon
+private_session_bus = desktop_fixtures.private_session_bus
+tray_host = xtray.tray_host
+
+
+def test_login_runs_the_autostart_entry_and_the_tray_answers(
+    tray_host: str,
+    tmp_path: Path,
+    notification_daemon: desktop_fixtures.FakeNotificationDaemon,
+    private_session_bus: str,
+) -> None:
+    env = private_env(tmp_path, DISPLAY=tray_host, DBUS_SESSION_BUS_ADDRESS=private_session_bus)
+    enabled = cli(env, "autostart", "enable")
+    assert enabled.returncode == 0, enabled.stderr
+    entry = Path(env["XDG_CONFIG_HOME"]) / "autostart" / "tray-stt.desktop"
+    assert (
+        enabled.stdout
+        == "tray-stt will start at login: wrote ~/.config/autostart/tray-stt.desktop.\n"
+    )
+
+    keys = parse_desktop_entry(entry.read_text(encoding="utf-8"))
+    assert switched_off(keys) is None  # neither Hidden=true nor X-GNOME-Autostart-enabled=false
+    assert os.access(unescape_string(keys["TryExec"]), os.X_OK)
+    argv = exec_argv(entry)
+    assert argv[-1] == "--quiet-start"
+
+    login = TrayProcess(env, argv=argv)
+    try:
+        status = login.wait_serving()
+        assert status["state"] == "idle"
+        shown = cli(env, "status")
+        assert shown.returncode == 0 and shown.stdout.startswith("state:     idle\n")
+        poll(lambda: docked_icon(tray_host), "the icon never appeared in the tray")
+        again = cli(env, "--quiet-start")  # a second login item, or the user's own launcher
+        assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+        assert cli(env, "quit").returncode == 0
+        assert login.wait() == 0
+    finally:
+        login.stop()
+    assert notification_daemon.notifications() == []  # a quiet start, and nothing was wrong
+    assert "enabled:" in cli(env, "autostart", "status").stdout
+    assert cli(env, "autostart", "disable").returncode == 0
+    assert cli(env, "autostart", "status").stdout.startswith("disabled:")
