@@ -49,9 +49,19 @@ class KeyboardHotkey:
     ``on_action`` runs on pynput's listener thread; it must return quickly.
     """
 
-    def __init__(self, chord: Chord, mode: HotkeyMode, on_action: Callable[[Action], None]) -> None:
-        """Nothing listens until ``start``."""
+    def __init__(
+        self,
+        chord: Chord,
+        mode: HotkeyMode,
+        on_action: Callable[[Action], None],
+        *,
+        grab: Callable[[Chord], Callable[[], None]] | None = None,
+    ) -> None:
+        """Nothing listens until ``start``. ``grab`` keeps the chord from the focused window
+        (X11: xwindows.KeyGrab) and returns how to let it go."""
         self.machine = HotkeyMachine(chord, mode)
+        self._grab = grab
+        self._ungrab: Callable[[], None] | None = None
         self._on_action = on_action
         self._lock = threading.Lock()
         self._listener: Any = None
@@ -67,9 +77,14 @@ class KeyboardHotkey:
         self._listener = keyboard.Listener(on_press=self._pressed, on_release=self._released)
         self._listener.start()
         self._listener.wait()
+        if self._grab is not None:
+            self._ungrab = self._grab(self.machine.chord)
 
     def stop(self) -> None:
         """Stop listening."""
+        if self._ungrab is not None:
+            self._ungrab()
+            self._ungrab = None
         if self._listener is not None:
             self._listener.stop()
             self._listener = None

@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .config import Config
-from .delivery import Deliverer
+from .delivery import Deliverer, Desktop
 from .dictation import Dictation, DictationState
 from .events import Event, Notice
-from .hotkey import parse_chord
+from .hotkey import MODIFIERS, Chord, parse_chord
 from .keyboard import KeyboardHotkey
 from .microphone import Microphone
 from .transcripts import DailyLog
+from .xwindows import KeyGrab
 
 
 class PushToTalk:
@@ -36,6 +37,7 @@ class PushToTalk:
         self.deliverer = Deliverer(
             config.delivery, terminal_classes=config.terminal_classes, on_notice=notice
         )
+        # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
         mic = microphone or Microphone(config.device, chunk_ms=20, on_notice=notice)
         self.dictation = Dictation(
             config,
@@ -47,8 +49,11 @@ class PushToTalk:
             on_event=on_event,
             on_state=on_state,
         )
+        grab = _x11_grab if self.deliverer.desktop is Desktop.X11 else None
         self.hotkey = (
-            KeyboardHotkey(chord, config.hotkey_mode, self.dictation.handle) if hotkey else None
+            KeyboardHotkey(chord, config.hotkey_mode, self.dictation.handle, grab=grab)
+            if hotkey
+            else None
         )
 
     def start(self) -> None:
@@ -68,6 +73,17 @@ class PushToTalk:
         self.dictation.close()
         if self.log is not None:
             self.log.close()
+
+
+def _x11_grab(chord: Chord) -> Callable[[], None]:
+    """Keep the chord from the focused window; without the grab it still works, but leaks."""
+    if chord.key in MODIFIERS:
+        return lambda: None
+    try:
+        grab = KeyGrab(chord.key, chord.modifiers)
+    except Exception:  # another program grabbed it, or the layout lacks the key
+        return lambda: None
+    return grab.close
 
 
 def _notice_to(on_event: Callable[[Event], None]) -> Callable[[str], None]:

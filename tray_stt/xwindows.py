@@ -113,3 +113,65 @@ class X11:
                 return Window(window.id, tuple(name.lower() for name in wm_class))
             window = window.query_tree().parent
         return None if first.id == root.id else Window(first.id)
+
+
+_KEYSYMS = {
+    "esc": "Escape",
+    "enter": "Return",
+    "page_up": "Prior",
+    "page_down": "Next",
+    "backspace": "BackSpace",
+    "caps_lock": "Caps_Lock",
+    "num_lock": "Num_Lock",
+    "scroll_lock": "Scroll_Lock",
+    "print_screen": "Print",
+}
+_MASKS = {"shift": 1, "ctrl": 4, "alt": 8, "cmd": 64}  # ShiftMask, ControlMask, Mod1, Mod4
+_LATCHES = (0, 2, 16, 2 | 16)  # with Caps Lock (LockMask) and Num Lock (Mod2) in any state
+
+
+class KeyGrab:
+    """A passive grab of the hotkey on the root window: the focused window never receives it.
+
+    Without it a chord such as Ctrl+Alt+Space, and its auto-repeat, reaches the application too
+    (a terminal prints it). pynput's RECORD listener still sees the grabbed keys.
+    """
+
+    def __init__(self, key: str, modifiers: frozenset[str], display: str | None = None) -> None:
+        """Grab ``modifiers`` + ``key``; raises when another client holds the same grab."""
+        from Xlib import XK, X
+        from Xlib import display as xdisplay
+
+        self._display: Any = xdisplay.Display(display)
+        name = _KEYSYMS.get(key, key.upper() if key.startswith("f") and len(key) > 1 else key)
+        keysym = XK.string_to_keysym(name)
+        self._keycode = self._display.keysym_to_keycode(keysym)
+        self._mask = sum(_MASKS[m] for m in modifiers)
+        self._root = self._display.screen().root
+        self._stop = threading.Event()
+        if not self._keycode:
+            raise ValueError(f"no key {key!r} on this keyboard layout")
+        for latch in _LATCHES:
+            self._root.grab_key(
+                self._keycode, self._mask | latch, False, X.GrabModeAsync, X.GrabModeAsync
+            )
+        self._display.sync()
+        self._thread = threading.Thread(target=self._drain, name="tray-stt-keygrab", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Let the key go."""
+        self._stop.set()
+        self._thread.join(1.0)
+        for latch in _LATCHES:
+            self._root.ungrab_key(self._keycode, self._mask | latch)
+        self._display.close()
+
+    def _drain(self) -> None:
+        """Read (and drop) the grabbed key events, which are queued on this connection."""
+        import select
+
+        while not self._stop.is_set():
+            select.select([self._display], [], [], 0.2)
+            while self._display.pending_events():
+                self._display.next_event()
