@@ -13,6 +13,7 @@ Backends, chosen at construction from the platform:
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -195,6 +196,9 @@ class DBusBackend:
         hints = {"urgency": ("y", 2 if urgent else 1)}
         args: tuple[object, ...] = (APP_NAME, 0, self._icon, title, body, [], hints, -1)
         message = jeepney.new_method_call(address, "Notify", "susssasa{sv}i", args)
+        if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            # jeepney would raise a bare KeyError naming the variable: say what it means.
+            raise OSError("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
         # A connection per call: notifications are rare, and nothing goes stale between them.
         connect = jeepney.io.blocking.open_dbus_connection
         with connect(bus="SESSION", auth_timeout=self._timeout) as connection:
