@@ -115,6 +115,9 @@ class Dictation:
         self._pending_lock = threading.Lock()
         self._deliveries: queue.Queue[tuple[str, Window | None] | None] = queue.Queue()
         self._failure: BaseException | None = None
+        # Waited on instead of Thread.join: a Ctrl+C that interrupts join() makes Python 3.11/3.12
+        # mark the thread stopped while it still runs (CPython gh-90882).
+        self._ended = threading.Event()
         self._threads: list[threading.Thread] = []
         self.commit_times: list[float] = []  # clock() when each commit was queued (benchmarks)
 
@@ -170,12 +173,12 @@ class Dictation:
     @property
     def running(self) -> bool:
         """Whether the session is still running (it ends on ``close`` or a fatal error)."""
-        return len(self._threads) > 1 and self._threads[1].is_alive()
+        return len(self._threads) > 1 and not self._ended.is_set()
 
     def wait(self, timeout: float | None = None) -> BaseException | None:
         """Wait for the session to end (it ends only on ``close`` or a fatal error); its error."""
         if len(self._threads) > 1:
-            self._threads[1].join(timeout)
+            self._ended.wait(timeout)
         return self._failure
 
     # -- the microphone thread -----------------------------------------------------------------
@@ -196,6 +199,8 @@ class Dictation:
             self._failure = exc
             self._microphone.stop()
             self._on_event(Notice(f"Dictation stopped: {exc}"))
+        finally:
+            self._ended.set()
 
     def _audio(self) -> Iterator[bytes]:
         """The session's input: turn audio only; commits and clears happen in between."""
