@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from audio_fixtures import spoken_wav
+from conftest import _start_xvfb, _stop, kill_selection_owners
 from dictation_desktop import (
     PulseMicrophone,
     TkEntry,
@@ -94,9 +96,24 @@ def client_types(server: RealtimeServer) -> list[str]:
 
 
 @pytest.fixture
-def desktop(xvfb_env: str, tmp_path: Path, pulse: PulseMicrophone) -> dict[str, str]:
+def own_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private Xvfb per test: focus, grabs and keyboard state never reach other tests."""
+    require("Xvfb")
+    with tempfile.TemporaryFile() as log:
+        server, display = _start_xvfb(log)
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        try:
+            yield display
+        finally:
+            kill_selection_owners(display)
+            _stop(server)
+
+
+@pytest.fixture
+def desktop(own_display: str, tmp_path: Path, pulse: PulseMicrophone) -> dict[str, str]:
     require("xdotool", "xclip")
-    return dictate_env(tmp_path, xvfb_env, pulse)
+    return dictate_env(tmp_path, own_display, pulse)
 
 
 def test_dictate_pastes_non_ascii_into_tk_entry_and_restores_clipboard(
