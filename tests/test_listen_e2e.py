@@ -18,13 +18,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from audio_fixtures import spoken_wav
+from fake_audio import FakeBackend, FakeDevice
 from portaudio_fixtures import needs_portaudio, portaudio_env, pulse_daemon, write_asoundrc
 from realtime_server import RealtimeServer
+
+from tray_stt.config import Config
+from tray_stt.listener import MicrophoneListener
+from tray_stt.microphone import Microphone
 
 SENTENCES = [
     "Hello from the tray.",
@@ -300,3 +308,38 @@ def test_devices_lists_the_alsa_file_device(alsa_env: dict[str, str]) -> None:
     assert {"filemic", "nullmic"} <= set(rows)
     assert rows["filemic"].rstrip().endswith("ALSA")
     assert lines[-1] == "(* marks the default input device; choose a device by its name.)"
+
+
+class LateMicrophone(Microphone):
+    """A microphone whose device opens only once the listener's stop() has already run."""
+
+    def __init__(self, *args: Any, stopped: threading.Event, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._listener_stopped = stopped
+
+    def start(self) -> None:
+        assert self._listener_stopped.wait(10)
+        super().start()
+
+
+def test_microphone_listener_stopped_before_the_device_opened_still_ends() -> None:
+    device = FakeDevice("Mic", signal=np.zeros(2400, np.int16), loop=True)
+    backend = FakeBackend([device], mode="paced")
+    stopped, ended = threading.Event(), threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def on_end(error: BaseException | None) -> None:
+        outcome.append(error)
+        ended.set()
+
+    def microphone(*args: Any, **kwargs: Any) -> Microphone:
+        return LateMicrophone(*args, backend=backend, stopped=stopped, **kwargs)
+
+    with RealtimeServer() as server:
+        config = replace(Config(), url=server.url, api_key="test-key")
+        listener = MicrophoneListener(config, lambda _event: None, on_end, microphone=microphone)
+        listener.stop()
+        stopped.set()
+        assert ended.wait(DEADLINE_S), "the microphone kept recording after stop()"
+    assert outcome == [None]
+    assert backend.last_stream.closed

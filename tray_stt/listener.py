@@ -43,11 +43,13 @@ class MicrophoneListener:
         )
         self._on_event = on_event
         self._on_end = on_end
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tray-stt-listen", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """End the input: the session commits what was said and delivers it, then ends."""
+        self._stopping.set()
         self._microphone.stop()
 
     def _notice(self, message: str) -> None:
@@ -56,6 +58,10 @@ class MicrophoneListener:
     def _run(self) -> None:
         try:
             self._microphone.start()
+            if self._stopping.is_set():
+                # stop() came before start() opened the device: its stop() found nothing to
+                # stop, and the microphone would record until the next one.
+                self._microphone.stop()
             self._session.run(self._microphone.chunks())
         except BaseException as exc:  # reported to the controller, which shows it
             self._microphone.stop()
