@@ -59,7 +59,7 @@ def test_login_runs_the_autostart_entry_and_the_tray_answers(
         again = cli(env, "--quiet-start")  # a second login item, or the user's own launcher
         assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
         assert cli(env, "quit").returncode == 0
-        assert login.wait() == 0
+        assert login.wait() == 0, login.stderr
     finally:
         login.stop()
     assert notification_daemon.notifications() == []  # a quiet start, and nothing was wrong

@@ -71,6 +71,8 @@ def test_tray_icon_docks_click_toggles_listening_and_transcripts_arrive(
             wid, x, y, width, height = poll(lambda: docked_icon(tray_host), "icon never docked")
 
             def icon_shot(name: str) -> Any:
+                # Re-read the place: the tray may lay its slots out again after docking.
+                _, x, y, width, height = poll(lambda: docked_icon(tray_host), "icon gone")
                 icon = screenshot(tray_host, tmp_path / name).crop((x, y, x + width, y + height))
                 zoomed = icon.resize((width * 8, height * 8), resample=0)  # nearest: see pixels
                 zoomed.save(tmp_path / name.replace(".png", "-icon-x8.png"))

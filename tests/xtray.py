@@ -25,9 +25,9 @@ def need(tool: str, package: str) -> None:
         pytest.skip(f"{tool} is not installed (apt install {package})")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tray_host(xvfb_display: str) -> Iterator[str]:
-    """trayer, an XEmbed system tray, along the top right edge of the Xvfb screen."""
+    """trayer, an XEmbed system tray, on the session's Xvfb: one for all desktop tests."""
     need("trayer", "trayer")
     command = ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel"]
     command += ["--width", "200", "--height", "32"]

@@ -320,6 +320,19 @@ def _xorg_icon_class(base: type[Any]) -> type[Any]:
             window.change_attributes(event_mask=mask, background_pixmap=Xlib.X.ParentRelative)
             return window
 
+        _quitting = False
+
+        def _stop(self) -> None:
+            # Runs on the loop thread (pystray dispatches it there). Its own DestroyNotify is
+            # sometimes never seen (python-xlib, one in a few dozen stops here), which left the
+            # process hanging after Quit: end the event loop on a flag instead.
+            self._quitting = True
+            super()._stop()
+
+        def _events(self) -> Any:
+            while not self._quitting:
+                yield self._display.next_event()
+
         def _draw(self) -> None:
             try:
                 geometry = self._window.get_geometry()
