@@ -1,12 +1,21 @@
 """The app's state machine: one thread drains one queue of commands and session events.
 
 Nothing else changes application state. The tray, the control socket and the hotkeys only post
-commands; the listening worker posts what its session reports. Views subscribe to snapshots.
-The controller never imports the tray, pystray or pynput.
+commands; the listening worker and the push-to-talk dictation post what their sessions report.
+Views subscribe to snapshots. The controller never imports the tray, pystray or pynput.
+
+Push-to-talk is independent of listening: the hotkey (or ``tray-stt press``) works whether or not
+the tray listens. Its microphone and session are opened at the first press and closed again
+``KEEP_WARM_S`` after the last turn, because an always-open dictation would keep the microphone
+in use all day (the desktop's recording indicator lit, 50 wake-ups a second, the device held
+from other programs) and a realtime connection open for nothing; while warm, the next turns get
+the pre-roll and no handshake. The first turn of a burst loses only the device's opening time:
+the session records while it connects and sends the audio once ready.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -17,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .config import Config
+from .dictation import DICTATION_STOPPED, DictationState
 from .errors import AudioInputError, LogWriteError, TraySttError
 from .events import (
     Event,
@@ -55,6 +65,7 @@ class Snapshot:
     config: Config
     autostart: bool
     today_count: int
+    dictation: DictationState = DictationState.IDLE  # push-to-talk, independent of listening
 
     @property
     def log_path(self) -> Path:
@@ -104,6 +115,22 @@ class SetAutostart:
     enabled: bool
 
 
+class TalkAction(Enum):
+    """What a push-to-talk input asks for (the hotkey, ``tray-stt press|release|talk``)."""
+
+    PRESS = "press"
+    RELEASE = "release"
+    TOGGLE = "toggle"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Talk:
+    """Push-to-talk: start, end, toggle or cancel a dictation turn."""
+
+    action: TalkAction
+
+
 @dataclass(frozen=True)
 class _FromSession:
     event: Event
@@ -121,6 +148,22 @@ class _Retry:
     generation: int
 
 
+@dataclass(frozen=True)
+class _FromDictation:
+    event: Event
+
+
+@dataclass(frozen=True)
+class _TalkState:
+    state: DictationState
+    talk: int  # which opened dictation reported it
+
+
+@dataclass(frozen=True)
+class _CoolDown:
+    turn: int  # the turn count when the timer was set: any later turn keeps the dictation warm
+
+
 Command = (
     Toggle
     | Start
@@ -129,9 +172,13 @@ Command = (
     | ChangeSettings
     | Reload
     | SetAutostart
+    | Talk
     | _FromSession
     | _Ended
     | _Retry
+    | _FromDictation
+    | _TalkState
+    | _CoolDown
 )
 
 
@@ -164,7 +211,38 @@ class AutostartSwitch(Protocol):
         """Enable or disable; returns a sentence saying what was done."""
 
 
+class Turns(Protocol):
+    """The turn controls of an open dictation (``tray_stt.dictation.Dictation``)."""
+
+    def press(self) -> None: ...
+    def release(self) -> None: ...
+    def toggle(self) -> None: ...
+    def cancel(self) -> None: ...
+
+    @property
+    def running(self) -> bool:
+        """False once its session ended with an error: the next press opens a new one."""
+
+
+class Dictating(Protocol):
+    """An opened push-to-talk dictation (``tray_stt.pushtotalk.PushToTalk`` without a hotkey)."""
+
+    @property
+    def dictation(self) -> Turns: ...
+
+    def start(self) -> None:
+        """Open the microphone and the session; TraySttError with a sentence if that fails."""
+
+    def close(self) -> None:
+        """Stop recording; transcripts of committed turns are still logged and delivered."""
+
+
+DictationFactory = Callable[
+    [Config, Callable[[Event], None], Callable[[DictationState], None]], Dictating
+]
+
 MIC_RETRY_S = 5.0
+KEEP_WARM_S = 60.0  # a dictation stays open this long after its last turn
 
 
 class Controller:
@@ -182,7 +260,10 @@ class Controller:
         on_change: Callable[[Snapshot], None] = lambda snapshot: None,
         log: DailyLog | None = None,
         deliver: Callable[[str], None] = lambda text: None,
+        dictate: DictationFactory | None = None,
+        keep_warm_s: float = KEEP_WARM_S,
     ) -> None:
+        """``dictate`` opens a push-to-talk dictation; it writes the daily log itself."""
         self._queue: queue.Queue[Command] = queue.Queue()
         self._listen = listen
         self._notifier = notifier
@@ -194,6 +275,12 @@ class Controller:
         self._deliver_text = deliver
         self._worker: Listening | None = None
         self._generation = 0
+        self._dictate = dictate
+        self._keep_warm_s = keep_warm_s
+        self._talk: Dictating | None = None
+        self._talks = 0  # dictations opened; tells a replaced one's state reports apart
+        self._turns = 0  # presses; a cool-down timer set before the latest one does nothing
+        self._closing: list[threading.Thread] = []
         self._snapshot = Snapshot(
             state=AppState.IDLE,
             detail="not listening",
@@ -223,6 +310,7 @@ class Controller:
             command = self._queue.get()
             if isinstance(command, Quit):
                 self._stop_worker()
+                self._close_dictation(wait=True)
                 return
             self._handle(command)
 
@@ -249,6 +337,14 @@ class Controller:
             self._on_ended(command.error)
         elif isinstance(command, _Retry) and self.snapshot.listening:
             self._start()
+        elif isinstance(command, Talk):
+            self._on_talk(command.action)
+        elif isinstance(command, _FromDictation):
+            self._on_dictation_event(command.event)
+        elif isinstance(command, _TalkState) and command.talk == self._talks:
+            self._on_talk_state(command.state)
+        elif isinstance(command, _CoolDown) and self._cooled(command.turn):
+            self._close_dictation(wait=False)
 
     def _start(self) -> None:
         self._stop_worker()
@@ -325,6 +421,8 @@ class Controller:
             self._update(state=AppState.ERROR, detail=str(exc))
             self._notifier.notify("tray-stt", str(exc), urgent=True)
             return
+        if config != self.snapshot.config:
+            self._close_dictation(wait=False)  # the next press opens one with the new settings
         self._update(config=config)
         if self.snapshot.listening:
             self._start()  # the session must be configured anew
@@ -350,6 +448,104 @@ class Controller:
         except TraySttError as exc:
             self._notifier.notify("tray-stt", str(exc), urgent=True)
         self._update(autostart=self._autostart.enabled())
+
+    # -- push-to-talk ------------------------------------------------------------------------
+
+    def _on_talk(self, action: TalkAction) -> None:
+        if action in (TalkAction.PRESS, TalkAction.TOGGLE) and not self._open_dictation():
+            return
+        talk = self._talk
+        if talk is None:
+            return  # a release or cancel with no dictation open: nothing is being said
+        if action in (TalkAction.PRESS, TalkAction.TOGGLE):
+            self._turns += 1  # keeps it warm: an earlier cool-down timer does nothing now
+        turns = talk.dictation
+        {
+            TalkAction.PRESS: turns.press,
+            TalkAction.RELEASE: turns.release,
+            TalkAction.TOGGLE: turns.toggle,
+            TalkAction.CANCEL: turns.cancel,
+        }[action]()
+
+    def _open_dictation(self) -> bool:
+        """Make sure a dictation is open; on failure say why (never raise)."""
+        if self._talk is not None and self._talk.dictation.running:
+            return True
+        if self._dictate is None:
+            return False
+        self._close_dictation(wait=False)  # one whose session failed (its Notice said why)
+        self._talks += 1
+        talks = self._talks
+        talk: Dictating | None = None
+        try:
+            talk = self._dictate(
+                self.snapshot.config,
+                lambda event: self.post(_FromDictation(event)),
+                lambda state: self.post(_TalkState(state, talks)),
+            )
+            talk.start()
+        except Exception as exc:  # no API key, no microphone, a bad hotkey: the tray stays up
+            if talk is not None:
+                with contextlib.suppress(Exception):
+                    talk.close()  # what it opened before failing (an X connection)
+            sentence = str(exc) if isinstance(exc, TraySttError) else f"internal error: {exc!r}"
+            self._notifier.notify("tray-stt", f"Push-to-talk: {sentence}", urgent=True)
+            if not self.snapshot.listening:  # a running listening session keeps its icon
+                self._update(state=AppState.ERROR, detail=sentence, dictation=DictationState.IDLE)
+            return False
+        self._talk = talk
+        if self.snapshot.state is AppState.ERROR and not self.snapshot.listening:
+            self._check_config()  # it works now: clear the earlier error
+        return True
+
+    def _close_dictation(self, *, wait: bool) -> None:
+        """Close the open dictation: on a thread of its own unless ``wait`` (Quit), since
+        closing waits for transcripts still due and the controller must keep answering."""
+        talk, self._talk = self._talk, None
+        self._talks += 1  # what the closed one still reports of its state is ignored
+        if talk is not None:
+            closer = threading.Thread(target=talk.close, name="tray-stt-dictation-close")
+            closer.start()
+            self._closing.append(closer)
+            if self.snapshot.dictation is not DictationState.IDLE:
+                self._update(dictation=DictationState.IDLE)
+        if wait:
+            for closer in self._closing:
+                closer.join(timeout=30)
+        self._closing = [closer for closer in self._closing if closer.is_alive()]
+
+    def _cooled(self, turn: int) -> bool:
+        """No press since the timer was set, and no turn recording now."""
+        return turn == self._turns and self.snapshot.dictation is not DictationState.RECORDING
+
+    def _on_talk_state(self, state: DictationState) -> None:
+        if state is DictationState.RECORDING:
+            self._update(dictation=state, partial="")
+            return
+        self._update(dictation=state)
+        timer = threading.Timer(self._keep_warm_s, self.post, args=(_CoolDown(self._turns),))
+        timer.daemon = True
+        timer.start()
+
+    def _on_dictation_event(self, event: Event) -> None:
+        """What the dictation reports; it wrote the transcript to the log itself already."""
+        if isinstance(event, TranscriptDelta):
+            self._update(partial=event.text)
+        elif isinstance(event, TranscriptCompleted) and event.text.strip():
+            count = self.snapshot.today_count + 1
+            self._update(last_transcript=event.text, partial="", today_count=count)
+        elif isinstance(event, TranscriptFailed):
+            when = f"{event.started_at:%H:%M:%S}"
+            self._notifier.notify("tray-stt", f"Could not transcribe the dictation at {when}.")
+        elif isinstance(event, Notice) and event.message.startswith(DICTATION_STOPPED):
+            # Its session ended (key rejected, no credit): say so; the next press opens anew.
+            self._update(dictation=DictationState.IDLE, partial="")
+            if not self.snapshot.listening:
+                self._update(state=AppState.ERROR, detail=event.message)
+            self._notifier.notify("tray-stt", event.message, urgent=True)
+        elif isinstance(event, Notice) and "retrying" not in event.message:
+            # Delivery trouble, "press Ctrl+V"; not every reconnect of a warm session.
+            self._notifier.notify("tray-stt", event.message)
 
     def _update(self, **changes: object) -> None:
         with self._lock:

@@ -38,6 +38,8 @@ from .session import Session, SessionOptions
 from .transcripts import DailyLog
 from .xwindows import Window
 
+DICTATION_STOPPED = "Dictation stopped:"  # starts the Notice of a session that ended for good
+
 
 class DictationState(Enum):
     """What the dictation is doing, for the tray icon and sound cues."""
@@ -198,7 +200,7 @@ class Dictation:
         except BaseException as exc:  # reported through wait(); the CLI or tray shows it
             self._failure = exc
             self._microphone.stop()
-            self._on_event(Notice(f"Dictation stopped: {exc}"))
+            self._on_event(Notice(f"{DICTATION_STOPPED} {exc}"))
         finally:
             self._ended.set()
 
