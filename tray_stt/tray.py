@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__
 from .controller import AppState, ChangeSettings, Command, Quit, SetAutostart, Snapshot, Toggle
+from .dictation import DictationState
 from .icons import IconState, load_icon
 from .models import MODELS
 
@@ -47,6 +48,10 @@ STATE_WORDS = {
     AppState.SPEECH: "hearing speech",
     AppState.ERROR: "error",
 }
+DICTATION_WORDS = {
+    DictationState.RECORDING: "dictating",
+    DictationState.TRANSCRIBING: "transcribing",
+}
 TITLE_LIMIT = 127  # Windows keeps the tooltip in a WCHAR[128]
 
 
@@ -62,9 +67,13 @@ class TrayActions:
 
 
 def title_for(snapshot: Snapshot) -> str:
-    """The tooltip: the state, then the start of the partial or last transcript."""
-    state = STATE_WORDS[snapshot.state]
-    if snapshot.state is AppState.ERROR:
+    """The tooltip: the state, then the start of the partial or last transcript.
+
+    A push-to-talk turn comes first: while it is said, its live text is what the user watches.
+    """
+    talking = DICTATION_WORDS.get(snapshot.dictation)
+    state = talking or STATE_WORDS[snapshot.state]
+    if snapshot.state is AppState.ERROR and not talking:
         text = snapshot.detail
     else:
         text = snapshot.partial or snapshot.last_transcript
@@ -73,7 +82,9 @@ def title_for(snapshot: Snapshot) -> str:
 
 
 def icon_state(snapshot: Snapshot) -> IconState:
-    """Which picture the state gets."""
+    """Which picture the state gets; a push-to-talk turn being recorded shows as speech."""
+    if snapshot.dictation is DictationState.RECORDING:
+        return IconState.SPEECH
     return IconState[snapshot.state.name]
 
 
