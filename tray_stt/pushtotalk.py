@@ -11,7 +11,7 @@ from .config import Config
 from .delivery import Deliverer, Desktop
 from .dictation import Dictation, DictationState
 from .events import Event, Notice
-from .hotkey import MODIFIERS, Chord, parse_chord
+from .hotkey import MODIFIERS, Action, Chord, parse_chord
 from .keyboard import KeyboardHotkey
 from .microphone import Microphone
 from .transcripts import DailyLog
@@ -31,7 +31,6 @@ class PushToTalk:
         microphone: Microphone | None = None,
     ) -> None:
         """Refuses a bad configuration (ConfigError) before anything opens."""
-        chord = parse_chord(config.hotkey)
         notice = _notice_to(on_event)
         self.log = DailyLog(config.log_dir) if config.log else None
         self.deliverer = Deliverer(
@@ -49,11 +48,8 @@ class PushToTalk:
             on_event=on_event,
             on_state=on_state,
         )
-        grab = _x11_grab if self.deliverer.desktop is Desktop.X11 else None
         self.hotkey = (
-            KeyboardHotkey(chord, config.hotkey_mode, self.dictation.handle, grab=grab)
-            if hotkey
-            else None
+            global_hotkey(config, self.dictation.handle, self.deliverer.desktop) if hotkey else None
         )
 
     def start(self) -> None:
@@ -73,6 +69,17 @@ class PushToTalk:
         self.dictation.close()
         if self.log is not None:
             self.log.close()
+
+
+def global_hotkey(
+    config: Config, on_action: Callable[[Action], None], desktop: Desktop
+) -> KeyboardHotkey:
+    """The configured chord as a global hotkey (not started); grabbed on X11.
+
+    The tray listens with it all the time and opens the dictation only when it fires.
+    """
+    grab = _x11_grab if desktop is Desktop.X11 else None
+    return KeyboardHotkey(parse_chord(config.hotkey), config.hotkey_mode, on_action, grab=grab)
 
 
 def _x11_grab(chord: Chord) -> Callable[[], None]:
