@@ -86,6 +86,9 @@ CONTROL_COMMANDS = {
     "stop": "stop listening in the running tray",
     "status": "show what the running tray is doing",
     "quit": "quit the running tray",
+    "press": "start a push-to-talk turn in the running tray",
+    "release": "end the push-to-talk turn in the running tray",
+    "talk": "start or end a push-to-talk turn in the running tray (shortcuts without release)",
 }
 
 

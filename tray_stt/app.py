@@ -3,6 +3,12 @@
 ``tray-stt`` with no arguments lands here. Without a tray host (a bare Wayland compositor, GNOME
 without the AppIndicator extension, no display at all) it runs headless: the control socket and
 notifications still work, so a desktop shortcut bound to ``tray-stt toggle`` drives it.
+
+Push-to-talk: on X11, macOS and Windows the configured hotkey is listened to for as long as the
+service runs (the listener alone costs nothing at idle; the controller opens the microphone only
+for dictation, see controller.py). On Wayland and without a display no global listener can work
+(pynput would see only XWayland windows, or fail to import), so ``tray-stt press|release|talk``
+bound to desktop shortcuts drive it instead.
 """
 
 from __future__ import annotations
@@ -26,16 +32,24 @@ from .control import ControlServer, InstanceLock
 from .controller import (
     Command,
     Controller,
+    Dictating,
+    DictationFactory,
     ListenerFactory,
     Quit,
     Reload,
     Snapshot,
     Start,
     Stop,
+    Talk,
+    TalkAction,
     Toggle,
 )
 from .credentials import KeyStore
+from .delivery import Desktop, detect_desktop
+from .dictation import DictationState
 from .errors import ConfigError, ExitCode, TraySttError
+from .events import Event
+from .hotkey import Action
 from .listener import MicrophoneListener
 from .notify import Notifier
 from .transcripts import ClipboardSink
@@ -73,6 +87,7 @@ class TrayApp:
         keys: KeyStore | None = None,
         autostart: Autostart | None = None,
         view_options: dict[str, Any] | None = None,
+        dictate: DictationFactory | None = None,
     ) -> None:
         """Everything but the config file and environment has a real default; tests inject."""
         self.config_file = config_file
@@ -93,8 +108,10 @@ class TrayApp:
             autostart=AutostartSwitch(autostart or platform_autostart()),
             on_change=self._changed,
             deliver=self._deliver,
+            dictate=dictate or open_dictation,
         )
         self.view: Any = None
+        self.hotkey: Any = None
 
     def reload(self) -> Config:
         """The configuration as the files and environment say now."""
@@ -123,6 +140,9 @@ class TrayApp:
             "start": Start,
             "stop": Stop,
             "quit": Quit,
+            "press": lambda: Talk(TalkAction.PRESS),
+            "release": lambda: Talk(TalkAction.RELEASE),
+            "talk": lambda: Talk(TalkAction.TOGGLE),
         }
         if command in posts:
             self.controller.post(posts[command]())
@@ -142,14 +162,48 @@ class TrayApp:
         worker = threading.Thread(target=self.controller.run, name="tray-stt-controller")
         worker.start()
         try:
+            self.hotkey = self._start_hotkey()
             with _quit_on_signals(lambda: self.controller.post(Quit())):
                 self._run_view(worker)
         finally:
+            if self.hotkey is not None:
+                self.hotkey.stop()
             self.controller.post(Quit())
             worker.join(timeout=30)
             server.stop()
             self.clipboard.close()
         return ExitCode.OK
+
+    def _start_hotkey(self) -> Any:
+        """The push-to-talk hotkey, listening until Quit; None where none can work (said why)."""
+        desktop = detect_desktop(self.environ)
+        if desktop is Desktop.NONE:
+            return None  # no display (a server, the tests): the control commands still work
+        if desktop is Desktop.WAYLAND:
+            _log.info("%s", WAYLAND_HOTKEY)
+            if not self.quiet:  # a login start stays silent; the README says the same
+                self.notifier.notify("tray-stt", WAYLAND_HOTKEY)
+            return None
+        from .pushtotalk import global_hotkey
+
+        try:
+            hotkey = global_hotkey(self.controller.snapshot.config, self._on_hotkey, desktop)
+            hotkey.start()
+        except Exception as exc:  # no permission (macOS), another program grabbed it, no X
+            sentence = str(exc) if isinstance(exc, TraySttError) else repr(exc)
+            message = (
+                f"The push-to-talk hotkey is not available ({sentence}); bind "
+                "`tray-stt press` / `tray-stt release` to a desktop shortcut instead."
+            )
+            _log.warning("%s", message)
+            self.notifier.notify("tray-stt", message, urgent=True)
+            return None
+        return hotkey
+
+    def _on_hotkey(self, action: Action) -> None:
+        """On the key listener's thread: only post, so no key event waits for the microphone."""
+        talk = {Action.START: TalkAction.PRESS, Action.STOP: TalkAction.RELEASE}
+        self.controller.post(Talk(talk.get(action, TalkAction.CANCEL)))
 
     def _run_view(self, worker: threading.Thread) -> None:
         backend = _tray_backend(self.environ)
@@ -212,10 +266,28 @@ class TrayApp:
         self.controller.post(Reload())  # the key is read from the store
 
 
+WAYLAND_HOTKEY = (
+    "Global hotkeys do not work on Wayland: for push-to-talk, bind `tray-stt press` (and "
+    "`tray-stt release` on key release) or `tray-stt talk` to a shortcut in the desktop settings."
+)
+
+
+def open_dictation(
+    config: Config,
+    on_event: Callable[[Event], None],
+    on_state: Callable[[DictationState], None],
+) -> Dictating:
+    """A push-to-talk dictation without a key listener of its own (the tray has one)."""
+    from .pushtotalk import PushToTalk  # its X and audio modules only when first used
+
+    return PushToTalk(config, on_event, on_state=on_state, hotkey=False)
+
+
 def status_fields(snapshot: Snapshot) -> dict[str, Any]:
     """What ``tray-stt status`` reports."""
     return {
         "state": snapshot.state.value,
+        "dictation": snapshot.dictation.value,
         "listening": snapshot.listening,
         "detail": snapshot.detail,
         "endpoint": snapshot.config.url,

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "tray-stt"
 RUNTIME_DIR_ENV = "TRAY_STT_RUNTIME_DIR"
-COMMANDS = ("toggle", "start", "stop", "status", "quit", "press", "release")
+COMMANDS = ("toggle", "start", "stop", "status", "quit", "press", "release", "talk")
 LOCK_NAME = "instance.lock"
 SOCKET_NAME = "control.sock"
 TOKEN_NAME = "control.json"  # Windows only
