@@ -14,13 +14,18 @@ from tray_stt.controller import (
     AppState,
     ChangeSettings,
     Controller,
+    DictationFactory,
     Quit,
     SetAutostart,
     Snapshot,
     Start,
     Stop,
+    Talk,
+    TalkAction,
     Toggle,
 )
+from tray_stt.delivery import DeliveryMode
+from tray_stt.dictation import DictationState
 from tray_stt.errors import AudioInputError, BillingError
 from tray_stt.events import (
     Event,
@@ -66,7 +71,13 @@ class FakeAutostart:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, fail_with: Exception | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        fail_with: Exception | None = None,
+        dictate: DictationFactory | None = None,
+        keep_warm_s: float = 60.0,
+    ) -> None:
         self.config = Config(log_dir=tmp_path / "logs", api_key="k")
         self.saved: dict[str, object] = {}
         self.workers: list[FakeListening] = []
@@ -86,11 +97,14 @@ class Harness:
                 api_key="k",
                 dialect=Dialect(self.saved.get("dialect", "ga")),
                 clipboard=bool(self.saved.get("clipboard", False)),
+                delivery=DeliveryMode(str(self.saved.get("delivery", "paste"))),
             ),
             autostart=self.autostart,
             on_change=self.on_change,
             log=DailyLog(tmp_path / "logs"),
             deliver=self.delivered.append,
+            dictate=dictate,
+            keep_warm_s=keep_warm_s,
         )
         self.thread = threading.Thread(target=self.controller.run, daemon=True)
         self.thread.start()
@@ -212,3 +226,142 @@ def test_controller_autostart_switch(harness: Harness) -> None:
 def test_controller_stop_when_idle_is_harmless(harness: Harness) -> None:
     harness.controller.post(Stop())
     harness.wait(lambda s: s.state is AppState.IDLE and not s.listening)
+
+
+# -- push-to-talk ---------------------------------------------------------------------------------
+
+
+class FakeTurns:
+    """The turn controls of a dictation; the test plays its session."""
+
+    def __init__(self, on_state: Callable[[DictationState], None]) -> None:
+        self.on_state = on_state
+        self.calls: list[str] = []
+        self.running = True
+
+    def press(self) -> None:
+        self.calls.append("press")
+        self.on_state(DictationState.RECORDING)
+
+    def release(self) -> None:
+        self.calls.append("release")
+        self.on_state(DictationState.TRANSCRIBING)
+
+    def toggle(self) -> None:
+        self.calls.append("toggle")
+
+    def cancel(self) -> None:
+        self.calls.append("cancel")
+        self.on_state(DictationState.IDLE)
+
+
+class FakeTalk:
+    def __init__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_state: Callable[[DictationState], None],
+    ) -> None:
+        self.config = config
+        self.on_event = on_event
+        self.dictation = FakeTurns(on_state)
+        self.closed = threading.Event()
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class TalkHarness(Harness):
+    def __init__(self, tmp_path: Path, keep_warm_s: float) -> None:
+        self.talks: list[FakeTalk] = []
+        super().__init__(tmp_path, dictate=self.dictate, keep_warm_s=keep_warm_s)
+
+    def dictate(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_state: Callable[[DictationState], None],
+    ) -> FakeTalk:
+        self.talks.append(FakeTalk(config, on_event, on_state))
+        return self.talks[-1]
+
+    def close(self) -> None:
+        self.controller.post(Quit())
+        self.thread.join(3)
+
+
+def test_controller_opens_dictation_at_the_first_press_and_reuses_it_while_warm(
+    tmp_path: Path,
+) -> None:
+    h = TalkHarness(tmp_path, keep_warm_s=3600)
+    try:
+        h.controller.post(Talk(TalkAction.RELEASE))  # nothing open: nothing to end
+        h.controller.post(Talk(TalkAction.CANCEL))
+        h.wait(lambda s: True)
+        assert h.talks == []
+        for _ in range(2):
+            h.controller.post(Talk(TalkAction.PRESS))
+            h.wait(lambda s: s.dictation is DictationState.RECORDING)
+            h.controller.post(Talk(TalkAction.RELEASE))
+            h.wait(lambda s: s.dictation is DictationState.TRANSCRIBING)
+            h.talks[0].dictation.on_state(DictationState.IDLE)
+            h.wait(lambda s: s.dictation is DictationState.IDLE)
+        assert len(h.talks) == 1
+        assert h.talks[0].dictation.calls == ["press", "release"] * 2
+        assert not h.talks[0].closed.is_set()
+        assert h.controller.snapshot.listening is False  # independent of listening
+    finally:
+        h.close()
+    assert h.talks[0].closed.is_set()  # Quit closes it, delivering what is still due
+
+
+def test_controller_closes_an_idle_dictation_and_opens_a_new_one_at_the_next_press(
+    tmp_path: Path,
+) -> None:
+    h = TalkHarness(tmp_path, keep_warm_s=0.01)
+    try:
+        h.controller.post(Talk(TalkAction.PRESS))
+        h.wait(lambda s: s.dictation is DictationState.RECORDING)
+        h.controller.post(Talk(TalkAction.CANCEL))
+        assert h.talks[0].closed.wait(3)  # cooled down: the microphone is free again
+        h.controller.post(Talk(TalkAction.TOGGLE))
+        h.wait(lambda s: len(h.talks) == 2)
+        assert h.talks[1].dictation.calls == ["toggle"]
+    finally:
+        h.close()
+
+
+def test_controller_dictation_transcripts_count_but_are_not_logged_again(
+    tmp_path: Path,
+) -> None:
+    h = TalkHarness(tmp_path, keep_warm_s=3600)
+    try:
+        h.controller.post(Talk(TalkAction.PRESS))
+        h.wait(lambda s: s.dictation is DictationState.RECORDING)
+        talk = h.talks[0]
+        talk.on_event(TranscriptDelta("i1", "Dict", "Dict"))
+        h.wait(lambda s: s.partial == "Dict")
+        talk.on_event(TranscriptCompleted("Dictated.", datetime.now().astimezone(), "i1"))
+        snapshot = h.wait(lambda s: s.last_transcript == "Dictated.")
+        assert snapshot.today_count == 1 and snapshot.partial == ""
+        assert not snapshot.log_path.exists()  # the dictation writes the log, not the controller
+        assert h.delivered == []  # nor copied: the dictation delivered it into the window
+    finally:
+        h.close()
+
+
+def test_controller_settings_change_closes_the_warm_dictation(tmp_path: Path) -> None:
+    h = TalkHarness(tmp_path, keep_warm_s=3600)
+    try:
+        h.controller.post(Talk(TalkAction.PRESS))
+        h.wait(lambda s: s.dictation is DictationState.RECORDING)
+        h.controller.post(ChangeSettings({"delivery": "clipboard"}))
+        assert h.talks[0].closed.wait(3)
+        h.controller.post(Talk(TalkAction.PRESS))
+        h.wait(lambda s: len(h.talks) == 2)
+        assert h.talks[1].config.delivery == "clipboard"
+    finally:
+        h.close()

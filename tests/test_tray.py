@@ -24,21 +24,33 @@ with pytest.MonkeyPatch.context() as _patch:
     from pystray import _base
 
 from tray_stt import __version__
-from tray_stt.app import TrayApp
+from tray_stt.app import WAYLAND_HOTKEY, TrayApp, open_dictation
 from tray_stt.autostart import XdgAutostart
 from tray_stt.config import Config, load_config, save_settings
 from tray_stt.control import send_command
-from tray_stt.controller import AppState, Controller, Quit, Snapshot
-from tray_stt.errors import AuthenticationError
+from tray_stt.controller import (
+    AppState,
+    Controller,
+    DictationFactory,
+    Quit,
+    Snapshot,
+    Talk,
+    TalkAction,
+)
+from tray_stt.dictation import DICTATION_STOPPED, DictationState
+from tray_stt.errors import AudioInputError, AuthenticationError
 from tray_stt.events import (
     Event,
+    Notice,
     SessionReady,
     SpeechStarted,
     SpeechStopped,
     TranscriptCompleted,
     TranscriptDelta,
 )
+from tray_stt.hotkey import Action
 from tray_stt.icons import IconState, load_icon
+from tray_stt.keyboard import HotkeyUnavailable
 from tray_stt.models import MODELS, Dialect
 from tray_stt.tray import (
     LANGUAGES,
@@ -197,7 +209,12 @@ class FakeAutostart:
 class Tray:
     """A real Controller and a real TrayView on a FakeIcon, the tray loop on its own thread."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        env: dict[str, str] | None = None,
+        dictate: DictationFactory | None = None,
+    ) -> None:
         self.config_file = tmp_path / "config.toml"
         self.config_file.write_text(CONFIG_TEXT)
         self.env = {"OPENAI_API_KEY": "test-key", **(env or {})}
@@ -214,6 +231,7 @@ class Tray:
             reload=self.load,
             autostart=self.autostart,
             on_change=lambda snapshot: self.view.show(snapshot),
+            dictate=dictate,
         )
         actions = TrayActions(
             open_log=lambda: self.opened.append("log"),
@@ -588,3 +606,340 @@ def test_tray_app_reflects_control_commands(
     assert send_command("quit", directory=directory) == {"ok": True}
     runner.join(10)
     assert result == [0]
+
+
+# -- push-to-talk in the tray --------------------------------------------------------------------
+
+
+class FakeTurns:
+    """A dictation's turn controls; the test plays its session (events, end of a turn)."""
+
+    def __init__(self, on_state: Callable[[DictationState], None]) -> None:
+        self.on_state = on_state
+        self.calls: list[str] = []
+        self.running = True
+
+    def press(self) -> None:
+        self.calls.append("press")
+        self.on_state(DictationState.RECORDING)
+
+    def release(self) -> None:
+        self.calls.append("release")
+        self.on_state(DictationState.TRANSCRIBING)
+
+    def toggle(self) -> None:
+        self.calls.append("toggle")
+
+    def cancel(self) -> None:
+        self.calls.append("cancel")
+        self.on_state(DictationState.IDLE)
+
+
+class FakeTalk:
+    """Stands in for PushToTalk (without its hotkey): nothing is opened."""
+
+    def __init__(
+        self, on_event: Callable[[Event], None], on_state: Callable[[DictationState], None]
+    ) -> None:
+        self.on_event = on_event
+        self.dictation = FakeTurns(on_state)
+        self.closed = threading.Event()
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class Dictations:
+    """A dictation factory that records what it opened, or fails to open like a missing mic."""
+
+    def __init__(self) -> None:
+        self.opened: list[FakeTalk] = []
+        self.fail_with: Exception | None = None
+
+    def __call__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_state: Callable[[DictationState], None],
+    ) -> FakeTalk:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.opened.append(FakeTalk(on_event, on_state))
+        return self.opened[-1]
+
+
+class FakeHotkey:
+    """Stands in for the pynput KeyboardHotkey that app.py starts on X11, macOS and Windows."""
+
+    made: list[FakeHotkey] = []
+    fail_with: Exception | None = None
+
+    def __init__(self, config: Config, on_action: Callable[[Action], None], desktop: Any) -> None:
+        self.on_action = on_action
+        self.desktop = desktop
+        self.running = False
+        FakeHotkey.made.append(self)
+
+    def start(self) -> None:
+        if FakeHotkey.fail_with is not None:
+            raise FakeHotkey.fail_with
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+
+class RunningApp:
+    """The whole TrayApp on a thread: FakeIcon, the real control socket, fake dictations."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        environ: dict[str, str] | None = None,
+        quiet: bool = True,
+        hotkey_fails: Exception | None = None,
+    ) -> None:
+        import tray_stt.pushtotalk
+
+        FakeHotkey.made = []
+        FakeHotkey.fail_with = hotkey_fails
+        monkeypatch.setattr(tray_stt.pushtotalk, "global_hotkey", FakeHotkey)
+        self.directory = tmp_path / "run"
+        monkeypatch.setenv("TRAY_STT_RUNTIME_DIR", str(self.directory))
+        monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+        self.icons: list[FakeIcon] = []
+        self.dictations = Dictations()
+        self.notifier = FakeNotifier()
+        self.log_dir = tmp_path / "logs"
+        self.app = TrayApp(
+            tmp_path / "config.toml",
+            quiet=quiet,
+            environ={
+                "PYSTRAY_BACKEND": "dummy",
+                "OPENAI_API_KEY": "test-key",
+                "TRAY_STT_LOG_DIR": str(self.log_dir),
+                **(environ or {}),
+            },
+            listen=lambda config, on_event, on_end: FakeListening(on_event, on_end),
+            notifier=self.notifier,  # type: ignore[arg-type]
+            autostart=XdgAutostart(tmp_path / "home", ["/bin/true"], environ={}),
+            view_options={"icon_class": self.make_icon, "ui_call": self.call_soon},
+            dictate=self.dictations,
+        )
+        self.result: list[int] = []
+        self.runner = threading.Thread(target=lambda: self.result.append(self.app.run()))
+        self.runner.daemon = True
+        self.runner.start()
+        while not (self.directory / "control.sock").exists() and self.runner.is_alive():
+            threading.Event().wait(0.01)
+        while not self.icons or self.icons[0].loop_thread is None:
+            threading.Event().wait(0.01)
+        self.icon.wait(lambda: any(kind == "show" for kind, _, _ in self.icon.events))
+
+    def make_icon(self, *args: Any, **kwargs: Any) -> FakeIcon:
+        self.icons.append(FakeIcon(*args, **kwargs))
+        return self.icons[-1]
+
+    def call_soon(self, call: Callable[[], None]) -> None:
+        self.icons[0].call_soon(call)
+
+    @property
+    def icon(self) -> FakeIcon:
+        return self.icons[0]
+
+    def command(self, name: str) -> dict[str, Any]:
+        return send_command(name, directory=self.directory)
+
+    def wait_title(self, title: str) -> None:
+        self.icon.wait(lambda: self.icon.title == title)
+        self.icon.on_loop(lambda: None)
+
+    def quit(self) -> None:
+        assert self.command("quit") == {"ok": True}
+        self.runner.join(10)
+        assert self.result == [0]
+
+
+def test_tray_app_press_and_release_commands_dictate_with_live_text_in_the_title(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = RunningApp(tmp_path, monkeypatch)  # no display: no hotkey, the commands drive it
+    assert app.command("status")["dictation"] == "idle"
+    assert app.dictations.opened == []  # nothing opened before the first press
+    assert app.command("press") == {"ok": True}
+    app.wait_title("tray-stt: dictating")
+    assert icon_is(app.icon.icon, IconState.SPEECH)
+    [talk] = app.dictations.opened
+    talk.on_event(TranscriptDelta("i1", "Hello wor", "Hello wor"))
+    app.wait_title("tray-stt: dictating · Hello wor")
+    assert app.command("release") == {"ok": True}
+    app.wait_title("tray-stt: transcribing · Hello wor")
+    talk.on_event(TranscriptCompleted("Hello world.", datetime.now().astimezone(), "i1"))
+    talk.dictation.on_state(DictationState.IDLE)
+    app.wait_title("tray-stt: idle · Hello world.")
+    assert icon_is(app.icon.icon, IconState.IDLE)
+    status = app.command("status")
+    assert (status["dictation"], status["today"], status["listening"]) == ("idle", 1, False)
+    assert not app.log_dir.exists()  # the dictation logs its transcripts; the tray adds none
+    assert app.command("talk") == {"ok": True}  # a shortcut that fires on press only
+    app.icon.wait(lambda: talk.dictation.calls == ["press", "release", "toggle"])
+    assert app.app.hotkey is None and FakeHotkey.made == []  # headless: no key listener
+    changes = [thread for kind, _, thread in app.icon.events if kind != "menu"]
+    assert set(changes) == {app.icon.loop_thread}
+    app.quit()
+    assert talk.closed.is_set()
+
+
+def test_tray_app_hotkey_on_x11_drives_the_dictation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = RunningApp(tmp_path, monkeypatch, environ={"DISPLAY": ":42"})
+    [hotkey] = FakeHotkey.made
+    assert hotkey.running and hotkey.desktop.value == "x11"
+    hotkey.on_action(Action.START)  # as pynput's listener thread calls it
+    app.wait_title("tray-stt: dictating")
+    hotkey.on_action(Action.CANCEL)
+    app.wait_title("tray-stt: idle")
+    hotkey.on_action(Action.START)
+    hotkey.on_action(Action.STOP)
+    app.wait_title("tray-stt: transcribing")
+    [talk] = app.dictations.opened  # still warm: the same microphone and connection
+    assert talk.dictation.calls == ["press", "cancel", "press", "release"]
+    app.quit()
+    assert not hotkey.running
+
+
+def test_tray_app_hotkey_unavailable_notifies_and_the_commands_still_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    problem = HotkeyUnavailable("macOS does not let tray-stt see the keyboard.")
+    app = RunningApp(tmp_path, monkeypatch, environ={"DISPLAY": ":42"}, hotkey_fails=problem)
+    [note] = [n for n in app.notifier.shown if "hotkey" in n[1]]
+    assert note[2] is True  # urgent
+    assert "see the keyboard" in note[1] and "`tray-stt press`" in note[1]
+    assert app.app.hotkey is None
+    assert app.command("press") == {"ok": True}
+    app.wait_title("tray-stt: dictating")
+    app.quit()
+
+
+def test_tray_app_on_wayland_says_to_bind_desktop_shortcuts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = RunningApp(tmp_path, monkeypatch, environ={"WAYLAND_DISPLAY": "wayland-0"}, quiet=False)
+    assert FakeHotkey.made == []  # pynput there would hear only XWayland windows
+    assert ("tray-stt", WAYLAND_HOTKEY, False) in app.notifier.shown
+    assert "`tray-stt press`" in WAYLAND_HOTKEY and "`tray-stt release`" in WAYLAND_HOTKEY
+    assert app.command("press") == {"ok": True}
+    app.wait_title("tray-stt: dictating")
+    app.quit()
+
+
+def test_tray_push_to_talk_without_a_microphone_says_so_and_recovers(tmp_path: Path) -> None:
+    dictations = Dictations()
+    dictations.fail_with = AudioInputError("No input device found: plug in a microphone.")
+    t = Tray(tmp_path, dictate=dictations)
+    try:
+        t.controller.post(Talk(TalkAction.PRESS))
+        snapshot = t.wait(lambda s: s.state is AppState.ERROR)
+        assert snapshot.dictation is DictationState.IDLE
+        assert t.icon.title == "tray-stt: error · No input device found: plug in a microphone."
+        assert icon_is(t.icon.icon, IconState.ERROR)
+        assert t.notifier.shown[-1] == (
+            "tray-stt",
+            "Push-to-talk: No input device found: plug in a microphone.",
+            True,
+        )
+        t.controller.post(Talk(TalkAction.RELEASE))  # the key comes up: nothing to end
+        dictations.fail_with = None  # plugged in
+        t.controller.post(Talk(TalkAction.PRESS))
+        t.wait(lambda s: s.dictation is DictationState.RECORDING)
+        assert t.icon.title == "tray-stt: dictating"
+        t.controller.post(Talk(TalkAction.CANCEL))
+        t.wait(lambda s: s.state is AppState.IDLE and s.dictation is DictationState.IDLE)
+        assert icon_is(t.icon.icon, IconState.IDLE)
+    finally:
+        t.close()
+
+
+def test_tray_push_to_talk_without_api_key_says_what_to_do(tmp_path: Path) -> None:
+    t = Tray(tmp_path, env={"OPENAI_API_KEY": ""}, dictate=open_dictation)  # the real one
+    try:
+        t.wait(lambda s: s.state is AppState.ERROR)
+        t.controller.post(Talk(TalkAction.PRESS))
+        t.icon.wait(
+            lambda: any(n[1].startswith("Push-to-talk: No API key") for n in t.notifier.shown)
+        )
+        snapshot = t.wait(lambda s: s.dictation is DictationState.IDLE)
+        assert snapshot.state is AppState.ERROR and "No API key" in t.icon.title
+    finally:
+        t.close()
+
+
+def test_tray_push_to_talk_session_that_ended_is_replaced_at_the_next_press(
+    tmp_path: Path,
+) -> None:
+    dictations = Dictations()
+    t = Tray(tmp_path, dictate=dictations)
+    try:
+        t.controller.post(Talk(TalkAction.PRESS))
+        t.wait(lambda s: s.dictation is DictationState.RECORDING)
+        first = dictations.opened[0]
+        first.dictation.running = False
+        first.on_event(Notice(f"{DICTATION_STOPPED} The server refused the credentials."))
+        snapshot = t.wait(lambda s: s.state is AppState.ERROR)
+        assert snapshot.dictation is DictationState.IDLE
+        assert (
+            t.icon.title
+            == f"tray-stt: error · {DICTATION_STOPPED} The server refused the credentials."
+        )
+        assert t.notifier.shown[-1][2] is True
+        t.controller.post(Talk(TalkAction.PRESS))
+        t.wait(lambda s: s.dictation is DictationState.RECORDING and len(dictations.opened) == 2)
+        assert first.closed.wait(5)
+    finally:
+        t.close()
+
+
+def test_tray_push_to_talk_while_listening_leaves_the_listening_alone(tmp_path: Path) -> None:
+    dictations = Dictations()
+    t = Tray(tmp_path, dictate=dictations)
+    try:
+        t.icon.click()
+        t.wait(lambda s: s.listening)
+        t.workers[0].on_event(SessionReady(Dialect.GA, None))
+        t.wait(lambda s: s.state is AppState.LISTENING)
+        t.controller.post(Talk(TalkAction.PRESS))
+        t.wait(lambda s: s.dictation is DictationState.RECORDING)
+        assert icon_is(t.icon.icon, IconState.SPEECH)
+        assert t.icon.title == "tray-stt: dictating"
+        dictations.opened[0].dictation.on_state(DictationState.IDLE)
+        snapshot = t.wait(lambda s: s.dictation is DictationState.IDLE)
+        assert snapshot.listening and snapshot.state is AppState.LISTENING
+        assert icon_is(t.icon.icon, IconState.LISTENING)
+        assert len(t.workers) == 1  # the listening session was never restarted
+        assert labels(t.icon.menu)[0] == "Stop listening"
+    finally:
+        t.close()
+
+
+@pytest.mark.parametrize(
+    ("dictation", "title", "icon"),
+    [
+        (DictationState.RECORDING, "tray-stt: dictating · new words", IconState.SPEECH),
+        (DictationState.TRANSCRIBING, "tray-stt: transcribing · new words", IconState.ERROR),
+    ],
+)
+def test_title_and_icon_while_dictating_over_an_error(
+    dictation: DictationState, title: str, icon: IconState
+) -> None:
+    snapshot = Snapshot(
+        AppState.ERROR, "No microphone.", False, "old", "new words", Config(), False, 1, dictation
+    )
+    assert title_for(snapshot) == title
+    assert icon_state(snapshot) is icon
