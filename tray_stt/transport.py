@@ -106,6 +106,9 @@ def websocket_connect(url: str, headers: dict[str, str], timeout: float) -> Tran
             timeout=timeout,
             enable_multithread=True,  # one thread sends while another receives
             suppress_origin=True,
+            # receive() decodes with "replace"; the library's own check is pure Python and cost
+            # more CPU than everything else the session does per received frame.
+            skip_utf8_validation=True,
         )
     except websocket.WebSocketBadStatusException as exc:
         raise _refusal(url, exc.status_code, _body(exc)) from exc
