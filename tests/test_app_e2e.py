@@ -17,7 +17,8 @@ from pathlib import Path
 import desktop_fixtures
 import numpy as np
 import pytest
-from audio_fixtures import silence, tone
+from audio_fixtures import silence, tone, write_wav
+from dictation_desktop import PulseMicrophone
 from fake_notification_daemon import FakeNotificationDaemon
 from realtime_server import RealtimeServer
 from tray_process import TrayProcess, cli, private_env, write_file_microphone
@@ -227,3 +228,41 @@ def test_app_set_key_falls_back_to_a_private_file_and_the_service_uses_it(
         assert tray.wait() == 0
     finally:
         tray.stop()
+
+
+def test_app_press_and_release_dictate_into_the_daily_log_once(tmp_path: Path) -> None:
+    """Push-to-talk the Wayland way, by commands, headless (so the text goes to the clipboard).
+
+    The microphone is a private PulseAudio playing a WAV in real time: the ALSA file device of
+    the listening test is unpaced, so a turn held for a second would hold minutes of audio.
+    """
+    pulse = PulseMicrophone(tmp_path)
+    try:
+        speech = tmp_path / "speech.wav"
+        rate = 24000
+        write_wav(speech, np.concatenate([tone(550, 1.0, rate), silence(0.3, rate)]), rate)
+        socket = Path(pulse.env["XDG_RUNTIME_DIR"]) / "pulse" / "native"
+        env = private_env(tmp_path, TRAY_STT_DELIVERY="clipboard", PULSE_SERVER=f"unix:{socket}")
+        with RealtimeServer(transcripts=["Dictated from the tray."]) as server:
+            env.update(TRAY_STT_URL=server.url, TRAY_STT_DEVICE="pulse")
+            tray = TrayProcess(env)
+            try:
+                assert tray.wait_serving()["dictation"] == "idle"
+                pressed = cli(env, "press")
+                assert (pressed.returncode, pressed.stdout, pressed.stderr) == (0, "", "")
+                tray.wait_status(lambda s: s["dictation"] == "recording")
+                pulse.speak(speech)
+                assert cli(env, "release").returncode == 0
+                answer = tray.wait_status(lambda s: s["today"] == 1 and s["dictation"] == "idle")
+                assert answer["listening"] is False and answer["state"] == "idle"
+                assert server.delivered == ["Dictated from the tray."]
+                assert server.violations == []
+                assert cli(env, "quit").returncode == 0
+                assert tray.wait() == 0
+            finally:
+                tray.stop()
+    finally:
+        pulse.close()
+    lines = Path(answer["log"]).read_text(encoding="utf-8").splitlines()
+    assert [LOG_LINE.match(line).group(1) for line in lines] == ["Dictated from the tray."]  # type: ignore[union-attr]
+    assert "Traceback" not in tray.stderr
