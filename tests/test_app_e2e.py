@@ -87,6 +87,7 @@ def test_app_status_prints_state_endpoint_model_log_and_count(
     log = tmp_path / "home/.local/share/tray-stt/logs" / f"{date.today():%Y-%m-%d}.txt"
     assert fields == {
         "state": "idle",
+        "dictation": "idle",
         "detail": "not listening",
         "endpoint": "wss://api.openai.com/v1/realtime?intent=transcription",
         "model": "gpt-transcribe",

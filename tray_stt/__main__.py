@@ -258,7 +258,7 @@ def run_control(args: argparse.Namespace) -> int:
         )
         return ExitCode.FAILURE
     if args.command == "status":
-        for key in ("state", "detail", "endpoint", "model", "log", "today"):
+        for key in ("state", "dictation", "detail", "endpoint", "model", "log", "today"):
             print(f"{key + ':':<10} {answer.get(key, '')}")
     return ExitCode.OK
 

@@ -6,6 +6,7 @@ Through python-xlib (installed with pynput on Linux), imported lazily: one round
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -148,7 +149,9 @@ class KeyGrab:
         self._keycode = self._display.keysym_to_keycode(keysym)
         self._mask = sum(_MASKS[m] for m in modifiers)
         self._root = self._display.screen().root
-        self._stop = threading.Event()
+        # close() writes to this pipe to wake the drain thread, which otherwise sleeps in select()
+        # with no timeout: an idle tray must not wake up just to check whether it should stop.
+        self._wake_read, self._wake_write = os.pipe()
         if not self._keycode:
             raise ValueError(f"no key {key!r} on this keyboard layout")
         for latch in _LATCHES:
@@ -161,17 +164,21 @@ class KeyGrab:
 
     def close(self) -> None:
         """Let the key go."""
-        self._stop.set()
+        os.write(self._wake_write, b"x")
         self._thread.join(1.0)
         for latch in _LATCHES:
             self._root.ungrab_key(self._keycode, self._mask | latch)
         self._display.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
     def _drain(self) -> None:
         """Read (and drop) the grabbed key events, which are queued on this connection."""
         import select
 
-        while not self._stop.is_set():
-            select.select([self._display], [], [], 0.2)
+        while True:
+            readable, _, _ = select.select([self._display, self._wake_read], [], [])
+            if self._wake_read in readable:
+                return
             while self._display.pending_events():
                 self._display.next_event()
