@@ -132,3 +132,12 @@ def test_save_settings_creates_the_file_and_refuses_bad_values(tmp_path: Path) -
     with pytest.raises(ConfigError, match="language must be an ISO-639-1 code"):
         save_settings(path, {"language": "Klingon"})
     assert load(path).transcription.language is None  # nothing was written
+
+
+def test_config_hotkey_is_normalised_or_off(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('hotkey = "Ctrl+Alt+Space"\n')
+    assert load(path).hotkey == "<ctrl>+<alt>+<space>"  # pynput spelling
+    assert load(path, {"TRAY_STT_HOTKEY": " Off "}).hotkey == "off"
+    with pytest.raises(ConfigError, match="TRAY_STT_HOTKEY"):
+        load(path, {"TRAY_STT_HOTKEY": "ctrl+nosuchkey"})

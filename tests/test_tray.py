@@ -943,3 +943,14 @@ def test_title_and_icon_while_dictating_over_an_error(
     )
     assert title_for(snapshot) == title
     assert icon_state(snapshot) is icon
+
+
+def test_tray_app_hotkey_off_listens_to_no_key_and_the_commands_still_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = RunningApp(tmp_path, monkeypatch, environ={"DISPLAY": ":42", "TRAY_STT_HOTKEY": "OFF"})
+    assert FakeHotkey.made == [] and app.app.hotkey is None
+    assert not any("hotkey" in body for _, body, _ in app.notifier.shown)  # off is not an error
+    assert app.command("press") == {"ok": True}
+    app.wait_title("tray-stt: dictating")
+    app.quit()

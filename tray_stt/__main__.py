@@ -19,7 +19,8 @@ from .config import Config, config_path, load_config
 from .console import LiveOutput, Progress, TranscriptOutput
 from .control import send_command
 from .credentials import KeyStore
-from .errors import ExitCode, TraySttError
+from .errors import ConfigError, ExitCode, TraySttError
+from .hotkey import HOTKEY_OFF
 from .listener import live_session, local_turns
 from .microphone import Microphone, format_devices, list_input_devices
 from .models import Dialect, NoiseReduction, TurnMode
@@ -134,6 +135,8 @@ def run_dictate(args: argparse.Namespace) -> int:
     for key in ("hotkey", "hotkey_mode", "delivery", "tail_ms"):
         overrides[key] = getattr(args, key)
     config = _load(args, overrides)
+    if config.hotkey == HOTKEY_OFF:
+        raise ConfigError('`tray-stt dictate` needs a hotkey: pass --hotkey "<ctrl>+<alt>+space".')
     config.endpoint.check()
     output = LiveOutput(None, None)  # the dictation writes the daily log itself
     talk = PushToTalk(config, output)

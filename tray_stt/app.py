@@ -49,7 +49,7 @@ from .delivery import Desktop, detect_desktop
 from .dictation import DictationState
 from .errors import ConfigError, ExitCode, TraySttError
 from .events import Event
-from .hotkey import Action
+from .hotkey import HOTKEY_OFF, Action
 from .listener import MicrophoneListener
 from .notify import Notifier
 from .transcripts import ClipboardSink
@@ -177,6 +177,8 @@ class TrayApp:
     def _start_hotkey(self) -> Any:
         """The push-to-talk hotkey, listening until Quit; None where none can work (said why)."""
         desktop = detect_desktop(self.environ)
+        if self.controller.snapshot.config.hotkey == HOTKEY_OFF:
+            return None  # the user binds `tray-stt press` / `release` themselves, or has no use
         if desktop is Desktop.NONE:
             return None  # no display (a server, the tests): the control commands still work
         if desktop is Desktop.WAYLAND:

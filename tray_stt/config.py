@@ -22,7 +22,7 @@ import platformdirs
 
 from .delivery import DEFAULT_TERMINALS, DeliveryMode
 from .errors import ConfigError
-from .hotkey import HotkeyMode, parse_chord
+from .hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
 from .models import DELAYS, EAGERNESS, Dialect, NoiseReduction, TranscriptionSettings, TurnMode
 from .session import OPENAI_URL, Endpoint
 from .transcripts import default_log_dir
@@ -116,6 +116,8 @@ def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[
 
 
 def _hotkey(value: object) -> str:
+    if _string(value).strip().lower() == HOTKEY_OFF:
+        return HOTKEY_OFF
     try:
         return str(parse_chord(_string(value)))
     except ConfigError as exc:
@@ -301,7 +303,7 @@ CONFIG_TEMPLATE = """\
 # turn = "server"          # server | semantic | manual | local
 # device = "USB Microphone"
 # clipboard = false
-# hotkey = "<ctrl>+<alt>+space"   # push-to-talk (`tray-stt dictate`); or "f9"
+# hotkey = "<ctrl>+<alt>+space"   # push-to-talk; or "f9"; "off": no global hotkey in the tray
 # hotkey_mode = "hold"       # hold | toggle
 # delivery = "paste"         # paste | type | clipboard
 """

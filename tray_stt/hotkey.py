@@ -98,6 +98,9 @@ class Chord:
         return "+".join(f"<{k}>" if k in _NAMED else k for k in [*ordered, self.key])
 
 
+HOTKEY_OFF = "off"  # the config value that turns the tray's global hotkey off
+
+
 def parse_chord(text: str) -> Chord:
     """Parse ``<ctrl>+<alt>+space``, ``ctrl+alt+space``, ``F9`` or ``<cmd>+;``.
 
