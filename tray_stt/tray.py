@@ -321,7 +321,23 @@ def _xorg_icon_class(base: type[Any]) -> type[Any]:
     from PIL import Image
 
     class XorgIcon(base):  # type: ignore[misc]
-        """pystray's xorg Icon: hears clicks (pystray#151), draws on the tray's background."""
+        """pystray's xorg Icon: hears clicks (pystray#151), draws on the tray's background,
+        docks once per tray manager, and docks again when a tray manager (re)starts."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # A tray manager announces itself with a MANAGER client message on the root window
+            # (System Tray spec): at a login the panel often starts after us, or restarts.
+            manager_atom = self._display.intern_atom("MANAGER")
+            pystray_messages = self._message_handlers[Xlib.X.ClientMessage]
+
+            def on_client_message(event: Any) -> None:
+                if event.client_type != manager_atom:
+                    pystray_messages(event)
+                elif event.data[1][1] == self._net_system_tray_sx and self._wanted:
+                    self._show()
+
+            self._message_handlers[Xlib.X.ClientMessage] = on_client_message
 
         def _create_window(self) -> Any:
             window = super()._create_window()
@@ -329,7 +345,48 @@ def _xorg_icon_class(base: type[Any]) -> type[Any]:
             # ParentRelative: clearing the window paints the tray's background, which _draw
             # then reads back to blend the icon's transparent pixels with it.
             window.change_attributes(event_mask=mask, background_pixmap=Xlib.X.ParentRelative)
+            # Before the first look for a tray manager, so none can appear unnoticed after it.
+            self._display.screen().root.change_attributes(event_mask=Xlib.X.StructureNotifyMask)
             return window
+
+        _systray_manager: Any  # pystray's: the tray manager's window we asked to dock in
+        _wanted = False  # shown (docked, or waiting for a tray); only the loop thread sets it
+
+        def _assert_docked(self) -> None:
+            # pystray sends a dock request on every icon change and again in _show; trayer
+            # then moves the window into a second socket and drops it from both, leaving the
+            # icon undocked on the root window. Ask each tray manager once.
+            owner = self._get_systray_manager()
+            docked = self._systray_manager
+            if owner is not None and (docked is None or docked.id != owner.id):
+                self._dock_window()
+            assert self._systray_manager
+
+        def _show(self) -> None:
+            self._wanted = True
+            try:
+                self._assert_docked()
+            except AssertionError:
+                _log.info("no system tray yet: the icon docks when one starts")
+
+        def _hide(self) -> None:
+            self._wanted = False
+            super()._hide()
+
+        def _update_icon(self) -> None:
+            # Only redraw: docking is _show's and the MANAGER message's business.
+            self._draw()
+            self._icon_valid = True
+
+        def _on_destroy_notify(self, event: Any) -> None:
+            manager = self._systray_manager
+            if manager is None or event.window.id != manager.id:
+                return
+            # The tray is gone; its save-set put our window on the root window. Hide it there
+            # until a tray manager docks it again (now, if one already took over, or on MANAGER).
+            self._systray_manager = None
+            self._window.unmap()
+            self._show()
 
         _quitting = False
 
