@@ -20,9 +20,9 @@ _XVFB_START_TIMEOUT_S = 10.0
 _SELECTION_OWNERS = {"xclip", "xsel"}
 
 
-@pytest.fixture(scope="session")
-def xvfb_display() -> Iterator[str]:
-    """A private Xvfb server for the whole session; yields its display name, e.g. ":99"."""
+@contextlib.contextmanager
+def xvfb_server() -> Iterator[str]:
+    """A new Xvfb server while in the block; yields its display name, e.g. ":99"."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt install xvfb)")
     with tempfile.TemporaryFile() as log:
@@ -32,6 +32,21 @@ def xvfb_display() -> Iterator[str]:
         finally:
             kill_selection_owners(display)
             _stop(server)
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A private Xvfb server for the whole session (clipboard tests); yields its display name."""
+    with xvfb_server() as display:
+        yield display
+
+
+@pytest.fixture
+def own_xvfb() -> Iterator[str]:
+    """An Xvfb server for this test alone: windows, tray hosts and selections of earlier tests
+    (or of other modules' session fixtures) cannot be on it. Yields its display name."""
+    with xvfb_server() as display:
+        yield display
 
 
 @pytest.fixture
@@ -50,7 +65,10 @@ def _start_xvfb(log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
     # accepts connections: no race with another X server, and no sleep-and-poll.
     read_fd, write_fd = os.pipe()
     command = ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24"]
-    command += ["-nolisten", "tcp"]
+    # -noreset: by default the server resets when its last client disconnects, dropping atoms
+    # and selections and refusing the clients that connect meanwhile ("Connection reset by
+    # peer"); a test's short-lived connections (xdotool, a polling check) are often the last.
+    command += ["-nolisten", "tcp", "-noreset"]
     try:
         server = subprocess.Popen(
             command, pass_fds=(write_fd,), stdout=log, stderr=log, start_new_session=True

@@ -15,7 +15,7 @@ import desktop_fixtures
 import pytest
 import xtray
 from tray_process import TrayProcess, cli, private_env
-from xtray import docked_icon, poll
+from xtray import TrayHost, docked_icon, drawn_icon, poll
 
 from tray_stt.autostart import exec_argv
 from tray_stt.desktop_entry import parse_desktop_entry, switched_off, unescape_string
@@ -66,3 +66,29 @@ def test_login_runs_the_autostart_entry_and_the_tray_answers(
     assert "enabled:" in cli(env, "autostart", "status").stdout
     assert cli(env, "autostart", "disable").returncode == 0
     assert cli(env, "autostart", "status").stdout.startswith("disabled:")
+
+
+def test_the_icon_docks_in_a_panel_that_starts_later_and_again_when_it_restarts(
+    own_xvfb: str, tmp_path: Path, private_session_bus: str
+) -> None:
+    # Session managers start login items and the panel together: the tray may come first, and
+    # must then dock when the panel's tray manager announces itself (MANAGER on the root
+    # window). A panel that restarts (a crash, a new theme) gets the icon back the same way.
+    env = private_env(tmp_path, DISPLAY=own_xvfb, DBUS_SESSION_BUS_ADDRESS=private_session_bus)
+    login = TrayProcess(env, "--quiet-start")
+    try:
+        assert login.wait_serving()["state"] == "idle"
+        assert docked_icon(own_xvfb) is None  # no tray to dock in yet
+        with TrayHost(own_xvfb):
+            poll(lambda: docked_icon(own_xvfb), lambda: f"never docked late: {login.stderr}")
+            poll(lambda: drawn_icon(own_xvfb, tmp_path / "late-panel.png"), "never drawn")
+        poll(lambda: docked_icon(own_xvfb) is None, "the icon outlived its panel")
+        assert login.process.poll() is None, login.stderr  # losing the tray does not end it
+        with TrayHost(own_xvfb):
+            poll(lambda: docked_icon(own_xvfb), lambda: f"never docked again: {login.stderr}")
+            poll(lambda: drawn_icon(own_xvfb, tmp_path / "restarted.png"), "never drawn again")
+            assert cli(env, "quit").returncode == 0
+            assert login.wait() == 0, login.stderr
+    finally:
+        login.stop()
+    assert "Traceback" not in login.stderr, login.stderr
