@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import realtime_connection  # noqa: E402
 from audio_fixtures import spoken_wav  # noqa: E402
-from portaudio_fixtures import pulse_daemon  # noqa: E402
+from portaudio_fixtures import virtual_microphone  # noqa: E402
 from realtime_server import RealtimeServer  # noqa: E402
 
 from tray_stt.vad import LocalTurns  # noqa: E402
@@ -68,22 +68,6 @@ def timed_frames() -> Iterator[list[Arrival]]:
         yield arrivals
     finally:
         realtime_connection.RealtimeSession._on_frame = original  # type: ignore[method-assign]
-
-
-@contextmanager
-def virtual_mic(home: Path) -> Iterator[dict[str, str]]:
-    """A null sink `vmic` kept rendering by a stream of zeros; its monitor is the default source."""
-    sink = "module-null-sink sink_name=vmic rate=24000 channels=1"
-    with pulse_daemon(home, [sink], default_source="vmic.monitor") as env:
-        zeros = ["pacat", "--playback", "--device=vmic", "--rate=24000", "--channels=1"]
-        zeros += ["--format=s16le", "--latency-msec=50"]
-        with open("/dev/zero", "rb") as source:
-            keepalive = subprocess.Popen(zeros, env=env, stdin=source)
-        try:
-            yield env
-        finally:
-            keepalive.terminate()
-            keepalive.wait(10)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -171,7 +155,7 @@ def main() -> None:
         spoken_wav(wav, SENTENCES, gap_s=1.5)
         (Path(tmp) / "pulse").mkdir()
         (Path(tmp) / "home").mkdir()
-        with virtual_mic(Path(tmp) / "pulse") as pulse:
+        with virtual_microphone(Path(tmp) / "pulse") as pulse:
             server, _ = run_mode(wav, pulse, Path(tmp) / "home", [])
             local_args = ["--model", "gpt-live-transcribe", "--turn", "local"]
             local, arrivals = run_mode(wav, pulse, Path(tmp) / "home", local_args)

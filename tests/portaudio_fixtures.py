@@ -94,3 +94,24 @@ def _wait_for_pulse(env: dict[str, str], daemon: subprocess.Popen[bytes], log: P
             return
         time.sleep(0.1)
     raise AssertionError(log.read_text(errors="replace"))
+
+
+@contextmanager
+def virtual_microphone(home: Path) -> Iterator[dict[str, str]]:
+    """A private PulseAudio whose default source is the monitor of null sink `vmic`.
+
+    Whatever ``paplay --device=vmic`` plays is heard, in real time. With nothing playing, a null
+    sink renders (and its monitor delivers) in 2 s bursts: a stream of zeros keeps it rendering
+    in small blocks, like a real microphone.
+    """
+    sink = "module-null-sink sink_name=vmic rate=24000 channels=1"
+    with pulse_daemon(home, [sink], default_source="vmic.monitor") as env:
+        zeros = ["pacat", "--playback", "--device=vmic", "--rate=24000", "--channels=1"]
+        zeros += ["--format=s16le", "--latency-msec=50"]
+        with open("/dev/zero", "rb") as source:
+            keepalive = subprocess.Popen(zeros, env=env, stdin=source)
+        try:
+            yield env
+        finally:
+            keepalive.terminate()
+            keepalive.wait(10)

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from fake_dictation import Dictations
 
 from tray_stt.config import Config
 from tray_stt.controller import (
@@ -231,62 +232,11 @@ def test_controller_stop_when_idle_is_harmless(harness: Harness) -> None:
 # -- push-to-talk ---------------------------------------------------------------------------------
 
 
-class FakeTurns:
-    """The turn controls of a dictation; the test plays its session."""
-
-    def __init__(self, on_state: Callable[[DictationState], None]) -> None:
-        self.on_state = on_state
-        self.calls: list[str] = []
-        self.running = True
-
-    def press(self) -> None:
-        self.calls.append("press")
-        self.on_state(DictationState.RECORDING)
-
-    def release(self) -> None:
-        self.calls.append("release")
-        self.on_state(DictationState.TRANSCRIBING)
-
-    def toggle(self) -> None:
-        self.calls.append("toggle")
-
-    def cancel(self) -> None:
-        self.calls.append("cancel")
-        self.on_state(DictationState.IDLE)
-
-
-class FakeTalk:
-    def __init__(
-        self,
-        config: Config,
-        on_event: Callable[[Event], None],
-        on_state: Callable[[DictationState], None],
-    ) -> None:
-        self.config = config
-        self.on_event = on_event
-        self.dictation = FakeTurns(on_state)
-        self.closed = threading.Event()
-
-    def start(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed.set()
-
-
 class TalkHarness(Harness):
     def __init__(self, tmp_path: Path, keep_warm_s: float) -> None:
-        self.talks: list[FakeTalk] = []
-        super().__init__(tmp_path, dictate=self.dictate, keep_warm_s=keep_warm_s)
-
-    def dictate(
-        self,
-        config: Config,
-        on_event: Callable[[Event], None],
-        on_state: Callable[[DictationState], None],
-    ) -> FakeTalk:
-        self.talks.append(FakeTalk(config, on_event, on_state))
-        return self.talks[-1]
+        dictations = Dictations()
+        self.talks = dictations.opened
+        super().__init__(tmp_path, dictate=dictations, keep_warm_s=keep_warm_s)
 
     def close(self) -> None:
         self.controller.post(Quit())

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from audio_fixtures import spoken_wav
 from fake_audio import FakeBackend, FakeDevice
-from portaudio_fixtures import needs_portaudio, portaudio_env, pulse_daemon, write_asoundrc
+from portaudio_fixtures import needs_portaudio, portaudio_env, virtual_microphone, write_asoundrc
 from realtime_server import RealtimeServer
 
 from tray_stt.config import Config
@@ -117,20 +117,8 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def virtual_mic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A PulseAudio null sink `vmic` whose monitor is the default source; yields the client env."""
-    home = tmp_path_factory.mktemp("pulse")
-    sink = "module-null-sink sink_name=vmic rate=24000 channels=1"
-    with pulse_daemon(home, [sink], default_source="vmic.monitor") as env:
-        # With nothing playing, a null sink renders (and its monitor delivers) in 2 s bursts:
-        # a stream of zeros keeps it rendering in small blocks, like a real microphone.
-        zeros = ["pacat", "--playback", "--device=vmic", "--rate=24000", "--channels=1"]
-        zeros += ["--format=s16le", "--latency-msec=50"]
-        with open("/dev/zero", "rb") as source:
-            keepalive = subprocess.Popen(zeros, env=env, stdin=source)
-        try:
-            yield env
-        finally:
-            keepalive.terminate()
-            keepalive.wait(10)
+    with virtual_microphone(tmp_path_factory.mktemp("pulse")) as env:
+        yield env
 
 
 def listen_env(pulse: dict[str, str], tmp_path: Path) -> dict[str, str]:

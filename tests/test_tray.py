@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_dictation import Dictations
 
 with pytest.MonkeyPatch.context() as _patch:
     # pystray picks its backend at import; without a display only "dummy" imports.
@@ -609,66 +610,6 @@ def test_tray_app_reflects_control_commands(
 
 
 # -- push-to-talk in the tray --------------------------------------------------------------------
-
-
-class FakeTurns:
-    """A dictation's turn controls; the test plays its session (events, end of a turn)."""
-
-    def __init__(self, on_state: Callable[[DictationState], None]) -> None:
-        self.on_state = on_state
-        self.calls: list[str] = []
-        self.running = True
-
-    def press(self) -> None:
-        self.calls.append("press")
-        self.on_state(DictationState.RECORDING)
-
-    def release(self) -> None:
-        self.calls.append("release")
-        self.on_state(DictationState.TRANSCRIBING)
-
-    def toggle(self) -> None:
-        self.calls.append("toggle")
-
-    def cancel(self) -> None:
-        self.calls.append("cancel")
-        self.on_state(DictationState.IDLE)
-
-
-class FakeTalk:
-    """Stands in for PushToTalk (without its hotkey): nothing is opened."""
-
-    def __init__(
-        self, on_event: Callable[[Event], None], on_state: Callable[[DictationState], None]
-    ) -> None:
-        self.on_event = on_event
-        self.dictation = FakeTurns(on_state)
-        self.closed = threading.Event()
-
-    def start(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed.set()
-
-
-class Dictations:
-    """A dictation factory that records what it opened, or fails to open like a missing mic."""
-
-    def __init__(self) -> None:
-        self.opened: list[FakeTalk] = []
-        self.fail_with: Exception | None = None
-
-    def __call__(
-        self,
-        config: Config,
-        on_event: Callable[[Event], None],
-        on_state: Callable[[DictationState], None],
-    ) -> FakeTalk:
-        if self.fail_with is not None:
-            raise self.fail_with
-        self.opened.append(FakeTalk(on_event, on_state))
-        return self.opened[-1]
 
 
 class FakeHotkey:

@@ -196,6 +196,16 @@ def write_atomically(path: Path, data: bytes, shown: str) -> None:
         raise AutostartError(f"Could not write {shown}: {exc.strerror or exc}.") from exc
 
 
+def remove_entry(path: Path, shown: str) -> None:
+    """Delete an autostart file; one already gone is fine, any other failure is said plainly."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise AutostartError(f"Could not remove {shown}: {exc.strerror or exc}.") from exc
+
+
 def program_exists(program: str, environ: Mapping[str, str]) -> bool:
     """Whether the program an entry runs is still there (a bare name is looked up in PATH)."""
     if os.path.isabs(program):
@@ -317,12 +327,7 @@ class XdgAutostart:
             # Deleting ours would let the system-wide entry of the same name start us again.
             write_atomically(self.path, self._encoded(hidden=True), shown)
             return f"tray-stt will no longer start at login: {shown} now hides {system}."
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise AutostartError(f"Could not remove {shown}: {exc.strerror or exc}.") from exc
+        remove_entry(self.path, shown)
         return f"tray-stt will no longer start at login: removed {shown}."
 
     def status(self) -> AutostartStatus:

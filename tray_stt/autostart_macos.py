@@ -16,6 +16,7 @@ from tray_stt.autostart import (
     AutostartStatus,
     Runner,
     registered_status,
+    remove_entry,
     tilde,
     write_atomically,
 )
@@ -82,12 +83,7 @@ class LaunchAgent:
             return f"tray-stt was not set to start at login: there is no {shown}."
         self._refuse_if_foreign("deleted")
         note = self._unload()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise AutostartError(f"Could not remove {shown}: {exc.strerror or exc}.") from exc
+        remove_entry(self.path, shown)
         return f"tray-stt will no longer start at login: removed {shown}{note}."
 
     def status(self) -> AutostartStatus:

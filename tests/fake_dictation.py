@@ -1,0 +1,78 @@
+"""A stand-in for push-to-talk (PushToTalk without microphone, session or hotkey).
+
+The controller and tray tests play the dictation's side themselves: they call ``on_state`` and
+``on_event`` as the real session would, and read back which turn controls were used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from tray_stt.config import Config
+from tray_stt.dictation import DictationState
+from tray_stt.events import Event
+
+
+class FakeTurns:
+    """A dictation's turn controls, recording each call and reporting the state it leads to."""
+
+    def __init__(self, on_state: Callable[[DictationState], None]) -> None:
+        self.on_state = on_state
+        self.calls: list[str] = []
+        self.running = True
+
+    def press(self) -> None:
+        self.calls.append("press")
+        self.on_state(DictationState.RECORDING)
+
+    def release(self) -> None:
+        self.calls.append("release")
+        self.on_state(DictationState.TRANSCRIBING)
+
+    def toggle(self) -> None:
+        self.calls.append("toggle")
+
+    def cancel(self) -> None:
+        self.calls.append("cancel")
+        self.on_state(DictationState.IDLE)
+
+
+class FakeTalk:
+    """Stands in for PushToTalk: nothing is opened; ``closed`` is set when the owner closes it."""
+
+    def __init__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_state: Callable[[DictationState], None],
+    ) -> None:
+        self.config = config
+        self.on_event = on_event
+        self.dictation = FakeTurns(on_state)
+        self.closed = threading.Event()
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class Dictations:
+    """A dictation factory that records what it opened, or fails to open like a missing mic."""
+
+    def __init__(self) -> None:
+        self.opened: list[FakeTalk] = []
+        self.fail_with: Exception | None = None
+
+    def __call__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_state: Callable[[DictationState], None],
+    ) -> FakeTalk:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.opened.append(FakeTalk(config, on_event, on_state))
+        return self.opened[-1]
