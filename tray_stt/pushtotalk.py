@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .config import Config
+from .cues import SoundCues
 from .delivery import Deliverer, Desktop
 from .dictation import Dictation, DictationState
 from .events import Event, Notice
@@ -29,9 +30,12 @@ class PushToTalk:
         on_state: Callable[[DictationState], None] = lambda _state: None,
         hotkey: bool = True,
         microphone: Microphone | None = None,
+        cues: SoundCues | None = None,
     ) -> None:
         """Refuses a bad configuration (ConfigError) before anything opens."""
         notice = _notice_to(on_event)
+        # Cues follow the dictation's state, so the hotkey, toggle and commands all sound alike.
+        self.cues = cues or SoundCues(config.sound_cues)
         self.log = DailyLog(config.log_dir) if config.log else None
         self.deliverer = Deliverer(
             config.delivery, terminal_classes=config.terminal_classes, on_notice=notice
@@ -46,7 +50,7 @@ class PushToTalk:
             pre_roll_ms=config.pre_roll_ms,
             log=self.log,
             on_event=on_event,
-            on_state=on_state,
+            on_state=_both(self.cues.on_state, on_state),
         )
         self.hotkey = (
             global_hotkey(config, self.dictation.handle, self.deliverer.desktop) if hotkey else None
@@ -67,6 +71,7 @@ class PushToTalk:
         if self.hotkey is not None:
             self.hotkey.stop()
         self.dictation.close()
+        self.cues.close()
         if self.log is not None:
             self.log.close()
 
@@ -91,6 +96,16 @@ def _x11_grab(chord: Chord) -> Callable[[], None]:
     except Exception:  # another program grabbed it, or the layout lacks the key
         return lambda: None
     return grab.close
+
+
+def _both(
+    first: Callable[[DictationState], None], second: Callable[[DictationState], None]
+) -> Callable[[DictationState], None]:
+    def both(state: DictationState) -> None:
+        first(state)
+        second(state)
+
+    return both
 
 
 def _notice_to(on_event: Callable[[Event], None]) -> Callable[[str], None]:
