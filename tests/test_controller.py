@@ -45,10 +45,14 @@ class FakeListening:
         self.on_event = on_event
         self.on_end = on_end
         self.stopped = threading.Event()
+        self.muted: list[bool] = []
 
     def stop(self) -> None:
         self.stopped.set()
         self.on_end(None)
+
+    def mute(self, muted: bool) -> None:
+        self.muted.append(muted)
 
 
 class FakeNotifier:
@@ -313,5 +317,26 @@ def test_controller_settings_change_closes_the_warm_dictation(tmp_path: Path) ->
         h.controller.post(Talk(TalkAction.PRESS))
         h.wait(lambda s: len(h.talks) == 2)
         assert h.talks[1].config.delivery == "clipboard"
+    finally:
+        h.close()
+
+
+def test_controller_mutes_listening_while_a_dictation_turn_records(tmp_path: Path) -> None:
+    """Dictated speech goes into a window; listening must not log it a second time."""
+    h = TalkHarness(tmp_path, keep_warm_s=3600)
+    try:
+        h.controller.post(Start())
+        h.wait(lambda s: s.listening)
+        [worker] = h.workers
+        h.controller.post(Talk(TalkAction.PRESS))
+        h.wait(lambda s: s.dictation is DictationState.RECORDING)
+        assert worker.muted == [True]
+        h.controller.post(Talk(TalkAction.RELEASE))
+        h.wait(lambda s: s.dictation is DictationState.TRANSCRIBING)
+        assert worker.muted == [True, True]  # the dictation still records its tail
+        h.talks[0].dictation.on_state(DictationState.IDLE)
+        h.wait(lambda s: s.dictation is DictationState.IDLE)
+        assert worker.muted == [True, True, False]
+        assert h.controller.snapshot.listening
     finally:
         h.close()

@@ -11,6 +11,8 @@ generous deadline) for what it expects, then sends SIGINT as Ctrl+C would. Nothi
 
 from __future__ import annotations
 
+import base64
+import queue
 import re
 import signal
 import subprocess
@@ -331,3 +333,54 @@ def test_microphone_listener_stopped_before_the_device_opened_still_ends() -> No
         assert ended.wait(DEADLINE_S), "the microphone kept recording after stop()"
     assert outcome == [None]
     assert backend.last_stream.closed
+
+
+class QueuedMicrophone:
+    """A microphone the test speaks into chunk by chunk; None ends the input."""
+
+    device_name = "queued"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.blocks: queue.Queue[bytes | None] = queue.Queue()
+        self.taken = threading.Semaphore(0)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.blocks.put(None)
+
+    def chunks(self) -> Iterator[bytes]:
+        while (block := self.blocks.get()) is not None:
+            yield block
+            self.taken.release()  # the listener has handed this block on
+
+
+def test_microphone_listener_sends_silence_while_muted_for_a_dictation_turn() -> None:
+    """Dictated speech goes into a window; the listening session must not transcribe it too."""
+    microphones: list[QueuedMicrophone] = []
+
+    def microphone(*args: Any, **kwargs: Any) -> QueuedMicrophone:
+        microphones.append(QueuedMicrophone())
+        return microphones[0]
+
+    ended = threading.Event()
+    loud = [bytes([index + 1]) * 1920 for index in range(3)]  # 40 ms each, never silent
+    with RealtimeServer() as server:
+        config = replace(Config(), url=server.url, api_key="test-key")
+        listener = MicrophoneListener(
+            config, lambda _event: None, lambda _error: ended.set(), microphone=microphone
+        )
+        for block, muted in zip(loud, [False, True, False], strict=True):
+            listener.mute(muted)
+            microphones[0].blocks.put(block)
+            assert microphones[0].taken.acquire(timeout=DEADLINE_S)
+        listener.stop()
+        assert ended.wait(DEADLINE_S)
+        events = server.connections[0].client_events
+    sent = b"".join(
+        base64.b64decode(event["audio"])
+        for event in events
+        if event["type"] == "input_audio_buffer.append"
+    )
+    assert sent.startswith(loud[0] + bytes(1920) + loud[2])

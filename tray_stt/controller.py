@@ -188,6 +188,9 @@ class Listening(Protocol):
     def stop(self) -> None:
         """End the input; outstanding transcripts are still delivered."""
 
+    def mute(self, muted: bool) -> None:
+        """Send silence instead of the microphone while ``muted`` (a dictation turn is on)."""
+
 
 ListenerFactory = Callable[
     [Config, Callable[[Event], None], Callable[[BaseException | None], None]], Listening
@@ -519,6 +522,10 @@ class Controller:
         return turn == self._turns and self.snapshot.dictation is not DictationState.RECORDING
 
     def _on_talk_state(self, state: DictationState) -> None:
+        if self._worker is not None:
+            # What is dictated goes into a window; listening must not log it a second time. Muted
+            # until the turn is over: after the key is let go the dictation still records its tail.
+            self._worker.mute(state is not DictationState.IDLE)
         if state is DictationState.RECORDING:
             self._update(dictation=state, partial="")
             return

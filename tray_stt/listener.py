@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .config import Config
 from .events import Event, Notice
@@ -44,6 +44,7 @@ class MicrophoneListener:
         self._on_event = on_event
         self._on_end = on_end
         self._stopping = threading.Event()
+        self._muted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tray-stt-listen", daemon=True)
         self._thread.start()
 
@@ -51,6 +52,21 @@ class MicrophoneListener:
         """End the input: the session commits what was said and delivers it, then ends."""
         self._stopping.set()
         self._microphone.stop()
+
+    def mute(self, muted: bool) -> None:
+        """Send silence of the same length instead of the microphone while ``muted``.
+
+        Silence rather than nothing: the server's turn detection then ends an utterance that was
+        under way, and the audio timeline (capture times, resends) stays continuous.
+        """
+        if muted:
+            self._muted.set()
+        else:
+            self._muted.clear()
+
+    def _chunks(self) -> Iterator[bytes]:
+        for chunk in self._microphone.chunks():
+            yield bytes(len(chunk)) if self._muted.is_set() else chunk
 
     def _notice(self, message: str) -> None:
         self._on_event(Notice(message))
@@ -62,7 +78,7 @@ class MicrophoneListener:
                 # stop() came before start() opened the device: its stop() found nothing to
                 # stop, and the microphone would record until the next one.
                 self._microphone.stop()
-            self._session.run(self._microphone.chunks())
+            self._session.run(self._chunks())
         except BaseException as exc:  # reported to the controller, which shows it
             self._microphone.stop()
             self._on_end(exc)
