@@ -179,9 +179,13 @@ class FakeListening:
     def __init__(self, on_event: Callable[[Event], None], on_end: Callable[[Any], None]) -> None:
         self.on_event = on_event
         self.on_end = on_end
+        self.muted: list[bool] = []
 
     def stop(self) -> None:
         self.on_end(None)
+
+    def mute(self, muted: bool) -> None:
+        self.muted.append(muted)
 
 
 class FakeNotifier:
