@@ -6,6 +6,7 @@ ImportError), and on Wayland its X listener sees only XWayland windows (platform
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +31,29 @@ def _pynput_keyboard() -> Any:
             "the desktop settings instead."
         ) from exc
     return pynput.keyboard
+
+
+MACOS_UNTRUSTED = (
+    "macOS does not let tray-stt see the keyboard: allow it (or the terminal running it) in "
+    "System Settings > Privacy & Security > Input Monitoring and Accessibility, then restart it."
+)
+
+
+def require_macos_trust() -> None:
+    """HotkeyUnavailable (which privacy settings to enable) unless macOS lets this process watch
+    the keyboard; nothing elsewhere.
+
+    pynput's ``Listener.IS_TRUSTED`` is set on a listener only once its thread runs (on the class
+    it is always False), so this asks what pynput asks, ``AXIsProcessTrusted``, before listening.
+    """
+    if sys.platform != "darwin":
+        return
+    try:  # pyobjc, which pynput's darwin backend needs anyway
+        trusted = bool(importlib.import_module("HIServices").AXIsProcessTrusted())
+    except Exception:
+        return  # cannot tell: let the listener try
+    if not trusted:
+        raise HotkeyUnavailable(MACOS_UNTRUSTED)
 
 
 def pynput_key_name(key: Any) -> str:
@@ -69,11 +93,7 @@ class KeyboardHotkey:
     def start(self) -> None:
         """Start listening; HotkeyUnavailable with what to do instead if that cannot work."""
         keyboard = _pynput_keyboard()
-        if sys.platform == "darwin" and not getattr(keyboard.Listener, "IS_TRUSTED", True):
-            raise HotkeyUnavailable(
-                "macOS does not let tray-stt see the keyboard: allow it in System Settings > "
-                "Privacy & Security > Input Monitoring (and Accessibility, to paste)."
-            )
+        require_macos_trust()
         self._listener = keyboard.Listener(on_press=self._pressed, on_release=self._released)
         self._listener.start()
         self._listener.wait()

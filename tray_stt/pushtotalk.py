@@ -13,6 +13,7 @@ from .delivery import Deliverer, Desktop
 from .dictation import Dictation, DictationState
 from .events import Event, Notice
 from .hotkey import MODIFIERS, Action, Chord, parse_chord
+from .hotkey_process import HotkeyProcess, use_hotkey_process
 from .keyboard import KeyboardHotkey
 from .microphone import Microphone
 from .transcripts import DailyLog
@@ -78,13 +79,15 @@ class PushToTalk:
 
 def global_hotkey(
     config: Config, on_action: Callable[[Action], None], desktop: Desktop
-) -> KeyboardHotkey:
+) -> KeyboardHotkey | HotkeyProcess:
     """The configured chord as a global hotkey (not started); grabbed on X11.
 
-    The tray listens with it all the time and opens the dictation only when it fires.
+    The tray listens with it all the time and opens the dictation only when it fires. On macOS
+    pynput listens in a helper process (hotkey_process.py: in the tray's process it crashes).
     """
     grab = _x11_grab if desktop is Desktop.X11 else None
-    return KeyboardHotkey(parse_chord(config.hotkey), config.hotkey_mode, on_action, grab=grab)
+    kind = HotkeyProcess if use_hotkey_process() else KeyboardHotkey
+    return kind(parse_chord(config.hotkey), config.hotkey_mode, on_action, grab=grab)
 
 
 def _x11_grab(chord: Chord) -> Callable[[], None]:
