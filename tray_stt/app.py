@@ -49,7 +49,8 @@ from .delivery import Desktop, detect_desktop
 from .dictation import DictationState
 from .errors import ConfigError, ExitCode, TraySttError
 from .events import Event
-from .hotkey import HOTKEY_OFF, Action
+from .hotkey import HOTKEY_OFF, Action, parse_chord
+from .keyboard import HotkeyUnavailable
 from .listener import MicrophoneListener
 from .notify import Notifier
 from .transcripts import ClipboardSink
@@ -182,6 +183,16 @@ class TrayApp:
         if desktop is Desktop.NONE:
             return None  # no display (a server, the tests): the control commands still work
         if desktop is Desktop.WAYLAND:
+            from .portal_hotkey import PortalHotkey  # press and release where the desktop has it
+
+            config = self.controller.snapshot.config
+            chord = parse_chord(config.hotkey)
+            portal = PortalHotkey(chord, config.hotkey_mode, self._on_hotkey, environ=self.environ)
+            try:
+                portal.start()
+                return portal
+            except HotkeyUnavailable as exc:  # no portal, no GlobalShortcuts, or declined
+                _log.info("No portal push-to-talk shortcut: %s", exc)
             _log.info("%s", WAYLAND_HOTKEY)
             if not self.quiet:  # a login start stays silent; the README says the same
                 self.notifier.notify("tray-stt", WAYLAND_HOTKEY)
