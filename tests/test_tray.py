@@ -621,6 +621,7 @@ class FakeHotkey:
 
     made: list[FakeHotkey] = []
     fail_with: Exception | None = None
+    gate: threading.Event | None = None  # start() waits for it, like a portal dialog
 
     def __init__(self, config: Config, on_action: Callable[[Action], None], desktop: Any) -> None:
         self.on_action = on_action
@@ -629,6 +630,8 @@ class FakeHotkey:
         FakeHotkey.made.append(self)
 
     def start(self) -> None:
+        if FakeHotkey.gate is not None:
+            assert FakeHotkey.gate.wait(10)
         if FakeHotkey.fail_with is not None:
             raise FakeHotkey.fail_with
         self.running = True
@@ -648,11 +651,13 @@ class RunningApp:
         environ: dict[str, str] | None = None,
         quiet: bool = True,
         hotkey_fails: Exception | None = None,
+        hotkey_gate: threading.Event | None = None,
     ) -> None:
         import tray_stt.pushtotalk
 
         FakeHotkey.made = []
         FakeHotkey.fail_with = hotkey_fails
+        FakeHotkey.gate = hotkey_gate
         monkeypatch.setattr(tray_stt.pushtotalk, "global_hotkey", FakeHotkey)
         self.directory = tmp_path / "run"
         monkeypatch.setenv("TRAY_STT_RUNTIME_DIR", str(self.directory))
@@ -685,6 +690,8 @@ class RunningApp:
         while not self.icons or self.icons[0].loop_thread is None:
             threading.Event().wait(0.01)
         self.icon.wait(lambda: any(kind == "show" for kind, _, _ in self.icon.events))
+        if hotkey_gate is None:
+            assert self.app.hotkey_settled.wait(10)  # it starts beside the icon, not before it
 
     def make_icon(self, *args: Any, **kwargs: Any) -> FakeIcon:
         self.icons.append(FakeIcon(*args, **kwargs))
@@ -899,3 +906,31 @@ def test_tray_app_hotkey_off_listens_to_no_key_and_the_commands_still_work(
     assert app.command("press") == {"ok": True}
     app.wait_title("tray-stt: dictating")
     app.quit()
+
+
+def test_tray_app_shows_the_icon_and_serves_while_the_hotkey_is_still_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A portal dialog or the macOS helper process may take a while: the tray does not wait."""
+    gate = threading.Event()
+    app = RunningApp(tmp_path, monkeypatch, environ={"DISPLAY": ":42"}, hotkey_gate=gate)
+    assert app.command("status")["ok"] is True  # icon shown, socket serving, hotkey not yet
+    assert app.app.hotkey is None and not app.app.hotkey_settled.is_set()
+    gate.set()
+    assert app.app.hotkey_settled.wait(10)
+    [hotkey] = FakeHotkey.made
+    assert hotkey.running and app.app.hotkey is hotkey
+    app.quit()
+    assert not hotkey.running
+
+
+def test_tray_app_quit_while_the_hotkey_is_starting_stops_it_once_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+    app = RunningApp(tmp_path, monkeypatch, environ={"DISPLAY": ":42"}, hotkey_gate=gate)
+    app.quit()
+    gate.set()
+    assert app.app.hotkey_settled.wait(10)
+    [hotkey] = FakeHotkey.made
+    assert not hotkey.running and app.app.hotkey is None

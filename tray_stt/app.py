@@ -113,6 +113,11 @@ class TrayApp:
         )
         self.view: Any = None
         self.hotkey: Any = None
+        # Starting a hotkey can wait: the portal shows the user a dialog, the macOS helper
+        # process starts Python. The icon must not wait for it, so it starts on its own thread.
+        self.hotkey_settled = threading.Event()
+        self._hotkey_lock = threading.Lock()
+        self._quitting = False
 
     def reload(self) -> Config:
         """The configuration as the files and environment say now."""
@@ -162,18 +167,34 @@ class TrayApp:
         server.start()
         worker = threading.Thread(target=self.controller.run, name="tray-stt-controller")
         worker.start()
+        starter = threading.Thread(target=self._settle_hotkey, name="tray-stt-hotkey", daemon=True)
+        starter.start()
         try:
-            self.hotkey = self._start_hotkey()
             with _quit_on_signals(lambda: self.controller.post(Quit())):
                 self._run_view(worker)
         finally:
-            if self.hotkey is not None:
-                self.hotkey.stop()
+            self._stop_hotkey()
             self.controller.post(Quit())
             worker.join(timeout=30)
             server.stop()
             self.clipboard.close()
         return ExitCode.OK
+
+    def _settle_hotkey(self) -> None:
+        hotkey = self._start_hotkey()
+        with self._hotkey_lock:
+            if not self._quitting:
+                self.hotkey, hotkey = hotkey, None
+        if hotkey is not None:  # Quit came while it was starting
+            hotkey.stop()
+        self.hotkey_settled.set()
+
+    def _stop_hotkey(self) -> None:
+        with self._hotkey_lock:
+            self._quitting = True
+            hotkey, self.hotkey = self.hotkey, None
+        if hotkey is not None:
+            hotkey.stop()
 
     def _start_hotkey(self) -> Any:
         """The push-to-talk hotkey, listening until Quit; None where none can work (said why)."""
