@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -360,3 +361,28 @@ def test_clipboard_sink_real_xclip_round_trip(xvfb_env: str) -> None:
     sink.close()
     assert warnings == []
     assert _xclip_read(xvfb_env) == text
+
+
+@pytest.mark.desktop
+def test_clipboard_works_once_a_display_appears_after_a_first_use_without_one(
+    xvfb_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyperclip picks its backend once per process; the tray may start before the display."""
+    if shutil.which("xclip") is None:
+        pytest.skip("xclip is not installed (apt install xclip)")
+    import pyperclip
+
+    from tray_stt.transcripts import _pyperclip_paste
+
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with contextlib.suppress(pyperclip.PyperclipException):
+        _pyperclip_paste()  # without a display: pyperclip settles on "no clipboard"
+    monkeypatch.setenv("DISPLAY", xvfb_env)
+    warnings: list[str] = []
+    sink = ClipboardSink(warnings.append)
+    sink.submit("after the display came")
+    assert sink.wait_idle(10)
+    sink.close()
+    assert warnings == []
+    assert _xclip_read(xvfb_env) == "after the display came"

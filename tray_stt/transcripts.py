@@ -140,30 +140,32 @@ def _clipboard_hint() -> str:
     return "no clipboard mechanism is available"
 
 
-# pyperclip starts these commands with our stdout and stderr. xclip, xsel and wl-copy stay in
-# the background to own the selection, so a pipe reading our output (`tray-stt ... | cat`)
-# would never end. We run them ourselves with those closed; pyperclip does everything else.
-_DETACHED_COPIERS = (
-    ("WAYLAND_DISPLAY", ["wl-copy", "--type", "text/plain"]),
-    ("DISPLAY", ["xclip", "-selection", "clipboard"]),
-    ("DISPLAY", ["xsel", "--clipboard", "--input"]),
+# On Linux we run the clipboard tools ourselves, choosing by the environment of each call:
+# pyperclip starts them with our stdout and stderr (xclip, xsel and wl-copy stay in the background
+# to own the selection, so a pipe reading our output, `tray-stt ... | cat`, would never end), and it
+# picks its backend once per process, so a first use without a display would stick. pyperclip
+# does everything else (macOS, Windows). Each entry: (variable, copy command, paste command).
+_LINUX_CLIPBOARD_TOOLS = (
+    ("WAYLAND_DISPLAY", ["wl-copy", "--type", "text/plain"], ["wl-paste", "--no-newline"]),
+    ("DISPLAY", ["xclip", "-selection", "clipboard"], ["xclip", "-o", "-selection", "clipboard"]),
+    ("DISPLAY", ["xsel", "--clipboard", "--input"], ["xsel", "--clipboard", "--output"]),
 )
 
 
-def _detached_copier() -> list[str] | None:
+def _linux_clipboard_tool() -> tuple[list[str], list[str]] | None:
     if not sys.platform.startswith("linux"):
         return None
-    for variable, command in _DETACHED_COPIERS:
-        if os.environ.get(variable) and shutil.which(command[0]):
-            return command
+    for variable, copy, paste in _LINUX_CLIPBOARD_TOOLS:
+        if os.environ.get(variable) and shutil.which(copy[0]) and shutil.which(paste[0]):
+            return copy, paste
     return None
 
 
 def _pyperclip_copy(text: str) -> None:
-    command = _detached_copier()
-    if command is not None:
+    tool = _linux_clipboard_tool()
+    if tool is not None:
         subprocess.run(
-            command,
+            tool[0],
             input=text.encode("utf-8"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -177,6 +179,11 @@ def _pyperclip_copy(text: str) -> None:
 
 
 def _pyperclip_paste() -> str:
+    tool = _linux_clipboard_tool()
+    if tool is not None:
+        # An empty clipboard is an error exit for xclip and wl-paste; it reads as "" (as pyperclip).
+        result = subprocess.run(tool[1], stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
+        return result.stdout.decode("utf-8", "replace")
     import pyperclip
 
     return str(pyperclip.paste())
