@@ -157,7 +157,7 @@ def test_microphone_opens_at_24k_mono_when_possible() -> None:
     assert [len(c) for c in chunks] == [CHUNK_40MS] * 12 + [12_000 * 2 - 12 * CHUNK_40MS]
     stream = backend.last_stream
     assert (stream.samplerate, stream.channels, stream.dtype) == (24000.0, 1, "int16")
-    assert (stream.blocksize, stream.latency) == (480, "low")  # 20 ms blocks
+    assert (stream.blocksize, stream.latency) == (960, "low")  # 40 ms blocks
     assert len(backend.streams) == 1 and notices == []
     assert stream.closed and mic.device_name is None
 
@@ -401,7 +401,7 @@ def test_microphone_device_loss_switches_to_default_and_keeps_streaming() -> Non
     assert notices == [
         "The microphone USB Mic stopped delivering audio; switching to the default input device."
     ]
-    assert len(before) == 20 * 480 * 2  # every block the USB mic delivered, none lost
+    assert len(before) == 20 * 960 * 2  # every block the USB mic delivered, none lost
     assert dominant_hz(bytes(before)) == pytest.approx(500, abs=5)
     assert dominant_hz(bytes(after)) == pytest.approx(1500, abs=5)
     assert backend.refreshes == 1  # PortAudio's device list was re-read...
@@ -481,12 +481,12 @@ def test_microphone_callback_never_blocks_and_counts_drops_when_the_queue_is_ful
     mic.start()  # nobody reads chunks(): the queue fills up
     stream = backend.last_stream
     assert stream.finished.wait(10)
-    assert stream.blocks_delivered == 3000 and not stream.callback_errors
-    assert mic.dropped_blocks == 3000 - 2000 and mic.overflows == 0
+    assert stream.blocks_delivered == 1500 and not stream.callback_errors  # 60 s of 40 ms
+    assert mic.dropped_blocks == 1500 - 1000 and mic.overflows == 0  # the queue holds 40 s
     assert max(stream.callback_seconds) < 0.05
     next(mic.chunks())
     assert notices == [
-        "Audio input overflowed 1000 times: the computer is busy; some audio was lost."
+        "Audio input overflowed 500 times: the computer is busy; some audio was lost."
     ]
     mic.stop()
 

@@ -26,11 +26,12 @@ from tray_stt.errors import AudioInputError, ConfigError
 Backend = Any
 """The `sounddevice` module, or a fake with the same functions and classes (tests/fake_audio.py)."""
 
-# 20 ms blocks, not blocksize=0: PortAudio then picks ~2.7 ms blocks through PulseAudio (52
+# 40 ms blocks, not blocksize=0: PortAudio then picks ~2.7 ms blocks through PulseAudio (52
 # frames on ALSA), and waking Python for each one cost 3.6 % of a core in the callback thread
-# alone (benchmarks/bench_listen.py: 7.3 % in all with server VAD, 1.9 % with 20 ms blocks).
-_BLOCK_MS = 20
-_QUEUE_BLOCKS = 2000  # 40 s of audio before dropping any
+# alone (benchmarks/bench_listen.py, server VAD: 7.3 % in all; 3.3 % with 20 ms blocks, 2.1-2.4 %
+# with 40 ms). 40 ms is also what the session sends per message; the added delay is 20 ms.
+_BLOCK_MS = 40
+_QUEUE_BLOCKS = 1000  # 40 s of audio before dropping any
 _RETRY_S = 2.0
 _LOSS_NOTICE_S = 10.0
 # A device just opened may take longer than the watchdog to deliver its first block: PulseAudio
