@@ -17,10 +17,11 @@ blocks, stop delivering (and vanish from the hardware) after N blocks, or end wi
 from __future__ import annotations
 
 import ctypes.util
+import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -346,3 +347,30 @@ def hide_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
     # that finds nothing (on Linux; macOS and Windows fall back to the wheel's bundled copy).
     monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+
+
+class FedMicrophone:
+    """A Microphone stand-in that yields exactly the chunks the test feeds.
+
+    ``feed`` returns once they were handed on, so the test's own actions (a press, a mute) fall
+    between the same chunks as they would live.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.queue: queue.Queue[bytes | None] = queue.Queue()
+
+    def start(self) -> None:
+        pass
+
+    def chunks(self) -> Iterator[bytes]:
+        while (chunk := self.queue.get()) is not None:
+            yield chunk
+            self.queue.task_done()
+
+    def stop(self) -> None:
+        self.queue.put(None)
+
+    def feed(self, chunk: bytes, count: int = 1) -> None:
+        for _ in range(count):
+            self.queue.put(chunk)
+        self.queue.join()

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import select
-import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from fake_service_process import ServiceProcess
 from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     DBusAddress,
     HeaderFields,
@@ -46,32 +44,12 @@ _DO_NOT_QUEUE = 4  # RequestName flag: fail at once if another daemon owns the n
 _PRIMARY_OWNER = 1
 
 
-class FakeNotificationDaemon:
+class FakeNotificationDaemon(ServiceProcess):
     """A running fake daemon (a child process) and the calls it has received."""
 
     def __init__(self, bus_address: str, log_path: Path, *, error: str | None = None) -> None:
-        self.log_path = log_path
-        log_path.write_text("")
-        argv = [sys.executable, __file__, "--log", str(log_path)]
-        if error:
-            argv += ["--error", error]
-        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": bus_address}
-        self._process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
-        self._await_ready()
-
-    def _await_ready(self, timeout: float = 10.0) -> None:
-        assert self._process.stdout is not None
-        ready, _, _ = select.select([self._process.stdout], [], [], timeout)
-        line = self._process.stdout.readline().strip() if ready else ""
-        if line != "READY":
-            self.stop()
-            raise RuntimeError(f"the fake notification daemon did not start: {line!r}")
-
-    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
-        """Every call received so far, oldest first; only those to ``method`` if given."""
-        lines = self.log_path.read_text().splitlines()
-        calls = [json.loads(line) for line in lines if line]
-        return [c for c in calls if method is None or c["method"] == method]
+        options = ["--error", error] if error else []
+        super().__init__(__file__, options, bus_address, log_path, "fake notification daemon")
 
     def notifications(self) -> list[dict[str, Any]]:
         """The Notify calls received so far, with their arguments by name."""
@@ -85,14 +63,6 @@ class FakeNotificationDaemon:
                 return found
             waiter.wait(0.02)
         raise AssertionError(f"expected {count} notifications, got {self.notifications()}")
-
-    def stop(self) -> None:
-        """Terminate the daemon process."""
-        if self._process.poll() is None:
-            self._process.terminate()
-        self._process.wait(5)
-        if self._process.stdout is not None:
-            self._process.stdout.close()
 
 
 def serve(log_path: Path, error: str | None) -> None:

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import select
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from fake_service_process import ServiceProcess
 from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     DBusAddress,
     HeaderFields,
@@ -49,7 +47,7 @@ _PRIMARY_OWNER = 1
 _UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
 
 
-class FakePortal:
+class FakePortal(ServiceProcess):
     """A running fake portal (a child process) and the calls it has received."""
 
     def __init__(
@@ -60,31 +58,8 @@ class FakePortal:
         decline: bool = False,
         no_shortcuts: bool = False,
     ) -> None:
-        self.bus_address = bus_address
-        self.log_path = log_path
-        log_path.write_text("")
-        argv = [sys.executable, __file__, "--log", str(log_path)]
-        if decline:
-            argv.append("--decline")
-        if no_shortcuts:
-            argv.append("--no-shortcuts")
-        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": bus_address}
-        self._process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
-        self._await_ready()
-
-    def _await_ready(self, timeout: float = 10.0) -> None:
-        assert self._process.stdout is not None
-        ready, _, _ = select.select([self._process.stdout], [], [], timeout)
-        line = self._process.stdout.readline().strip() if ready else ""
-        if line != "READY":
-            self.stop()
-            raise RuntimeError(f"the fake portal did not start: {line!r}")
-
-    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
-        """Every call received so far, oldest first; only those to ``method`` if given."""
-        lines = self.log_path.read_text().splitlines()
-        calls = [json.loads(line) for line in lines if line]
-        return [c for c in calls if method is None or c["method"] == method]
+        options = ["--decline"] * decline + ["--no-shortcuts"] * no_shortcuts
+        super().__init__(__file__, options, bus_address, log_path, "fake portal")
 
     def emit(self, member: str) -> None:
         """Make the portal send ``Activated`` or ``Deactivated`` for the bound shortcut."""
@@ -95,14 +70,6 @@ class FakePortal:
             )
         if reply.header.message_type == MessageType.error:
             raise AssertionError(f"Emit({member}) failed: {reply.body}")
-
-    def stop(self) -> None:
-        """Terminate the portal process."""
-        if self._process.poll() is None:
-            self._process.terminate()
-        self._process.wait(5)
-        if self._process.stdout is not None:
-            self._process.stdout.close()
 
 
 def request_path(sender: str, token: str) -> str:

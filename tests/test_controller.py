@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fake_dictation import Dictations
+from controller_fakes import Dictations, FakeAutostart
 
 from tray_stt.config import Config
 from tray_stt.controller import (
@@ -61,18 +61,6 @@ class FakeNotifier:
 
     def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
         self.shown.append((title, body, urgent))
-
-
-class FakeAutostart:
-    def __init__(self) -> None:
-        self.on = False
-
-    def enabled(self) -> bool:
-        return self.on
-
-    def set(self, enabled: bool) -> str:
-        self.on = enabled
-        return "done"
 
 
 class Harness:

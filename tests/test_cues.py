@@ -10,12 +10,12 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_audio import FedMicrophone
 from portaudio_fixtures import REPO, needs_portaudio, virtual_microphone
 from realtime_server import RealtimeServer
 
@@ -198,29 +198,6 @@ def test_sound_cues_config_key_defaults_on_and_parses_booleans() -> None:
 CHUNK_MS = 20
 LOUD = (np.sin(np.arange(CHUNK_MS * 24) * 0.2) * 12000).astype("<i2").tobytes()
 QUIET = bytes(CHUNK_MS * BYTES_PER_MS)
-
-
-class FedMicrophone:
-    """Yields exactly the chunks the test feeds; ``feed`` returns once they were handed on."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[bytes | None] = queue.Queue()
-
-    def start(self) -> None:
-        pass
-
-    def chunks(self) -> Iterator[bytes]:
-        while (chunk := self.queue.get()) is not None:
-            yield chunk
-            self.queue.task_done()
-
-    def stop(self) -> None:
-        self.queue.put(None)
-
-    def feed(self, chunk: bytes, count: int) -> None:
-        for _ in range(count):
-            self.queue.put(chunk)
-        self.queue.join()
 
 
 def test_push_to_talk_plays_start_stop_and_cancel_for_its_turns(tmp_path: Path) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from fake_audio import FedMicrophone
 from realtime_server import RealtimeServer
 
 from tray_stt.config import Config
@@ -22,30 +22,6 @@ CHUNK_MS = 20
 LOUD = (np.sin(np.arange(CHUNK_MS * 24) * 0.2) * 12000).astype("<i2").tobytes()
 QUIET = bytes(CHUNK_MS * BYTES_PER_MS)
 EDITOR = Window(7, ("editor", "editor"))
-
-
-class FedMicrophone:
-    """Yields exactly the chunks the test feeds; ``feed`` returns once they were handed on, so
-    the test's press and release fall between the same chunks as a hotkey's would."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[bytes | None] = queue.Queue()
-
-    def start(self) -> None:
-        pass
-
-    def chunks(self) -> Iterator[bytes]:
-        while (chunk := self.queue.get()) is not None:
-            yield chunk
-            self.queue.task_done()
-
-    def stop(self) -> None:
-        self.queue.put(None)
-
-    def feed(self, chunk: bytes, count: int) -> None:
-        for _ in range(count):
-            self.queue.put(chunk)
-        self.queue.join()
 
 
 class FakeDeliverer:

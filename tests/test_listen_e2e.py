@@ -12,7 +12,6 @@ generous deadline) for what it expects, then sends SIGINT as Ctrl+C would. Nothi
 from __future__ import annotations
 
 import base64
-import queue
 import re
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from audio_fixtures import spoken_wav
-from fake_audio import FakeBackend, FakeDevice
+from fake_audio import FakeBackend, FakeDevice, FedMicrophone
 from portaudio_fixtures import needs_portaudio, portaudio_env, virtual_microphone, write_asoundrc
 from realtime_server import RealtimeServer
 
@@ -335,33 +334,12 @@ def test_microphone_listener_stopped_before_the_device_opened_still_ends() -> No
     assert backend.last_stream.closed
 
 
-class QueuedMicrophone:
-    """A microphone the test speaks into chunk by chunk; None ends the input."""
-
-    device_name = "queued"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.blocks: queue.Queue[bytes | None] = queue.Queue()
-        self.taken = threading.Semaphore(0)
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        self.blocks.put(None)
-
-    def chunks(self) -> Iterator[bytes]:
-        while (block := self.blocks.get()) is not None:
-            yield block
-            self.taken.release()  # the listener has handed this block on
-
-
 def test_microphone_listener_sends_silence_while_muted_for_a_dictation_turn() -> None:
     """Dictated speech goes into a window; the listening session must not transcribe it too."""
-    microphones: list[QueuedMicrophone] = []
+    microphones: list[FedMicrophone] = []
 
-    def microphone(*args: Any, **kwargs: Any) -> QueuedMicrophone:
-        microphones.append(QueuedMicrophone())
+    def microphone(*args: Any, **kwargs: Any) -> FedMicrophone:
+        microphones.append(FedMicrophone())
         return microphones[0]
 
     ended = threading.Event()
@@ -373,8 +351,7 @@ def test_microphone_listener_sends_silence_while_muted_for_a_dictation_turn() ->
         )
         for block, muted in zip(loud, [False, True, False], strict=True):
             listener.mute(muted)
-            microphones[0].blocks.put(block)
-            assert microphones[0].taken.acquire(timeout=DEADLINE_S)
+            microphones[0].feed(block)
         listener.stop()
         assert ended.wait(DEADLINE_S)
         events = server.connections[0].client_events

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_dictation import Dictations
+from controller_fakes import Dictations, FakeAutostart
 
 with pytest.MonkeyPatch.context() as _patch:
     # pystray picks its backend at import; without a display only "dummy" imports.
@@ -197,18 +197,6 @@ class FakeNotifier:
 
     def set_hook(self, hook: object) -> None:
         pass
-
-
-class FakeAutostart:
-    def __init__(self) -> None:
-        self.on = False
-
-    def enabled(self) -> bool:
-        return self.on
-
-    def set(self, enabled: bool) -> str:
-        self.on = enabled
-        return "done"
 
 
 class Tray:

@@ -1,4 +1,4 @@
-"""A stand-in for push-to-talk (PushToTalk without microphone, session or hotkey).
+"""Stand-ins for what the Controller drives: push-to-talk and start at login.
 
 The controller and tray tests play the dictation's side themselves: they call ``on_state`` and
 ``on_event`` as the real session would, and read back which turn controls were used.
@@ -76,3 +76,17 @@ class Dictations:
             raise self.fail_with
         self.opened.append(FakeTalk(config, on_event, on_state))
         return self.opened[-1]
+
+
+class FakeAutostart:
+    """Start at login as a switch in memory."""
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def enabled(self) -> bool:
+        return self.on
+
+    def set(self, enabled: bool) -> str:
+        self.on = enabled
+        return "done"
