@@ -97,7 +97,9 @@ def tray_owner(display_name: str) -> bool:
         d.close()
 
 
-def docked_icon(display_name: str) -> tuple[int, int, int, int, int] | None:
+def docked_icon(
+    display_name: str, icon_class: str = ICON_CLASS
+) -> tuple[int, int, int, int, int] | None:
     """(window id, x, y, width, height) of our icon once the tray has embedded it, else None.
 
     Embedded means shown inside another window: an icon whose tray went away is put back on
@@ -106,7 +108,7 @@ def docked_icon(display_name: str) -> tuple[int, int, int, int, int] | None:
     from Xlib import X, display, error
 
     found = subprocess.run(
-        ["xdotool", "search", "--class", ICON_CLASS],
+        ["xdotool", "search", "--class", icon_class],
         env={**os.environ, "DISPLAY": display_name},
         capture_output=True,
         text=True,
@@ -159,3 +161,29 @@ def drawn_icon(display_name: str, path: Path) -> Any:
     _, x, y, width, height = place
     icon = screenshot(display_name, path).crop((x, y, x + width, y + height))
     return icon if len(icon.getcolors(4096) or []) > 8 else None  # not blank
+
+
+def popup_menus(display_name: str) -> list[tuple[int, int, int, int]]:
+    """(x, y, width, height) of every shown popup menu window (a GTK menu and its submenus)."""
+    from Xlib import X, display, error
+
+    d = display.Display(display_name)
+    try:
+        root = d.screen().root
+        kind = d.intern_atom("_NET_WM_WINDOW_TYPE")
+        popup = d.intern_atom("_NET_WM_WINDOW_TYPE_POPUP_MENU")
+        found = []
+        for window in root.query_tree().children:
+            try:
+                if window.get_attributes().map_state != X.IsViewable:
+                    continue
+                types = window.get_full_property(kind, X.AnyPropertyType)
+                if types is None or popup not in types.value:
+                    continue
+                geometry = window.get_geometry()
+            except error.XError:
+                continue  # destroyed while we looked
+            found.append((geometry.x, geometry.y, geometry.width, geometry.height))
+        return found
+    finally:
+        d.close()

@@ -288,10 +288,35 @@ def menu_key(snapshot: Snapshot) -> tuple[object, ...]:
 
 
 def _native_icon_class(pystray: Any) -> Any:
-    """pystray's Icon for this platform; on xorg with its click and transparency repaired."""
+    """pystray's Icon for this platform; on xorg with its click and transparency repaired, on
+    GTK and AppIndicator quiet at stop when no notification daemon runs."""
     if pystray.Icon.__module__ == "pystray._xorg":
         return _xorg_icon_class(pystray.Icon)
+    if pystray.Icon.__module__ in ("pystray._gtk", "pystray._appindicator"):
+        return _gtk_icon_class(pystray.Icon)
     return pystray.Icon
+
+
+def _gtk_icon_class(base: type[Any]) -> type[Any]:
+    class GtkIcon(base):  # type: ignore[misc]
+        """pystray's GTK or AppIndicator Icon, whose stop does not fail without a notification
+        daemon: pystray closes its own notification at stop, even when it never showed one
+        (tray-stt's go through tray_stt.notify), and that D-Bus call raises ServiceUnknown
+        (platform-notes §1), which ended every Quit in a traceback."""
+
+        def _initialize(self) -> None:
+            super()._initialize()
+            close = self._notifier.hide
+
+            def close_quietly() -> None:
+                try:
+                    close()
+                except Exception as exc:
+                    _log.debug("closing pystray's notification failed: %s", exc)
+
+            self._notifier.hide = close_quietly
+
+    return GtkIcon
 
 
 PANEL_GREY = (64, 64, 64)  # behind the icon when the tray's own background cannot be read
@@ -438,22 +463,44 @@ def _on_ui_thread(call: Callable[[], None]) -> None:
 
 
 def choose_linux_backend(environ: dict[str, str] | os._Environ[str]) -> str | None:
-    """The pystray backend for this Linux desktop, or None to run without a tray."""
+    """The pystray backend for this Linux desktop, or None to run without a tray.
+
+    AppIndicator (StatusNotifierItem) when PyGObject and its typelib are there: it works on KDE,
+    GNOME with the extension and Wayland panels, and where no StatusNotifierWatcher runs (an
+    XEmbed panel such as trayer, XFCE's or MATE's) libayatana shows an XEmbed icon instead and
+    switches to StatusNotifier when a watcher starts later (at a login the panel often starts
+    after us), so it is not second-guessed here. Without the typelib: a Gtk.StatusIcon, which
+    has the menu; without PyGObject: pystray's xorg icon, which has none. Both are XEmbed only.
+    """
     if environ.get("PYSTRAY_BACKEND"):
         return environ["PYSTRAY_BACKEND"]
     if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
         return None
-    try:
-        import gi  # type: ignore[import-not-found]
-
-        gi.require_version("Gtk", "3.0")
-        try:
-            gi.require_version("AyatanaAppIndicator3", "0.1")
-        except ValueError:
-            gi.require_version("AppIndicator3", "0.1")
+    gtk = _has_typelib("Gtk", "3.0")
+    indicator = _has_typelib("AyatanaAppIndicator3", "0.1") or _has_typelib("AppIndicator3", "0.1")
+    if gtk and indicator:
         return "appindicator"
-    except (ImportError, ValueError):
-        pass
     if environ.get("WAYLAND_DISPLAY") and not environ.get("DISPLAY"):
         return None  # XEmbed trays do not exist on Wayland
+    if gtk:
+        _log.warning(
+            "No AppIndicator typelib (apt install gir1.2-ayatanaappindicator3-0.1): the icon is a "
+            "GTK status icon, which only XEmbed system trays show."
+        )
+        return "gtk"
+    _log.warning(
+        "No PyGObject (python3-gi) in this Python: the tray icon has no menu and only XEmbed "
+        'system trays show it; the README\'s "Linux tray backends" says how to get AppIndicator.'
+    )
     return "xorg"
+
+
+def _has_typelib(namespace: str, version: str) -> bool:
+    """Whether PyGObject is importable and has ``namespace`` at ``version``."""
+    try:
+        import gi  # type: ignore[import-not-found, unused-ignore]
+
+        gi.require_version(namespace, version)
+    except (ImportError, ValueError):
+        return False
+    return True
