@@ -541,3 +541,62 @@ def test_ga_only_options_validate_against_the_sdk(settings: TranscriptionSetting
     client.receive(frame("session.created", session={}))
     [update] = sent(client)
     assert update["session"]["audio"]["input"]["transcription"]["model"] == settings.model
+
+
+def offline_client(settings: TranscriptionSettings, offline_ms: int) -> TranscriptionClient:
+    client = TranscriptionClient(settings, Dialect.GA, today=TODAY, offline_ms=offline_ms)
+    client.connection_opened()
+    client.receive(frame("session.created", session={"id": "sess_1"}))
+    client.receive(frame("session.updated", session={"id": "sess_1"}))
+    sent(client)
+    return client
+
+
+def reconnect(client: TranscriptionClient) -> list[dict[str, Any]]:
+    """What a new connection is sent after its configuration."""
+    client.connection_opened()
+    client.receive(frame("session.created", session={}))
+    client.receive(frame("session.updated", session={}))
+    config, *events = sent(client)
+    assert config["type"] == "session.update"
+    return events
+
+
+def test_a_long_outage_keeps_only_the_newest_audio_and_every_committed_turn() -> None:
+    client = offline_client(TranscriptionSettings(), offline_ms=1000)
+    audio = (bytes(range(256)) * 1200)[: 5000 * MS]
+    client.append(audio[: 1000 * MS], T0)
+    sent(client)
+    speech(client, "item_1", None, 100, 900)  # committed, not yet transcribed
+    client.connection_lost()
+    for second in range(1, 5):  # four seconds captured with the network down
+        client.append(audio[second * 1000 * MS : (second + 1) * 1000 * MS], T0)
+    assert client.dropped_ms == 3100  # from the end of item_1 (0.9 s) to the newest second (4 s)
+    # In memory: item_1 (with the rest of the block it is in) and the newest second.
+    assert client.buffered_ms == 1000 + 1000
+    replay = reconnect(client)
+    commit_at = [e["type"] for e in replay].index("input_audio_buffer.commit")
+    resent = b"".join(base64.b64decode(e["audio"]) for e in replay[:commit_at])
+    assert resent == audio[100 * MS : 900 * MS]  # the committed turn is never dropped
+    tail = b"".join(base64.b64decode(e["audio"]) for e in replay[commit_at + 2 :])
+    assert tail == audio[4000 * MS :]
+
+
+def test_a_long_outage_drops_manual_turns_that_ended_in_the_dropped_audio() -> None:
+    client = offline_client(TranscriptionSettings(turn=TurnMode.MANUAL), offline_ms=1000)
+    client.connection_lost()
+    client.append(bytes([1]) * (500 * MS), T0)
+    assert client.commit()  # this turn's audio is dropped below: its commit must go too
+    client.append(bytes([2]) * (2000 * MS), T0)
+    assert client.commit()
+    assert client.dropped_ms == 1500
+    replay = reconnect(client)
+    assert [e["type"] for e in replay] == ["input_audio_buffer.append", "input_audio_buffer.commit"]
+    assert base64.b64decode(replay[0]["audio"]) == bytes([2]) * (1000 * MS)
+
+
+def test_without_an_offline_limit_nothing_is_dropped_during_an_outage() -> None:
+    client = ready_client()
+    client.connection_lost()
+    client.append(bytes(10_000 * MS), T0)
+    assert client.dropped_ms == 0 and client.buffered_ms == 10_000

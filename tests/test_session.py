@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -17,9 +18,10 @@ from websockets.sync.server import ServerConnection, serve
 
 from tray_stt.audio import paced
 from tray_stt.errors import AuthenticationError, ConfigError, ConnectionFailed
-from tray_stt.events import Event, TranscriptCompleted
+from tray_stt.events import Event, Notice, TranscriptCompleted
 from tray_stt.models import Dialect, TranscriptionSettings
 from tray_stt.session import Endpoint, Session, SessionOptions
+from tray_stt.transport import Transport, TransportClosed, websocket_connect
 
 RATE = 24000
 
@@ -159,3 +161,46 @@ def test_session_warnings_name_the_shutdown_date(tmp_path: Path) -> None:
     assert session.warnings == [
         "gpt-4o-transcribe is scheduled to shut down on 2027-02-26. Switch to gpt-transcribe."
     ]
+
+
+LATER = "to be transcribed when it is back."
+
+
+def test_session_keeps_only_the_newest_audio_through_a_long_outage() -> None:
+    """A microphone goes on through an outage; memory stays bounded and the newest is sent."""
+    collector = Collector()
+    down = threading.Event()
+
+    def connect(url: str, headers: dict[str, str], timeout: float) -> Transport:
+        if down.is_set():
+            raise TransportClosed(None, "the network is down")
+        return websocket_connect(url, headers, timeout)
+
+    def microphone() -> Iterator[bytes]:
+        yield from chunks_of(silence(1.0, RATE).astype("<i2").tobytes())
+        while not any(isinstance(e, Notice) for e in collector.events):
+            threading.Event().wait(0.01)  # until the session noticed the drop
+        down.set()  # captured while no connection can be made:
+        yield from chunks_of(tone_bursts(1, gap_s=0.3))  # speech that is dropped, oldest first
+        yield from chunks_of(silence(2.0, RATE).astype("<i2").tobytes())
+        yield from chunks_of(tone_bursts(1, gap_s=0.3)[: 1200 * 48])  # the newest 1.2 s, kept
+        down.clear()
+
+    with RealtimeServer(transcripts=["kept"], drop_after_ms=[500]) as server:
+        endpoint = Endpoint(url=server.url, api_key="test-key")
+        options = SessionOptions(offline_audio_ms=1200, backoff_s=0.01, backoff_max_s=0.05)
+        session = Session(
+            endpoint, TranscriptionSettings(), collector, options=options, connect=connect
+        )
+        session.run(microphone())
+        assert server.violations == []
+        after = server.connections[-1].client_events
+    assert collector.texts == ["kept"]
+    notices = [e.message for e in collector.events if isinstance(e, Notice)]
+    told = "The connection has been down a long time: only the last 1.2 seconds of audio"
+    assert [n for n in notices if n.startswith(told)] == [f"{told} are kept, " + LATER]
+    sent = sum(
+        len(base64.b64decode(e["audio"])) for e in after if e["type"] == "input_audio_buffer.append"
+    )
+    padding = (TranscriptionSettings().silence_duration_ms + 300) * 48  # finish() pads silence
+    assert sent <= 1200 * 48 + padding

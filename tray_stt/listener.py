@@ -12,6 +12,10 @@ from .models import TurnMode
 from .session import Session, SessionOptions
 from .vad import LocalTurns
 
+# Through a network outage the microphone keeps capturing (48 KB a second); the newest ten
+# minutes are kept for when it is back, about 29 MB at most.
+OFFLINE_AUDIO_MS = 10 * 60 * 1000
+
 
 def local_turns(config: Config) -> LocalTurns | None:
     """A client-side voice detector when the turn mode asks for one."""
@@ -20,7 +24,11 @@ def local_turns(config: Config) -> LocalTurns | None:
 
 def live_session(config: Config, on_event: Callable[[Event], None]) -> Session:
     """A session for a live source: keeps retrying the network, bounded silence in memory."""
-    options = SessionOptions(live_silence_ms=5000, reconnect_attempts=None)
+    options = SessionOptions(
+        live_silence_ms=5000,
+        reconnect_attempts=None,
+        offline_audio_ms=OFFLINE_AUDIO_MS,
+    )
     return Session(
         config.endpoint, config.transcription, on_event, options=options, turns=local_turns(config)
     )

@@ -87,10 +87,16 @@ class TranscriptionClient:
         *,
         today: date,
         retain_ms: int | None = None,
+        offline_ms: int | None = None,
     ) -> None:
         """``retain_ms`` bounds the silence kept between utterances in VAD modes. Only a live
         source, which the server keeps up with, may set it; with None, silence is dropped only
         where the server confirmed the audio (fast file streaming runs far ahead of the server).
+
+        ``offline_ms`` bounds the uncommitted audio kept while no connection streams: a
+        microphone goes on capturing through a long outage, and memory must not grow all day
+        (48 KB a second). The oldest is dropped first and counted in ``dropped_ms``. Turns already
+        committed are always kept for their resend.
         """
         self.settings = settings
         self.dialect = dialect
@@ -99,6 +105,8 @@ class TranscriptionClient:
         )
         self._today = today
         self._retain = None if retain_ms is None else retain_ms * BYTES_PER_MS
+        self._offline_limit = None if offline_ms is None else offline_ms * BYTES_PER_MS
+        self._dropped = 0
         self._journal = AudioJournal()
         self._order: list[_Utterance] = []
         self._frontier = 0  # audio before this is committed or discarded silence
@@ -135,7 +143,12 @@ class TranscriptionClient:
     @property
     def buffered_ms(self) -> int:
         """Audio kept for a possible resend."""
-        return (self._journal.end - self._journal.start) // BYTES_PER_MS
+        return self._journal.kept_bytes // BYTES_PER_MS
+
+    @property
+    def dropped_ms(self) -> int:
+        """Audio dropped so far because it was captured during too long an outage."""
+        return self._dropped // BYTES_PER_MS
 
     def take_outgoing(self) -> list[str]:
         """The JSON texts to send, in order; empties the outbox."""
@@ -149,6 +162,8 @@ class TranscriptionClient:
         self._journal.append(pcm, when)
         if self._streaming:
             self._send_tail()
+        else:
+            self._bound_offline_audio()
 
     def commit(self) -> bool:
         """End the current turn here (manual turns, push-to-talk release); False if too short."""
@@ -169,6 +184,22 @@ class TranscriptionClient:
             self._trim()
         if self._streaming:
             self._outbox.append(wire.clear(self._next_id("clear")))
+
+    def _bound_offline_audio(self) -> None:
+        """Keep at most the newest ``offline_ms`` of the audio no connection has taken yet."""
+        if self._offline_limit is None:
+            return
+        oldest_kept = self._journal.end - self._offline_limit
+        if oldest_kept <= self._frontier:
+            return
+        dropped_from = max(self._frontier, self._journal.start)
+        self._dropped += oldest_kept - dropped_from
+        # Only uncommitted audio lies past the frontier; committed turns before it stay whole.
+        self._journal.forget(dropped_from, oldest_kept)
+        self._frontier = oldest_kept
+        # Manual turn ends inside the dropped audio would commit nothing (or the wrong audio).
+        self._marks = [mark for mark in self._marks if mark > oldest_kept]
+        self._trim()
 
     def _mark_turn_end(self) -> bool:
         # The server refuses commits of less than 100 ms; such a sliver joins the next turn.
@@ -210,7 +241,7 @@ class TranscriptionClient:
         """A new connection: what the last one left unfinished will be sent on it."""
         # Turn ends whose commit the old connection never acknowledged are sent again.
         unacknowledged = [o for i, o in self._conn.commits.items() if not i.startswith("replay")]
-        self._marks = sorted({*unacknowledged, *self._marks})
+        self._marks = sorted(m for m in {*unacknowledged, *self._marks} if m > self._frontier)
         self._conn = _Connection()
         self._outbox.clear()
 

@@ -98,6 +98,7 @@ class SessionOptions:
     rollover_wait_s: float = 10.0  # for the old session's transcripts before switching
     final_wait_s: float = 30.0  # with no word from the server, at the end of input
     live_silence_ms: int | None = None  # live sources: silence kept for resends (see protocol)
+    offline_audio_ms: int | None = None  # live sources: audio kept through an outage (protocol)
     reconnect_attempts: int | None = 6  # consecutive failures before giving up; None: never
     first_connect_attempts: int | None = 3  # before any connection worked: likely a wrong URL
     backoff_s: float = 0.5
@@ -139,7 +140,10 @@ class Session:
             endpoint.dialect,
             today=today or date.today(),
             retain_ms=self.options.live_silence_ms,
+            offline_ms=self.options.offline_audio_ms,
         )
+        self._dropped_ms = 0  # audio dropped in earlier outages, already told
+        self._outage_told = False
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._fatal: BaseException | None = None
@@ -211,7 +215,7 @@ class Session:
                     self._changed.wait(0.5)
                 if self._stopped:
                     return
-                markers = self._take(chunk)
+                markers = self._take(chunk) + self._outage_notice()
             self._dispatch(markers)
             self._throttle()
             self._check_rollover()
@@ -227,6 +231,24 @@ class Session:
         self._core.append(chunk, _captured_at(chunk))
         self._submit()
         return []
+
+    def _outage_notice(self) -> list[Event]:
+        """Say once per outage that the oldest audio is no longer kept (memory is bounded)."""
+        if self._core.ready:
+            self._outage_told = False
+            self._dropped_ms = self._core.dropped_ms
+            return []
+        if self._outage_told or self._core.dropped_ms == self._dropped_ms:
+            return []
+        self._outage_told = True
+        kept_s = (self.options.offline_audio_ms or 0) / 1000
+        kept = f"{kept_s / 60:g} minutes" if kept_s >= 60 else f"{kept_s:g} seconds"
+        return [
+            Notice(
+                f"The connection has been down a long time: only the last {kept} of audio are "
+                "kept, to be transcribed when it is back."
+            )
+        ]
 
     def _take_turns(self, turns: list[Speech | SpeechBegan | SpeechEnded]) -> list[Event]:
         markers: list[Event] = []
