@@ -341,7 +341,7 @@ def test_transcribe_without_key_on_openai_says_how_to_set_it(
 ) -> None:
     result = run_cli("transcribe", str(three_tones), tmp_path=tmp_path, env={"OPENAI_API_KEY": ""})
     line = assert_clean_failure(result, 3)
-    assert "OPENAI_API_KEY" in line
+    assert "`tray-stt set-key`" in line and "OPENAI_API_KEY" in line
 
 
 def test_transcribe_unreachable_endpoint_is_a_network_error(

@@ -81,7 +81,8 @@ class Endpoint:
             )
         if self.is_openai and not self.api_key:
             raise AuthenticationError(
-                "No API key is set: export OPENAI_API_KEY=sk-... or put api_key in the config file."
+                "No API key is set: run `tray-stt set-key` (or choose Set API key in the tray "
+                "menu), or export OPENAI_API_KEY=sk-..."
             )
         if self.is_openai and self.dialect is Dialect.BETA:
             raise ConfigError(
