@@ -1,4 +1,4 @@
-"""Stand-ins for what the Controller drives: push-to-talk and start at login.
+"""Stand-ins for what the Controller drives: listening, push-to-talk, notifications, autostart.
 
 The controller and tray tests play the dictation's side themselves: they call ``on_state`` and
 ``on_event`` as the real session would, and read back which turn controls were used.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from tray_stt.config import Config
 from tray_stt.dictation import DictationState
@@ -90,3 +91,33 @@ class FakeAutostart:
     def set(self, enabled: bool) -> str:
         self.on = enabled
         return "done"
+
+
+class FakeListening:
+    """Stands in for MicrophoneListener: the test plays the session's part."""
+
+    def __init__(self, on_event: Callable[[Event], None], on_end: Callable[[Any], None]) -> None:
+        self.on_event = on_event
+        self.on_end = on_end
+        self.stopped = threading.Event()
+        self.muted: list[bool] = []
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.on_end(None)
+
+    def mute(self, muted: bool) -> None:
+        self.muted.append(muted)
+
+
+class FakeNotifier:
+    """Records what would have been shown."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, str, bool]] = []
+
+    def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
+        self.shown.append((title, body, urgent))
+
+    def set_hook(self, hook: object) -> None:
+        pass

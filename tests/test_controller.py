@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from controller_fakes import Dictations, FakeAutostart
+from controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 
 from tray_stt.config import Config
 from tray_stt.controller import (
@@ -38,29 +38,6 @@ from tray_stt.events import (
 )
 from tray_stt.models import Dialect
 from tray_stt.transcripts import DailyLog
-
-
-class FakeListening:
-    def __init__(self, on_event: Callable[[Event], None], on_end: Callable[[object], None]):
-        self.on_event = on_event
-        self.on_end = on_end
-        self.stopped = threading.Event()
-        self.muted: list[bool] = []
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.on_end(None)
-
-    def mute(self, muted: bool) -> None:
-        self.muted.append(muted)
-
-
-class FakeNotifier:
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str, bool]] = []
-
-    def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
-        self.shown.append((title, body, urgent))
 
 
 class Harness:

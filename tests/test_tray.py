@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_fakes import Dictations, FakeAutostart
+from controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 
 with pytest.MonkeyPatch.context() as _patch:
     # pystray picks its backend at import; without a display only "dummy" imports.
@@ -171,32 +171,6 @@ def find(menu: Any, *path: str) -> Any:
 
 def checked_items(menu: Any, label: str) -> list[str]:
     return [item.text for item in find(menu, label).submenu.items if item.checked]
-
-
-class FakeListening:
-    """Stands in for MicrophoneListener: the test plays the session's part."""
-
-    def __init__(self, on_event: Callable[[Event], None], on_end: Callable[[Any], None]) -> None:
-        self.on_event = on_event
-        self.on_end = on_end
-        self.muted: list[bool] = []
-
-    def stop(self) -> None:
-        self.on_end(None)
-
-    def mute(self, muted: bool) -> None:
-        self.muted.append(muted)
-
-
-class FakeNotifier:
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str, bool]] = []
-
-    def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
-        self.shown.append((title, body, urgent))
-
-    def set_hook(self, hook: object) -> None:
-        pass
 
 
 class Tray:
