@@ -372,12 +372,12 @@ def test_clipboard_works_once_a_display_appears_after_a_first_use_without_one(
         pytest.skip("xclip is not installed (apt install xclip)")
     import pyperclip
 
-    from tray_stt.transcripts import _pyperclip_paste
+    from tray_stt.transcripts import clipboard_paste
 
     monkeypatch.delenv("DISPLAY")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with contextlib.suppress(pyperclip.PyperclipException):
-        _pyperclip_paste()  # without a display: pyperclip settles on "no clipboard"
+        clipboard_paste()  # without a display: pyperclip settles on "no clipboard"
     monkeypatch.setenv("DISPLAY", xvfb_env)
     warnings: list[str] = []
     sink = ClipboardSink(warnings.append)

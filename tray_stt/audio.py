@@ -16,12 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from tray_stt.errors import AudioInputError, ConfigError
+from tray_stt.journal import BYTES_PER_MS as BYTES_PER_MS  # the one definition, re-exported
 
 SAMPLE_RATE = 24_000
 """The sample rate the realtime API expects (mono PCM16 little-endian)."""
-
-BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
-"""Bytes of 24 kHz mono PCM16 per millisecond (48)."""
 
 MIN_CHUNK_MS = 20
 """Shortest chunk `WavFile.pcm_chunks` accepts, in milliseconds."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .transcripts import _pyperclip_copy, _pyperclip_paste
+from .transcripts import clipboard_copy, clipboard_paste
 from .xwindows import X11, Window
 
 DEFAULT_TERMINALS = (
@@ -135,8 +135,8 @@ class Deliverer:
         modifier_timeout_s: float = 3.0,
         env: Mapping[str, str] | None = None,
         run: Runner = _run,
-        copy: Callable[[str], None] = _pyperclip_copy,
-        paste: Callable[[], str] = _pyperclip_paste,
+        copy: Callable[[str], None] = clipboard_copy,
+        paste: Callable[[], str] = clipboard_paste,
         x11: X11 | None = None,
     ) -> None:
         """``settle_s``: how long the target gets to read the clipboard before it is restored

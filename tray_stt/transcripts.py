@@ -161,7 +161,7 @@ def _linux_clipboard_tool() -> tuple[list[str], list[str]] | None:
     return None
 
 
-def _pyperclip_copy(text: str) -> None:
+def clipboard_copy(text: str) -> None:
     tool = _linux_clipboard_tool()
     if tool is not None:
         subprocess.run(
@@ -178,7 +178,7 @@ def _pyperclip_copy(text: str) -> None:
     pyperclip.copy(text)
 
 
-def _pyperclip_paste() -> str:
+def clipboard_paste() -> str:
     tool = _linux_clipboard_tool()
     if tool is not None:
         # An empty clipboard is an error exit for xclip and wl-paste; it reads as "" (as pyperclip).
@@ -201,8 +201,8 @@ class ClipboardSink:
     ) -> None:
         """Start the worker; `on_warning` gets one sentence per distinct clipboard problem."""
         self._on_warning = on_warning
-        self._copy = copy or _pyperclip_copy
-        self._paste = paste or _pyperclip_paste
+        self._copy = copy or clipboard_copy
+        self._paste = paste or clipboard_paste
         self._cond = threading.Condition()
         self._pending: str | None = None
         self._busy = False
