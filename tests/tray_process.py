@@ -150,13 +150,18 @@ class TrayProcess:
 
     def stop(self) -> None:
         """End it however it can be ended (cleanup after a failed test)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        end_process(self.process)
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def end_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate a child that is still running, and kill it if it will not go."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

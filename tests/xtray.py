@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tray_process import end_process
 
 ICON_CLASS = "^tray-stt$"
 
@@ -61,13 +62,7 @@ class TrayHost:
             raise
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        end_process(self.process)
 
     def __enter__(self) -> TrayHost:
         return self
