@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from .dictation import DictationState
 from .icons import assets_dir
+from .portaudio import import_sounddevice
 
 CUES = ("start", "stop", "cancel")
 _QUEUED_MAX = 4  # more waiting than this is a burst of taps: later cues are dropped
@@ -57,7 +58,7 @@ def load_sound(path: Path) -> tuple[Samples, int]:
 
 def play_through_sounddevice(samples: Samples, rate: int) -> None:
     """Play on the default output device through PortAudio; returns when it has been played."""
-    import sounddevice  # OSError when the PortAudio library is missing
+    sounddevice = import_sounddevice()  # OSError when the PortAudio library is missing
 
     with sounddevice.OutputStream(samplerate=rate, channels=1, dtype="int16") as stream:
         stream.write(samples.reshape(-1, 1))  # closing waits until the buffers have played

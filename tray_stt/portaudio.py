@@ -1,0 +1,70 @@
+"""Loading PortAudio (through sounddevice) without the ALSA plugins no microphone can be.
+
+On Linux, PortAudio's start-up scan opens every PCM the ALSA configuration defines, to learn its
+channels. With libasound2-plugins installed (most desktops: it carries the PulseAudio and
+PipeWire bridges) that includes ``a52``, an AC-3 *encoder* for S/PDIF output, whose plugin links
+libavcodec and through it some 70 libraries: 14 MB resident in every process that imports
+sounddevice, a quarter of `tray-stt listen`. Removing that PCM's definition from this process's
+copy of the ALSA configuration before each scan keeps them out; a capture device list cannot
+change, since the encoder has no capture side. Nothing is written to disk or changed for other
+programs. Everywhere else, or if anything here fails, sounddevice is simply imported.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from types import ModuleType
+from typing import Any
+
+_PLAYBACK_ONLY = (b"pcm.a52",)
+"""ALSA PCMs the scan must not open: playback-only, and each loads large libraries."""
+
+
+def import_sounddevice() -> ModuleType:
+    """sounddevice, its PortAudio initialised without the playback-only ALSA PCMs.
+
+    OSError if the PortAudio library is missing, ImportError if sounddevice is, as from
+    ``import sounddevice``.
+    """
+    hide_playback_only_pcms()
+    import sounddevice
+
+    module: ModuleType = sounddevice
+    return module
+
+
+def rescan(sd: Any) -> None:
+    """Make PortAudio read the device list again (it stops every stream of this process)."""
+    # Private functions, but the only way (python-sounddevice#125). PortAudio frees ALSA's
+    # configuration when it terminates, so the scan after it needs the PCMs hidden again.
+    if getattr(sd, "_initialized", 1) > 0:
+        sd._terminate()
+    hide_playback_only_pcms()
+    sd._initialize()
+
+
+def hide_playback_only_pcms() -> None:
+    """Drop `_PLAYBACK_ONLY` from ALSA's in-memory configuration; no-op off Linux or on error."""
+    alsa = _libasound()
+    if alsa is None or alsa.snd_config_update() < 0:
+        return
+    # The global tree, loaded by snd_config_update; it is reused until a file of it changes.
+    top = ctypes.c_void_p.in_dll(alsa, "snd_config")
+    for key in _PLAYBACK_ONLY:
+        node = ctypes.c_void_p()
+        if alsa.snd_config_search(top, key, ctypes.byref(node)) == 0:
+            alsa.snd_config_delete(node)
+
+
+def _libasound() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        alsa = ctypes.CDLL("libasound.so.2")  # the one PortAudio links
+    except OSError:
+        return None
+    alsa.snd_config_update.argtypes = []
+    alsa.snd_config_search.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    alsa.snd_config_delete.argtypes = [ctypes.c_void_p]
+    return alsa
