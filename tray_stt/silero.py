@@ -30,7 +30,8 @@ FRAME = 512
 _CONTEXT = 64  # the model also reads the 4 ms before each frame
 _N_FFT = 256
 _HOP = 128
-_PAD = _N_FFT // 4  # reflected past the end, so the 4 windows reach exactly to it
+_PAD = _N_FFT // 4  # reflected past the end, so the last window reaches exactly to it
+_WINDOWS = (_CONTEXT + FRAME + _PAD - _N_FFT) // _HOP + 1  # 4 STFT columns a frame
 _BINS = _N_FFT // 2 + 1
 _HIDDEN = 128
 _STRIDES = (1, 2, 2, 1)
@@ -68,16 +69,17 @@ class SileroVAD:
     def __init__(self, weights: dict[str, Floats] | None = None) -> None:
         """Build from `load_weights()` (by default the bundled model); ConfigError if broken."""
         w = weights if weights is not None else load_weights()
+        # Silero's STFT is a convolution with a periodic Hann window times the DFT basis; only
+        # magnitudes are used, so an FFT of the windowed samples gives the same.
         n = np.arange(_N_FFT)
         self._hann = (0.5 - 0.5 * np.cos(2 * np.pi * n / _N_FFT)).astype(np.float32)
-        # Context, frame and a 64-sample reflection of its end, cut into 4 windows of 256.
+        # Context, frame and a reflection of its end, cut into overlapping windows.
         self._audio = np.zeros(_CONTEXT + FRAME + _PAD, dtype=np.float32)
-        self._windows = _rows(self._audio, 4, _N_FFT, _HOP)
+        self._windows = _rows(self._audio, _WINDOWS, _N_FFT, _HOP)
         # Each layer's input, time along rows, zero-padded a row either side; the strided view
         # lays the 3 taps of each output step side by side, so the layer is one product.
         self._layers: list[tuple[Floats, Floats, Floats, Floats]] = []
-        steps = 4
-        channels = _BINS
+        steps, channels = _WINDOWS, _BINS
         for i, stride in enumerate(_STRIDES):
             kernel = w[f"encoder.{i}.reparam_conv.weight"]  # (out, in, 3)
             padded = np.zeros((steps + 2, channels), dtype=np.float32)
