@@ -44,14 +44,25 @@ STARTED, STOPPED = "-- speech started --", "-- speech stopped --"
 LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d  (.+)$")
 LOCAL_TURNS = ["--model", "gpt-live-transcribe", "--turn", "local"]
 DEADLINE_S = 90.0  # generous: two shared cores; never an assertion about speed
+# Runs the rest of its command line with SIGINT ignored, as a shell without job control starts
+# a background command (`sh -c "tray-stt listen &"`, a harness run in the background).
+SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
 
 
 class Listening:
     """A running ``tray-stt listen`` whose stdout and stderr lines are collected as they come."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], *, sigint_ignored: bool = False
+    ) -> None:
+        command = ["-m", "tray_stt", "listen", *args]
+        if sigint_ignored:
+            command = ["-c", SIGINT_IGNORED, *command]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tray_stt", "listen", *args],
+            [sys.executable, *command],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -152,10 +163,15 @@ def assert_clean_stderr(listening: Listening) -> None:
 
 
 def start_listening(
-    server: RealtimeServer, tmp_path: Path, pulse: dict[str, str], *extra: str
+    server: RealtimeServer,
+    tmp_path: Path,
+    pulse: dict[str, str],
+    *extra: str,
+    sigint_ignored: bool = False,
 ) -> Listening:
     args = ["--url", server.url, "--log-dir", str(tmp_path / "logs"), "--device", "pulse"]
-    listening = Listening([*args, *extra], listen_env(pulse, tmp_path))
+    env = listen_env(pulse, tmp_path)
+    listening = Listening([*args, *extra], env, sigint_ignored=sigint_ignored)
     listening.wait_for(
         "listening notice", lambda: any("listening on" in line for line in listening.stderr)
     )
@@ -231,6 +247,36 @@ def test_listen_ctrl_c_mid_sentence_commits_the_tail_and_waits_for_its_transcrip
     assert listening.finals == SENTENCES  # the third, cut short, was committed and delivered
     assert log_lines(tmp_path / "logs") == SENTENCES
     assert [item.status for item in items] == ["completed"] * 3
+    assert any("stopping: waiting for the last transcripts" in line for line in listening.stderr)
+    assert_clean_stderr(listening)
+
+
+def test_sigint_ignored_wrapper_starts_a_python_that_ignores_sigint() -> None:
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    command = [sys.executable, "-c", SIGINT_IGNORED, "-c", probe]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.stdout == "True\n", result.stderr
+
+
+@pytest.mark.desktop
+@needs_portaudio
+def test_listen_ctrl_c_stops_it_even_when_started_with_sigint_ignored(
+    spoken: Path, virtual_mic: dict[str, str], tmp_path: Path
+) -> None:
+    # Python keeps an inherited SIG_IGN: the benchmark, run in the background, once sent SIGINT
+    # to a listen that never heard it, and after 60 s found it still recording.
+    with RealtimeServer(transcripts=SENTENCES, completion_delay=1.5) as server:
+        listening = start_listening(server, tmp_path, virtual_mic, sigint_ignored=True)
+        player = threading.Thread(target=play, args=(spoken, virtual_mic))
+        player.start()
+        try:
+            listening.wait_for("third sentence", lambda: listening.markers.count(STARTED) >= 3)
+            code = listening.interrupt()
+        finally:
+            player.join()
+    assert code == 0, listening.stderr
+    assert listening.finals == SENTENCES  # the tail was committed and its transcript waited for
+    assert log_lines(tmp_path / "logs") == SENTENCES
     assert any("stopping: waiting for the last transcripts" in line for line in listening.stderr)
     assert_clean_stderr(listening)
 

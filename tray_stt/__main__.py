@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -165,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return run_tray_service(args.config, quiet=args.quiet_start)
-        code: int = args.handler(args)
+        with _ctrl_c_interrupts():
+            code: int = args.handler(args)
         return code
     except TraySttError as exc:
         print(f"tray-stt: {exc}", file=sys.stderr)
@@ -173,6 +176,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tray-stt: interrupted.", file=sys.stderr)
         return ExitCode.INTERRUPTED
+
+
+@contextlib.contextmanager
+def _ctrl_c_interrupts() -> Iterator[None]:
+    """Ctrl+C (SIGINT) raises KeyboardInterrupt however the process was started.
+
+    A shell without job control (a script, ``sh -c "tray-stt listen &"``, a harness started in
+    the background) starts commands with SIGINT ignored, and Python then keeps ignoring it:
+    ``listen`` never heard the Ctrl+C or ``kill -INT`` that is its only clean stop and recorded
+    until it was killed, losing the tail.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (tests may call main() on a thread)
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is not None:  # None: a handler set outside Python, which cannot be restored
+            signal.signal(signal.SIGINT, previous)
 
 
 def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:
