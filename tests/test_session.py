@@ -204,3 +204,75 @@ def test_session_keeps_only_the_newest_audio_through_a_long_outage() -> None:
     )
     padding = (TranscriptionSettings().silence_duration_ms + 300) * 48  # finish() pads silence
     assert sent <= 1200 * 48 + padding
+
+
+class BreaksWhileSending:
+    """A loopback connection whose sends fail after ``good`` frames, as when the network drops
+    mid-stream: the writer thread ends with frames still in its queue."""
+
+    def __init__(self, inner: Transport, good: int) -> None:
+        self._inner = inner
+        self._good = good
+
+    def send(self, text: str) -> None:
+        if self._good <= 0:
+            self._inner.abort()
+            raise TransportClosed(None, "sending failed: broken pipe")
+        self._good -= 1
+        self._inner.send(text)
+
+    def receive(self) -> str:
+        return self._inner.receive()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def abort(self) -> None:
+        self._inner.abort()
+
+
+def test_session_stop_in_an_outage_gives_up_after_final_wait_despite_unsent_frames() -> None:
+    """Ctrl+C while the network is down: the wait is bounded even when a send had failed."""
+    collector = Collector()
+    connects: list[str] = []
+
+    def connect(url: str, headers: dict[str, str], timeout: float) -> Transport:
+        connects.append(url)
+        if len(connects) > 1:
+            raise TransportClosed(None, "the network is down")
+        return BreaksWhileSending(websocket_connect(url, headers, timeout), good=30)
+
+    def microphone() -> Iterator[bytes]:
+        while True:  # a live source: ends only through stop()
+            yield from paced(chunks_of(tone_bursts(1)), realtime=True)
+
+    outcome: list[BaseException | None] = []
+    with RealtimeServer(transcripts=["one"]) as server:
+        endpoint = Endpoint(url=server.url, api_key="test-key")
+        options = SessionOptions(
+            live_silence_ms=3000,
+            reconnect_attempts=None,
+            final_wait_s=0.5,
+            backoff_s=0.01,
+            backoff_max_s=0.05,
+        )
+        session = Session(
+            endpoint, TranscriptionSettings(), collector, options=options, connect=connect
+        )
+
+        def run() -> None:
+            try:
+                session.run(microphone())
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        runner = threading.Thread(target=run, daemon=True)
+        runner.start()
+        while len(connects) < 2 and runner.is_alive():
+            threading.Event().wait(0.01)  # until the first reconnection failed
+        session.stop()
+        runner.join(30)  # generous: the wait to honour is final_wait_s, half a second
+        alive = runner.is_alive()
+    assert not alive, "the session waited for frames a lost connection will never send"
+    assert outcome == [None]

@@ -275,7 +275,10 @@ class Session:
                 if self._core.finished or self._fatal is not None:
                     return
                 idle = time.monotonic() - self._last_frame
-                if idle > self.options.final_wait_s and self._queue.empty():
+                # Frames a lost connection left unsent are never sent (the next connection
+                # starts from the core): only a live connection's backlog may hold the wait.
+                sending = self._transport is not None and not self._queue.empty()
+                if idle > self.options.final_wait_s and not sending:
                     seconds = int(self.options.final_wait_s)
                     events = self._core.flush(f"no transcript arrived within {seconds} s")
                     break
