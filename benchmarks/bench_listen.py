@@ -93,7 +93,7 @@ def speak_repeatedly(wav: Path, env: dict[str, str], stop: threading.Event) -> N
 def run_mode(
     wav: Path, pulse: dict[str, str], home: Path, extra: list[str]
 ) -> tuple[dict[str, float], list[Arrival]]:
-    """Listen while speech plays; CPU % and memory of the listening process."""
+    """Listen while speech plays; CPU % and memory of the listening process, Ctrl+C to exit."""
     env = {**pulse, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "cfg")}
     env["OPENAI_API_KEY"] = "test-key"
     with timed_frames() as arrivals, RealtimeServer(transcripts=lambda pcm: "words") as server:
@@ -118,17 +118,21 @@ def run_mode(
         rss, anon = memory_mb(listening.pid)
         stop.set()
         player.join()
+        interrupted = time.monotonic()
         listening.send_signal(signal.SIGINT)
         try:
-            listening.communicate(timeout=60)
+            _, errors = listening.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             os.system(f"{ROOT}/.venv/bin/py-spy dump --pid {listening.pid} >&2")
             raise
+        stop_s = time.monotonic() - interrupted
         violations = list(server.violations)
     if violations:
         print(f"server violations: {violations[:3]}", file=sys.stderr)
+    if listening.returncode != 0:
+        print(f"listen exited {listening.returncode}: {errors[-300:]}", file=sys.stderr)
     cpu = (cpu1 - cpu0) / (wall1 - wall0) * 100
-    return {"cpu": cpu, "rss": rss, "anon": anon}, list(arrivals)
+    return {"cpu": cpu, "rss": rss, "anon": anon, "stop": stop_s}, list(arrivals)
 
 
 def end_of_speech_to_commit(arrivals: list[Arrival]) -> list[float]:
@@ -173,6 +177,8 @@ def main() -> None:
         ("local: end of speech -> commit sent, median ms", median_ms, "(info)"),
         (f"  configured end-of-turn silence ms ({hangover_ms} ms hangover sent)", silence_ms, ""),
         ("  detection + processing, median ms", median_ms - silence_ms, "(info)"),
+        ("Ctrl+C -> exit s, server VAD", server["stop"], "(info)"),
+        ("Ctrl+C -> exit s, local VAD", local["stop"], "(info)"),
     ]
     print(
         f"{MEASURE_S:.0f} s of espeak-ng speech (1.5 s pauses) per mode, captured from PulseAudio"
