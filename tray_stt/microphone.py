@@ -1,9 +1,9 @@
 """Microphone capture through PortAudio: 24 kHz mono PCM16 chunks from a device chosen by name.
 
-The only module that imports sounddevice, inside functions, so that files can be transcribed
-without PortAudio. The PortAudio callback only copies each block into a bounded queue; resampling,
-downmixing, chunking, notices and the watchdog that replaces a lost device all run in the thread
-that iterates `Microphone.chunks()`.
+It loads sounddevice (through tray_stt.portaudio) only when a microphone is used, so that files
+can be transcribed without PortAudio. The PortAudio callback only copies each block into a
+bounded queue; resampling, downmixing, chunking, notices and the watchdog that replaces a lost
+device all run in the thread that iterates `Microphone.chunks()`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from tray_stt import audio
 from tray_stt.audio import SAMPLE_RATE, Rechunker, Resampler
 from tray_stt.errors import AudioInputError, ConfigError
+from tray_stt.portaudio import import_sounddevice, rescan
 
 Backend = Any
 """The `sounddevice` module, or a fake with the same functions and classes (tests/fake_audio.py)."""
@@ -372,13 +373,10 @@ class Microphone:
 
     def _refresh_devices(self) -> None:
         """Re-read PortAudio's device list (it kills every open stream of this process)."""
-        sd = self._sd
-        # Private functions, but the only way (python-sounddevice#125); a failure here shows up
-        # as a device that cannot be opened right after, which is reported properly.
+        # A failure here shows up as a device that cannot be opened right after, which is
+        # reported properly.
         with contextlib.suppress(Exception):
-            if getattr(sd, "_initialized", 1) > 0:
-                sd._terminate()
-            sd._initialize()
+            rescan(self._sd)
 
 
 @dataclass
@@ -413,14 +411,13 @@ def _load_backend(backend: Backend) -> Backend:
     if backend is not None:
         return backend
     try:
-        import sounddevice
+        return import_sounddevice()
     except OSError as e:  # sounddevice raises OSError when it cannot load the PortAudio library
         raise AudioInputError(portaudio_missing_message()) from e
     except ImportError as e:
         raise AudioInputError(
             "The sounddevice package is not installed: run `pip install sounddevice`."
         ) from e
-    return sounddevice
 
 
 def _query_inputs(sd: Backend) -> list[InputDevice]:
