@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import signal
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -162,6 +164,33 @@ def test_app_sigterm_quits_cleanly(service: TrayProcess) -> None:
     service.process.send_signal(signal.SIGTERM)
     assert service.wait() == 0
     assert not (service.runtime_dir / "control.sock").exists()
+
+
+# The tray service, sending itself SIGTERM the moment its control socket is up: the earliest a
+# session manager, or a script that saw `tray-stt status` answer, can stop it.
+SIGTERM_WHEN_SERVING = """
+import os, signal, sys
+from tray_stt import __main__, control
+start = control.ControlServer.start
+def start_then_sigterm(self):
+    start(self)
+    os.kill(os.getpid(), signal.SIGTERM)
+control.ControlServer.start = start_then_sigterm
+sys.exit(__main__.main([]))
+"""
+
+
+def test_app_sigterm_as_soon_as_it_serves_quits_cleanly(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_WHEN_SERVING],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (Path(env["TRAY_STT_RUNTIME_DIR"]) / "control.sock").exists()
 
 
 def test_app_without_api_key_keeps_running_and_says_what_to_do(

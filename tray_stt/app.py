@@ -161,23 +161,27 @@ class TrayApp:
 
     def run(self) -> int:
         """Serve until Quit; returns the exit code."""
-        # The lock is the caller's: a second flock on the same file, even from this process,
-        # would be refused.
-        server = ControlServer(self.handle, lock=self.lock)
-        server.start()
-        worker = threading.Thread(target=self.controller.run, name="tray-stt-controller")
-        worker.start()
-        starter = threading.Thread(target=self._settle_hotkey, name="tray-stt-hotkey", daemon=True)
-        starter.start()
-        try:
-            with _quit_on_signals(lambda: self.controller.post(Quit())):
+        # SIGTERM is handled before the control socket answers: whoever sees the service ready
+        # may stop it at once, and a Quit posted before the controller runs waits for it.
+        with _quit_on_signals(lambda: self.controller.post(Quit())):
+            # The lock is the caller's: a second flock on the same file, even from this
+            # process, would be refused.
+            server = ControlServer(self.handle, lock=self.lock)
+            server.start()
+            worker = threading.Thread(target=self.controller.run, name="tray-stt-controller")
+            worker.start()
+            starter = threading.Thread(
+                target=self._settle_hotkey, name="tray-stt-hotkey", daemon=True
+            )
+            starter.start()
+            try:
                 self._run_view(worker)
-        finally:
-            self._stop_hotkey()
-            self.controller.post(Quit())
-            worker.join(timeout=30)
-            server.stop()
-            self.clipboard.close()
+            finally:
+                self._stop_hotkey()
+                self.controller.post(Quit())
+                worker.join(timeout=30)
+                server.stop()
+                self.clipboard.close()
         return ExitCode.OK
 
     def _settle_hotkey(self) -> None:
