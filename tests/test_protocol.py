@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -396,6 +396,52 @@ def test_flush_reports_unfinished_utterances_as_failed_in_order() -> None:
     completed(client, "b", "bee")
     events = client.flush("no transcript arrived within 30 s")
     assert isinstance(events[0], TranscriptFailed) and isinstance(events[1], TranscriptCompleted)
+
+
+def failures(events: list[Any]) -> list[tuple[datetime, str]]:
+    return [(e.started_at, e.reason) for e in events if isinstance(e, TranscriptFailed)]
+
+
+def test_flush_reports_each_turn_the_server_never_acknowledged() -> None:
+    """Manual turns committed in an outage: each one is a failure, none disappears silently."""
+    client = ready_client(TranscriptionSettings(turn=TurnMode.MANUAL))
+    client.append(bytes(1000 * MS), T0)
+    assert client.commit()  # sent, never acknowledged
+    client.connection_lost()
+    client.append(bytes(1500 * MS), T0 + timedelta(seconds=1))
+    assert client.commit()  # only marked: no connection
+    client.append(bytes(500 * MS), T0 + timedelta(seconds=2.5))
+    client.finish()
+    events = client.flush("no transcript arrived within 30 s")
+    reason = "no transcript arrived within 30 s"
+    assert failures(events) == [
+        (T0, reason),
+        (T0 + timedelta(seconds=1), reason),
+        (T0 + timedelta(seconds=2.5), reason),
+    ]
+    assert client.flush("again") == []  # reported once
+
+
+def test_flush_in_an_outage_with_server_turns_reports_the_unheard_audio_once() -> None:
+    client = ready_client()
+    client.append(bytes(800 * MS), T0)
+    speech(client, "a", None, 0, 700)
+    completed(client, "a", "heard")
+    client.connection_lost()
+    client.append(bytes(2000 * MS), T0 + timedelta(seconds=0.8))  # never reached the server
+    client.finish()  # pads with silence for server VAD: not the user's audio
+    events = client.flush("gave up")
+    [(began, reason)] = failures(events)
+    assert T0 < began <= T0 + timedelta(seconds=0.8) and reason == "gave up"
+
+
+def test_flush_with_everything_acknowledged_reports_nothing_more() -> None:
+    client = ready_client(TranscriptionSettings(turn=TurnMode.MANUAL))
+    client.append(bytes(1000 * MS), T0)
+    client.finish()
+    client.receive(frame("input_audio_buffer.committed", item_id="i1", previous_item_id=None))
+    completed(client, "i1", "all of it")
+    assert client.flush("gave up") == []
 
 
 def test_silence_between_utterances_is_not_kept_forever_when_live() -> None:

@@ -18,7 +18,7 @@ from websockets.sync.server import ServerConnection, serve
 
 from tray_stt.audio import paced
 from tray_stt.errors import AuthenticationError, ConfigError, ConnectionFailed
-from tray_stt.events import Event, Notice, TranscriptCompleted
+from tray_stt.events import Event, Notice, TranscriptCompleted, TranscriptFailed
 from tray_stt.models import Dialect, TranscriptionSettings
 from tray_stt.session import Endpoint, Session, SessionOptions
 from tray_stt.transport import Transport, TransportClosed, websocket_connect
@@ -276,3 +276,5 @@ def test_session_stop_in_an_outage_gives_up_after_final_wait_despite_unsent_fram
         alive = runner.is_alive()
     assert not alive, "the session waited for frames a lost connection will never send"
     assert outcome == [None]
+    # The speech after the connection broke never reached a server: the user is told.
+    assert any(isinstance(e, TranscriptFailed) for e in collector.events)

@@ -112,6 +112,7 @@ class TranscriptionClient:
         self._frontier = 0  # audio before this is committed or discarded silence
         self._marks: list[int] = []  # manual commits not yet sent
         self._finishing = False
+        self._input_end: int | None = None  # where the input ended, before any padding
         self._ids = 0
         self._outbox: list[str] = []
         self._conn = _Connection(link=_Link.CLOSED)
@@ -214,6 +215,7 @@ class TranscriptionClient:
         if self._finishing:
             return
         self._finishing = True
+        self._input_end = self._journal.end
         if self.settings.effective_turn is TurnMode.SERVER:
             # Trailing silence lets server VAD close an utterance the input ended in; the clear
             # that follows is a barrier (``cleared`` comes after every commit it caused) and
@@ -228,12 +230,27 @@ class TranscriptionClient:
             self._send_barrier()
 
     def flush(self, reason: str) -> list[Event]:
-        """Give up waiting: release every unfinished utterance as failed, in order."""
+        """Give up waiting: release every unfinished utterance as failed, in order.
+
+        Audio no utterance holds yet (turns whose commit was never acknowledged, speech the
+        server never got to hear in an outage) is reported too, a failure per turn, so that
+        nothing the user said disappears without a word.
+        """
         for utterance in self._order:
             if utterance.outcome is None:
                 utterance.outcome = self._failed(utterance, reason)
+        events = self._release()
+        end = self._journal.end if self._input_end is None else self._input_end
+        turn_ends = {*self._marks, *self._conn.commits.values()}
+        start = self._frontier
+        for turn_end in sorted({e for e in turn_ends if start < e < end} | {end}):
+            if turn_end - start >= MIN_COMMIT_BYTES:
+                began = self._journal.time_at(start) or self._now()
+                events.append(TranscriptFailed(reason, "", began, ""))
+            start = turn_end
         self._marks.clear()
-        return self._release()
+        self._frontier = max(self._frontier, end)
+        return events
 
     # -- connection lifecycle --------------------------------------------------------------
 
