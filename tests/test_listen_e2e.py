@@ -87,9 +87,9 @@ class Listening:
                 raise AssertionError(f"no {what}; stdout {self.stdout}; stderr {self.stderr}")
             time.sleep(0.05)
 
-    def interrupt(self) -> int:
-        """Ctrl+C: SIGINT, then wait for the process to end by itself; its exit code."""
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, stop: signal.Signals = signal.SIGINT) -> int:
+        """Ctrl+C (or another stop signal), then wait for the process to end; its exit code."""
+        self.process.send_signal(stop)
         return self.finish()
 
     def finish(self) -> int:
@@ -227,10 +227,19 @@ def test_listen_local_turns_commit_once_per_sentence_with_a_streaming_model(
 
 @pytest.mark.desktop
 @needs_portaudio
-@pytest.mark.parametrize("turn_args", [[], LOCAL_TURNS], ids=["server", "local"])
+@pytest.mark.parametrize(
+    ("turn_args", "stop"),
+    [([], signal.SIGINT), (LOCAL_TURNS, signal.SIGINT), ([], signal.SIGTERM)],
+    ids=["server", "local", "server-sigterm"],
+)
 def test_listen_ctrl_c_mid_sentence_commits_the_tail_and_waits_for_its_transcript(
-    turn_args: list[str], spoken: Path, virtual_mic: dict[str, str], tmp_path: Path
+    turn_args: list[str],
+    stop: signal.Signals,
+    spoken: Path,
+    virtual_mic: dict[str, str],
+    tmp_path: Path,
 ) -> None:
+    """Ctrl+C, or SIGTERM (`kill`, a service manager), stops cleanly, losing nothing."""
     # Transcripts come late, so the last one is still outstanding when Ctrl+C arrives.
     with RealtimeServer(transcripts=SENTENCES, completion_delay=1.5) as server:
         listening = start_listening(server, tmp_path, virtual_mic, *turn_args)
@@ -238,7 +247,7 @@ def test_listen_ctrl_c_mid_sentence_commits_the_tail_and_waits_for_its_transcrip
         player.start()
         try:
             listening.wait_for("third sentence", lambda: listening.markers.count(STARTED) >= 3)
-            code = listening.interrupt()
+            code = listening.interrupt(stop)
         finally:
             player.join()
         assert server.violations == []

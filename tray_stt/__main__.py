@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return run_tray_service(args.config, quiet=args.quiet_start)
-        with _ctrl_c_interrupts():
+        with _stop_signals_interrupt():
             code: int = args.handler(args)
         return code
     except TraySttError as exc:
@@ -179,23 +179,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _ctrl_c_interrupts() -> Iterator[None]:
-    """Ctrl+C (SIGINT) raises KeyboardInterrupt however the process was started.
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Ctrl+C (SIGINT) and SIGTERM raise KeyboardInterrupt, however the process was started.
 
     A shell without job control (a script, ``sh -c "tray-stt listen &"``, a harness started in
     the background) starts commands with SIGINT ignored, and Python then keeps ignoring it:
     ``listen`` never heard the Ctrl+C or ``kill -INT`` that is its only clean stop and recorded
-    until it was killed, losing the tail.
+    until it was killed, losing the tail. SIGTERM (``kill``, a service manager, logout) asks
+    for the same clean stop rather than ending the process on the spot.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (tests may call main() on a thread)
         return
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {stop: signal.signal(stop, signal.default_int_handler) for stop in stops}
     try:
         yield
     finally:
-        if previous is not None:  # None: a handler set outside Python, which cannot be restored
-            signal.signal(signal.SIGINT, previous)
+        for stop, handler in previous.items():
+            if handler is not None:  # None: set outside Python, and it cannot be restored
+                signal.signal(stop, handler)
 
 
 def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:
