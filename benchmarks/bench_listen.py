@@ -177,8 +177,8 @@ def main() -> None:
         ("local: end of speech -> commit sent, median ms", median_ms, "(info)"),
         (f"  configured end-of-turn silence ms ({hangover_ms} ms hangover sent)", silence_ms, ""),
         ("  detection + processing, median ms", median_ms - silence_ms, "(info)"),
-        ("Ctrl+C -> exit s, server VAD", server["stop"], "(info)"),
-        ("Ctrl+C -> exit s, local VAD", local["stop"], "(info)"),
+        ("Ctrl+C -> exit ms, server VAD", server["stop"] * 1000, "(info)"),
+        ("Ctrl+C -> exit ms, local VAD", local["stop"] * 1000, "(info)"),
     ]
     print(
         f"{MEASURE_S:.0f} s of espeak-ng speech (1.5 s pauses) per mode, captured from PulseAudio"
