@@ -49,8 +49,6 @@ FRAME_MS = 1000 * silero.FRAME // silero.RATE
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 """24 kHz samples per decision (768)."""
 
-_DETECTOR_RATE = silero.RATE
-_DETECTOR_FRAME = silero.FRAME
 _PER_MS = SAMPLE_RATE // 1000
 # A detector is sure a frame or more late on a soft onset ("s", "h", "st") while its score
 # already rises above the background. The onset is moved back over frames scoring this far
@@ -102,7 +100,7 @@ class SileroScorer:
         owed = -(-self._received // FRAME_SAMPLES) - self._scored
         if owed > 0:
             # soxr may round the 16 kHz length down a sample: pad out the frames the input has.
-            padded = np.zeros(owed * _DETECTOR_FRAME, dtype=np.float32)
+            padded = np.zeros(owed * silero.FRAME, dtype=np.float32)
             padded[: len(self._pending)] = self._pending[: len(padded)]
             self._pending = np.zeros(0, dtype=np.float32)
             scores += self._score(padded)
@@ -116,10 +114,10 @@ class SileroScorer:
 
     def _score(self, resampled: Any) -> list[float]:
         pending = np.concatenate([self._pending, np.asarray(resampled, dtype=np.float32)])
-        whole = len(pending) // _DETECTOR_FRAME * _DETECTOR_FRAME
+        whole = len(pending) // silero.FRAME * silero.FRAME
         scores = [
-            self._detector.process(pending[i : i + _DETECTOR_FRAME])
-            for i in range(0, whole, _DETECTOR_FRAME)
+            self._detector.process(pending[i : i + silero.FRAME])
+            for i in range(0, whole, silero.FRAME)
         ]
         self._pending = pending[whole:]
         self._scored += len(scores)
@@ -140,7 +138,7 @@ def _new_stream() -> Any:
     # soxr streams are time-aligned: 16 kHz sample j is 24 kHz time 1.5 j, whatever the latency.
     # float32, because soxr dithers int16 output at random: the same audio would score
     # differently run to run, and chunk to chunk.
-    return soxr.ResampleStream(SAMPLE_RATE, _DETECTOR_RATE, 1, dtype="float32", quality="LQ")
+    return soxr.ResampleStream(SAMPLE_RATE, silero.RATE, 1, dtype="float32", quality="LQ")
 
 
 def speech_frames(pcm: bytes, threshold: float = 0.5) -> list[bool]:
