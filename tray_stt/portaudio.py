@@ -51,6 +51,8 @@ def hide_playback_only_pcms() -> None:
         return
     # The global tree, loaded by snd_config_update; it is reused until a file of it changes.
     top = ctypes.c_void_p.in_dll(alsa, "snd_config")
+    if not top.value:
+        return
     for key in _PLAYBACK_ONLY:
         node = ctypes.c_void_p()
         if alsa.snd_config_search(top, key, ctypes.byref(node)) == 0:
