@@ -1,13 +1,15 @@
 """Loading PortAudio (through sounddevice) without the ALSA plugins no microphone can be.
 
+The one module that imports sounddevice: the microphone and the sound cues load it from here.
+
 On Linux, PortAudio's start-up scan opens every PCM the ALSA configuration defines, to learn its
 channels. With libasound2-plugins installed (most desktops: it carries the PulseAudio and
 PipeWire bridges) that includes ``a52``, an AC-3 *encoder* for S/PDIF output, whose plugin links
-libavcodec and through it some 70 libraries: 14 MB resident in every process that imports
-sounddevice, a quarter of `tray-stt listen`. Removing that PCM's definition from this process's
-copy of the ALSA configuration before each scan keeps them out; a capture device list cannot
-change, since the encoder has no capture side. Nothing is written to disk or changed for other
-programs. Everywhere else, or if anything here fails, sounddevice is simply imported.
+libavcodec and through it some 75 libraries: 14 MB resident in every process that imports
+sounddevice (`tray-stt listen` is 47 MB without them). Removing that PCM's definition from this
+process's copy of the ALSA configuration before each scan keeps them out; a capture device list
+cannot change, since the encoder has no capture side. Nothing is written to disk or changed for
+other programs. Everywhere else, or if anything here fails, sounddevice is simply imported.
 """
 
 from __future__ import annotations
