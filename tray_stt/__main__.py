@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import os
 import signal
@@ -27,6 +26,7 @@ from .listener import live_session, local_turns
 from .microphone import Microphone, format_devices, list_input_devices
 from .models import Dialect, NoiseReduction, TurnMode
 from .session import Session
+from .signals import signals_handled
 from .transcripts import ClipboardSink, DailyLog
 
 
@@ -167,7 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return run_tray_service(args.config, quiet=args.quiet_start)
-        with _stop_signals_interrupt():
+        # Ctrl+C and SIGTERM (kill, a service manager, logout) ask for a clean stop however the
+        # process was started: a shell without job control (a script, `sh -c "tray-stt listen
+        # &"`) starts commands with SIGINT ignored, and Python keeps ignoring it, so `listen`
+        # would record until killed and lose the tail.
+        stops = (signal.SIGINT, signal.SIGTERM)
+        with signals_handled(signal.default_int_handler, *stops):
             code: int = args.handler(args)
         return code
     except TraySttError as exc:
@@ -176,29 +181,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tray-stt: interrupted.", file=sys.stderr)
         return ExitCode.INTERRUPTED
-
-
-@contextlib.contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
-    """Ctrl+C (SIGINT) and SIGTERM raise KeyboardInterrupt, however the process was started.
-
-    A shell without job control (a script, ``sh -c "tray-stt listen &"``, a harness started in
-    the background) starts commands with SIGINT ignored, and Python then keeps ignoring it:
-    ``listen`` never heard the Ctrl+C or ``kill -INT`` that is its only clean stop and recorded
-    until it was killed, losing the tail. SIGTERM (``kill``, a service manager, logout) asks
-    for the same clean stop rather than ending the process on the spot.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (tests may call main() on a thread)
-        return
-    stops = (signal.SIGINT, signal.SIGTERM)
-    previous = {stop: signal.signal(stop, signal.default_int_handler) for stop in stops}
-    try:
-        yield
-    finally:
-        for stop, handler in previous.items():
-            if handler is not None:  # None: set outside Python, and it cannot be restored
-                signal.signal(stop, handler)
 
 
 def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:

@@ -13,7 +13,6 @@ bound to desktop shortcuts drive it instead.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -21,7 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ from .hotkey import HOTKEY_OFF, Action, parse_chord
 from .keyboard import HotkeyUnavailable
 from .listener import MicrophoneListener
 from .notify import Notifier
+from .signals import signals_handled
 from .transcripts import ClipboardSink
 
 _log = logging.getLogger(__name__)
@@ -161,9 +161,10 @@ class TrayApp:
 
     def run(self) -> int:
         """Serve until Quit; returns the exit code."""
-        # SIGTERM is handled before the control socket answers: whoever sees the service ready
-        # may stop it at once, and a Quit posted before the controller runs waits for it.
-        with _quit_on_signals(lambda: self.controller.post(Quit())):
+        # SIGTERM (logout, kill) quits cleanly, so transcripts in flight still reach the log. It
+        # is handled before the control socket answers: whoever sees the service ready may stop
+        # it at once, and a Quit posted before the controller runs waits for it.
+        with signals_handled(lambda _signum, _frame: self.controller.post(Quit()), signal.SIGTERM):
             # The lock is the caller's: a second flock on the same file, even from this
             # process, would be refused.
             server = ControlServer(self.handle, lock=self.lock)
@@ -344,19 +345,6 @@ def _tray_backend(environ: dict[str, str]) -> str | None:
     if backend is not None:
         os.environ["PYSTRAY_BACKEND"] = backend
     return backend
-
-
-@contextlib.contextmanager
-def _quit_on_signals(quit_: Callable[[], None]) -> Iterator[None]:
-    """SIGTERM (logout, ``kill``) quits cleanly: transcripts in flight still reach the log."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (tests run the app on a thread)
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: quit_())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def open_path(path: Path) -> None:
