@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,7 +111,25 @@ class PulseMicrophone:
         self._log.close()
 
 
-class TkEntry:
+class _TextWindow:
+    """A window run by ``process`` that writes what it receives to ``out``."""
+
+    out: Path
+    process: subprocess.Popen[Any]
+    window: int
+
+    @property
+    def text(self) -> str:
+        """What the window has received so far."""
+        return read_text(self.out)
+
+    def close(self) -> None:
+        """Close the window."""
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class TkEntry(_TextWindow):
     """A Tk window with a focused Entry; ``text`` is what it holds now."""
 
     def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
@@ -124,18 +143,8 @@ class TkEntry:
         assert self.process.stdout is not None
         self.window = int(self.process.stdout.readline().strip(), 0)
 
-    @property
-    def text(self) -> str:
-        """The Entry's content."""
-        return read_text(self.out)
 
-    def close(self) -> None:
-        """Close the window."""
-        self.process.terminate()
-        self.process.wait(10)
-
-
-class XTerm:
+class XTerm(_TextWindow):
     """An xterm running ``cat`` into a file, in raw mode, with Ctrl+Shift+V pasting."""
 
     def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
@@ -150,16 +159,6 @@ class XTerm:
         assert wait_until(lambda: read_text(ident).strip(), 15), "xterm did not start"
         self.window = int(read_text(ident).strip())
         subprocess.run(["xdotool", "windowfocus", "--sync", str(self.window)], env=env, check=True)
-
-    @property
-    def text(self) -> str:
-        """What cat received."""
-        return read_text(self.out)
-
-    def close(self) -> None:
-        """Close the terminal."""
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def clipboard(env: dict[str, str]) -> str:
