@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tray_stt import autostart as autostart_module
+from tray_stt import icons
 from tray_stt.autostart import (
     AutostartError,
     XdgAutostart,
@@ -217,6 +218,30 @@ def test_xdg_entry_runs_the_exact_argv_when_glib_launches_it(
 def xdg(tmp_path: Path, command: Sequence[str], **environ: str) -> XdgAutostart:
     environ.setdefault("XDG_CONFIG_DIRS", str(tmp_path / "etc-xdg"))
     return XdgAutostart(tmp_path / "home", command, environ=environ, icon_path=Path("/i/t.png"))
+
+
+def test_xdg_entry_icon_is_the_installed_application_icon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed from a wheel, the assets are inside the package: the icon is found there."""
+    assets = tmp_path / "site-packages" / "tray_stt" / "assets"
+    assets.mkdir(parents=True)
+    (assets / "tray-stt.png").write_bytes(b"png")
+    monkeypatch.setattr(icons, "assets_dir", lambda: assets)
+    program = make_program(tmp_path / "venv" / "bin" / "tray-stt")
+    entry = XdgAutostart(tmp_path / "home", [program], environ={})
+    entry.enable()
+    assert parse_desktop_entry(entry.path.read_text())["Icon"] == str(assets / "tray-stt.png")
+
+
+def test_xdg_entry_without_an_icon_file_names_the_theme_icon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(icons, "assets_dir", lambda: tmp_path / "nothing-here")
+    program = make_program(tmp_path / "venv" / "bin" / "tray-stt")
+    entry = XdgAutostart(tmp_path / "home", [program], environ={})
+    entry.enable()
+    assert parse_desktop_entry(entry.path.read_text())["Icon"] == "tray-stt"
 
 
 def test_xdg_enable_status_disable_status(tmp_path: Path) -> None:

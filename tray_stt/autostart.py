@@ -29,6 +29,7 @@ from tray_stt.desktop_entry import (
     unescape_string,
 )
 from tray_stt.errors import ExitCode, TraySttError
+from tray_stt.icons import IconNotFound, app_icon_path
 
 if TYPE_CHECKING:
     from tray_stt.autostart_windows import Registry
@@ -37,7 +38,6 @@ APP_ID = "tray-stt"
 QUIET_START = "--quiet-start"
 FIX_HINT = "run `tray-stt autostart enable` to register this installation"
 MARKER_KEY = "X-tray-stt-Version"  # how we tell our desktop entry from one the user wrote
-DEFAULT_ICON = Path(__file__).resolve().parent.parent / "assets" / "tray-stt.png"
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 ShowCommand = Callable[[Sequence[str]], str]
@@ -270,9 +270,12 @@ class XdgAutostart:
         command: Sequence[str],
         *,
         environ: Mapping[str, str] | None = None,
-        icon_path: Path = DEFAULT_ICON,
+        icon_path: Path | None = None,
     ) -> None:
-        """Manage the entry under `home` (or ``$XDG_CONFIG_HOME``) that runs `command`."""
+        """Manage the entry under `home` (or ``$XDG_CONFIG_HOME``) that runs `command`.
+
+        ``icon_path`` defaults to the installed application icon (see tray_stt.icons).
+        """
         self.home = home
         self.command = list(command)
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
@@ -302,7 +305,7 @@ class XdgAutostart:
             f"Exec={exec_value(self.login_argv())}",
             # Without the program, session managers skip the entry instead of failing to run it.
             f"TryExec={escape_string(self.command[0])}",
-            f"Icon={escape_string(str(self.icon_path))}",
+            f"Icon={escape_string(str(self.icon_path or _app_icon()))}",
             "Terminal=false",
             "StartupNotify=false",
             "X-GNOME-Autostart-enabled=true",
@@ -378,3 +381,11 @@ class XdgAutostart:
 
     def _shown(self, path: Path) -> str:
         return tilde(path, self.home)
+
+
+def _app_icon() -> str:
+    """The application icon's file, or its name for the icon theme if the file is missing."""
+    try:
+        return str(app_icon_path())
+    except IconNotFound:
+        return APP_ID
