@@ -98,6 +98,92 @@ class Chord:
         return "+".join(f"<{k}>" if k in _NAMED else k for k in [*ordered, self.key])
 
 
+_KEYSYMS = {
+    "esc": "Escape",
+    "space": "space",
+    "enter": "Return",
+    "tab": "Tab",
+    "backspace": "BackSpace",
+    "delete": "Delete",
+    "insert": "Insert",
+    "home": "Home",
+    "end": "End",
+    "page_up": "Page_Up",
+    "page_down": "Page_Down",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "pause": "Pause",
+    "scroll_lock": "Scroll_Lock",
+    "print_screen": "Print",
+    "menu": "Menu",
+    "caps_lock": "Caps_Lock",
+    "num_lock": "Num_Lock",
+    # A modifier alone as the key (hotkey = "<ctrl>"): the left one's keysym.
+    "ctrl": "Control_L",
+    "alt": "Alt_L",
+    "shift": "Shift_L",
+    "cmd": "Super_L",
+    **{f"f{n}": f"F{n}" for n in range(1, 25)},
+    **dict(
+        zip(
+            " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+            [
+                "space",
+                "exclam",
+                "quotedbl",
+                "numbersign",
+                "dollar",
+                "percent",
+                "ampersand",
+                "apostrophe",
+                "parenleft",
+                "parenright",
+                "asterisk",
+                "plus",
+                "comma",
+                "minus",
+                "period",
+                "slash",
+                "colon",
+                "semicolon",
+                "less",
+                "equal",
+                "greater",
+                "question",
+                "at",
+                "bracketleft",
+                "backslash",
+                "bracketright",
+                "asciicircum",
+                "underscore",
+                "grave",
+                "braceleft",
+                "bar",
+                "braceright",
+                "asciitilde",
+            ],
+            strict=True,
+        )
+    ),
+}
+
+
+def keysym_name(key: str) -> str:
+    """The keysym name (X, xkbcommon) of a key: ``page_up`` -> ``Page_Up``, ``;`` -> ``semicolon``.
+
+    Keysym names are case-sensitive, so every named key needs its entry.
+    """
+    if key in _KEYSYMS:
+        return _KEYSYMS[key]
+    if len(key) == 1 and key.isascii() and key.isalnum():
+        return key  # keysyms a-z and 0-9 are the characters themselves
+    if len(key) == 1:
+        return f"U{ord(key):04X}"  # xkbcommon's name for any Unicode keysym
+    return key
+
+
 HOTKEY_OFF = "off"  # the config value that turns the tray's global hotkey off
 
 

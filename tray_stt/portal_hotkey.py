@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .autostart import APP_ID
-from .hotkey import MODIFIERS, Action, Chord, HotkeyMachine, HotkeyMode
+from .hotkey import MODIFIERS, Action, Chord, HotkeyMachine, HotkeyMode, keysym_name
 from .keyboard import HotkeyUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,92 +53,12 @@ _NO_PORTAL_ERRORS = (
 
 # XDG shortcuts spec: modifiers CTRL, ALT, SHIFT, NUM, LOGO; the key is an xkbcommon keysym name.
 _PORTAL_MODIFIERS = {"ctrl": "CTRL", "alt": "ALT", "shift": "SHIFT", "cmd": "LOGO"}
-_KEYSYMS = {
-    "esc": "Escape",
-    "space": "space",
-    "enter": "Return",
-    "tab": "Tab",
-    "backspace": "BackSpace",
-    "delete": "Delete",
-    "insert": "Insert",
-    "home": "Home",
-    "end": "End",
-    "page_up": "Page_Up",
-    "page_down": "Page_Down",
-    "up": "Up",
-    "down": "Down",
-    "left": "Left",
-    "right": "Right",
-    "pause": "Pause",
-    "scroll_lock": "Scroll_Lock",
-    "print_screen": "Print",
-    "menu": "Menu",
-    "caps_lock": "Caps_Lock",
-    "num_lock": "Num_Lock",
-    # A modifier alone as the key (hotkey = "<ctrl>"): the left one's keysym.
-    "ctrl": "Control_L",
-    "alt": "Alt_L",
-    "shift": "Shift_L",
-    "cmd": "Super_L",
-    **{f"f{n}": f"F{n}" for n in range(1, 25)},
-    **dict(
-        zip(
-            " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
-            [
-                "space",
-                "exclam",
-                "quotedbl",
-                "numbersign",
-                "dollar",
-                "percent",
-                "ampersand",
-                "apostrophe",
-                "parenleft",
-                "parenright",
-                "asterisk",
-                "plus",
-                "comma",
-                "minus",
-                "period",
-                "slash",
-                "colon",
-                "semicolon",
-                "less",
-                "equal",
-                "greater",
-                "question",
-                "at",
-                "bracketleft",
-                "backslash",
-                "bracketright",
-                "asciicircum",
-                "underscore",
-                "grave",
-                "braceleft",
-                "bar",
-                "braceright",
-                "asciitilde",
-            ],
-            strict=True,
-        )
-    ),
-}
 
 
 def portal_trigger(chord: Chord) -> str:
     """The chord in the XDG shortcuts format: ``<ctrl>+<alt>+space`` -> ``CTRL+ALT+space``."""
     modifiers = [_PORTAL_MODIFIERS[m] for m in MODIFIERS if m in chord.modifiers]
-    return "+".join([*modifiers, _keysym(chord.key)])
-
-
-def _keysym(key: str) -> str:
-    if key in _KEYSYMS:
-        return _KEYSYMS[key]
-    if len(key) == 1 and key.isascii() and key.isalnum():
-        return key  # keysyms a-z and 0-9 are the characters themselves
-    if len(key) == 1:
-        return f"U{ord(key):04X}"  # xkbcommon's name for any Unicode keysym
-    return key
+    return "+".join([*modifiers, keysym_name(chord.key)])
 
 
 def _sender_element(unique_name: str) -> str:

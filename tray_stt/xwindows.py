@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .hotkey import keysym_name
+
 
 @dataclass(frozen=True)
 class Window:
@@ -116,17 +118,7 @@ class X11:
         return None if first.id == root.id else Window(first.id)
 
 
-_KEYSYMS = {
-    "esc": "Escape",
-    "enter": "Return",
-    "page_up": "Prior",
-    "page_down": "Next",
-    "backspace": "BackSpace",
-    "caps_lock": "Caps_Lock",
-    "num_lock": "Num_Lock",
-    "scroll_lock": "Scroll_Lock",
-    "print_screen": "Print",
-}
+_UNICODE_KEYSYM = 0x01000000  # X11: keysym of any Unicode character U+XXXX, or'd with it
 _MASKS = {"shift": 1, "ctrl": 4, "alt": 8, "cmd": 64}  # ShiftMask, ControlMask, Mod1, Mod4
 _LATCHES = (0, 2, 16, 2 | 16)  # with Caps Lock (LockMask) and Num Lock (Mod2) in any state
 
@@ -143,17 +135,19 @@ class KeyGrab:
         from Xlib import XK, X
         from Xlib import display as xdisplay
 
+        keysym = XK.string_to_keysym(keysym_name(key))
+        if not keysym and len(key) == 1:
+            keysym = _UNICODE_KEYSYM | ord(key)
         self._display: Any = xdisplay.Display(display)
-        name = _KEYSYMS.get(key, key.upper() if key.startswith("f") and len(key) > 1 else key)
-        keysym = XK.string_to_keysym(name)
         self._keycode = self._display.keysym_to_keycode(keysym)
+        if not self._keycode:
+            self._display.close()
+            raise ValueError(f"no key {key!r} on this keyboard layout")
         self._mask = sum(_MASKS[m] for m in modifiers)
         self._root = self._display.screen().root
         # close() writes to this pipe to wake the drain thread, which otherwise sleeps in select()
         # with no timeout: an idle tray must not wake up just to check whether it should stop.
         self._wake_read, self._wake_write = os.pipe()
-        if not self._keycode:
-            raise ValueError(f"no key {key!r} on this keyboard layout")
         for latch in _LATCHES:
             self._root.grab_key(
                 self._keycode, self._mask | latch, False, X.GrabModeAsync, X.GrabModeAsync
