@@ -350,8 +350,7 @@ class Controller:
             self._close_dictation(wait=False)
 
     def _start(self) -> None:
-        self._stop_worker()
-        self._generation += 1
+        self._stop_worker()  # a new generation: what the old worker still reports is ignored
         generation = self._generation
         self._update(listening=True, state=AppState.CONNECTING, detail="connecting…", partial="")
         try:
@@ -476,8 +475,8 @@ class Controller:
             return True
         if self._dictate is None:
             return False
-        self._close_dictation(wait=False)  # one whose session failed (its Notice said why)
-        self._talks += 1
+        # One whose session failed (its Notice said why); closing also starts a new count.
+        self._close_dictation(wait=False)
         talks = self._talks
         talk: Dictating | None = None
         try:
