@@ -272,7 +272,7 @@ class TrayApp:
             **self.view_options,
         )
         # Windows notifications are balloons of the icon: only pystray can show them.
-        self.notifier.set_hook(lambda body, title: self.view.notify(title, body))
+        self.notifier.set_hook(self.view.notify)
         threading.Thread(target=self._stop_view_after, args=(worker,), daemon=True).start()
         if not self.quiet:
             self.notifier.notify("tray-stt", "Ready: click the icon to start listening.")

@@ -266,11 +266,14 @@ class TrayView:
                 self._menu_shown = menu
                 icon.update_menu()
 
-    def notify(self, title: str, body: str) -> None:
-        """Windows notifications go through the icon (pystray owns the balloon)."""
+    def notify(self, body: str, title: str) -> None:
+        """Windows notifications go through the icon (pystray owns the balloon).
+
+        In pystray's argument order; the Notifier has already cut both to the balloon's limits.
+        """
         icon = self._icon
         if icon is not None:
-            self._ui_call(lambda: icon.notify(body[:255], title[:63]))
+            self._ui_call(lambda: icon.notify(body, title))
 
 
 def menu_key(snapshot: Snapshot) -> tuple[object, ...]:
