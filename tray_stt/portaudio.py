@@ -29,7 +29,8 @@ def import_sounddevice() -> ModuleType:
     OSError if the PortAudio library is missing, ImportError if sounddevice is, as from
     ``import sounddevice``.
     """
-    hide_playback_only_pcms()
+    if "sounddevice" not in sys.modules:  # PortAudio scans once, at the first import
+        hide_playback_only_pcms()
     import sounddevice
 
     module: ModuleType = sounddevice
