@@ -14,6 +14,7 @@ from tray_stt.config import Config
 from tray_stt.controller import (
     AppState,
     ChangeSettings,
+    Command,
     Controller,
     DictationFactory,
     Quit,
@@ -303,5 +304,30 @@ def test_controller_mutes_listening_while_a_dictation_turn_records(tmp_path: Pat
         h.wait(lambda s: s.dictation is DictationState.IDLE)
         assert worker.muted == [True, True, False]
         assert h.controller.snapshot.listening
+    finally:
+        h.close()
+
+
+def test_controller_sets_one_cool_down_timer_per_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaving RECORDING starts the keep-warm timer; the later IDLE report does not again."""
+    delays: list[float] = []
+    post_later = Controller._post_later
+
+    def recording(self: Controller, delay: float, command: Command) -> None:
+        delays.append(delay)
+        post_later(self, delay, command)
+
+    monkeypatch.setattr(Controller, "_post_later", recording)
+    h = TalkHarness(tmp_path, keep_warm_s=3600)
+    try:
+        h.controller.post(Talk(TalkAction.PRESS))
+        h.wait(lambda s: s.dictation is DictationState.RECORDING)
+        h.controller.post(Talk(TalkAction.RELEASE))
+        h.wait(lambda s: s.dictation is DictationState.TRANSCRIBING)
+        h.talks[0].dictation.on_state(DictationState.IDLE)
+        h.wait(lambda s: s.dictation is DictationState.IDLE)
+        assert delays == [3600]
     finally:
         h.close()

@@ -409,10 +409,7 @@ class Controller:
         self._notifier.notify("tray-stt", sentence, urgent=True)
         if isinstance(error, AudioInputError) and self.snapshot.listening:
             # A microphone may be plugged in: keep trying while the user wants to listen.
-            generation = self._generation
-            timer = threading.Timer(MIC_RETRY_S, self.post, args=(_Retry(generation),))
-            timer.daemon = True
-            timer.start()
+            self._post_later(MIC_RETRY_S, _Retry(self._generation))
 
     def _change_settings(self, changes: dict[str, object]) -> None:
         try:
@@ -528,10 +525,10 @@ class Controller:
         if state is DictationState.RECORDING:
             self._update(dictation=state, partial="")
             return
+        was_recording = self.snapshot.dictation is DictationState.RECORDING
         self._update(dictation=state)
-        timer = threading.Timer(self._keep_warm_s, self.post, args=(_CoolDown(self._turns),))
-        timer.daemon = True
-        timer.start()
+        if was_recording:  # the turn is over (once: TRANSCRIBING and then IDLE both follow it)
+            self._post_later(self._keep_warm_s, _CoolDown(self._turns))
 
     def _on_dictation_event(self, event: Event) -> None:
         """What the dictation reports; it wrote the transcript to the log itself already."""
@@ -552,6 +549,12 @@ class Controller:
         elif isinstance(event, Notice) and "retrying" not in event.message:
             # Delivery trouble, "press Ctrl+V"; not every reconnect of a warm session.
             self._notifier.notify("tray-stt", event.message)
+
+    def _post_later(self, delay: float, command: Command) -> None:
+        """Post ``command`` after ``delay`` seconds, from a timer that never holds up exit."""
+        timer = threading.Timer(delay, self.post, args=(command,))
+        timer.daemon = True
+        timer.start()
 
     def _update(self, **changes: object) -> None:
         with self._lock:
