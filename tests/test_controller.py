@@ -331,3 +331,16 @@ def test_controller_sets_one_cool_down_timer_per_turn(
         assert delays == [3600]
     finally:
         h.close()
+
+
+def test_controller_listening_does_not_count_an_empty_transcript(harness: Harness) -> None:
+    harness.controller.post(Start())
+    harness.wait(lambda s: s.listening)
+    worker = harness.workers[0]
+    when = datetime.now().astimezone()
+    worker.on_event(TranscriptCompleted("First.", when, "i1"))
+    harness.wait(lambda s: s.last_transcript == "First.")
+    worker.on_event(TranscriptCompleted("  ", when, "i2"))
+    worker.on_event(TranscriptDelta("i3", "Sec", "Sec"))
+    snapshot = harness.wait(lambda s: s.partial == "Sec")  # handled after the empty one
+    assert snapshot.today_count == 1 and snapshot.last_transcript == "First."

@@ -390,8 +390,7 @@ class Controller:
         elif isinstance(event, TranscriptDelta):
             self._update(partial=event.text)
         elif isinstance(event, TranscriptCompleted):
-            count = self.snapshot.today_count + 1
-            self._update(last_transcript=event.text, partial="", today_count=count)
+            self._count(event)
         elif isinstance(event, TranscriptFailed):
             when = f"{event.started_at:%H:%M:%S}"
             self._notifier.notify("tray-stt", f"Could not transcribe the utterance at {when}.")
@@ -534,9 +533,8 @@ class Controller:
         """What the dictation reports; it wrote the transcript to the log itself already."""
         if isinstance(event, TranscriptDelta):
             self._update(partial=event.text)
-        elif isinstance(event, TranscriptCompleted) and event.text.strip():
-            count = self.snapshot.today_count + 1
-            self._update(last_transcript=event.text, partial="", today_count=count)
+        elif isinstance(event, TranscriptCompleted):
+            self._count(event)
         elif isinstance(event, TranscriptFailed):
             when = f"{event.started_at:%H:%M:%S}"
             self._notifier.notify("tray-stt", f"Could not transcribe the dictation at {when}.")
@@ -549,6 +547,12 @@ class Controller:
         elif isinstance(event, Notice) and "retrying" not in event.message:
             # Delivery trouble, "press Ctrl+V"; not every reconnect of a warm session.
             self._notifier.notify("tray-stt", event.message)
+
+    def _count(self, event: TranscriptCompleted) -> None:
+        """Show a transcript and count it; an empty one (nothing was said) is neither."""
+        if event.text.strip():
+            count = self.snapshot.today_count + 1
+            self._update(last_transcript=event.text, partial="", today_count=count)
 
     def _post_later(self, delay: float, command: Command) -> None:
         """Post ``command`` after ``delay`` seconds, from a timer that never holds up exit."""
