@@ -144,8 +144,9 @@ class FakeBackend:
         """Raise PortAudioError as PortAudio would if the device refuses the format."""
         self._resolve(device, channels or 1, samplerate or 48000.0, dtype or "float32")
 
-    def InputStream(self, **kwargs: Any) -> FakeInputStream:  # noqa: N802 (sounddevice's name)
-        """A new stream, opened as sounddevice.InputStream(...) would."""
+    def RawInputStream(self, **kwargs: Any) -> FakeInputStream:  # noqa: N802 (sounddevice's name)
+        """A new stream, opened as sounddevice.RawInputStream(...) would (its blocks support
+        the buffer protocol, as the raw stream's do)."""
         stream = FakeInputStream(backend=self, **kwargs)
         with self._lock:
             self.streams.append(stream)

@@ -356,7 +356,9 @@ class Microphone:
         )
         self._sd.check_input_settings(**settings)
         blocksize = rate * _BLOCK_MS // 1000
-        stream = self._sd.InputStream(
+        # Raw: the callback only copies the bytes, so a numpy array made for each block in the
+        # real-time thread would be wasted.
+        stream = self._sd.RawInputStream(
             **settings, blocksize=blocksize, latency=self._latency, callback=self._callback
         )
         try:
