@@ -38,7 +38,6 @@ from tray_stt.events import (
     TranscriptDelta,
 )
 from tray_stt.models import Dialect
-from tray_stt.transcripts import DailyLog
 
 
 class Harness:
@@ -48,8 +47,9 @@ class Harness:
         fail_with: Exception | None = None,
         dictate: DictationFactory | None = None,
         keep_warm_s: float = 60.0,
+        log: bool = True,
     ) -> None:
-        self.config = Config(log_dir=tmp_path / "logs", api_key="k")
+        self.config = Config(log_dir=tmp_path / "logs", api_key="k", log=log)
         self.saved: dict[str, object] = {}
         self.workers: list[FakeListening] = []
         self.snapshots: list[Snapshot] = []
@@ -64,7 +64,8 @@ class Harness:
             notifier=self.notifier,
             save=self.saved.update,
             reload=lambda: Config(
-                log_dir=tmp_path / "logs",
+                log_dir=Path(str(self.saved.get("log_dir", tmp_path / "logs"))),
+                log=bool(self.saved.get("log", log)),
                 api_key="k",
                 dialect=Dialect(self.saved.get("dialect", "ga")),
                 clipboard=bool(self.saved.get("clipboard", False)),
@@ -72,7 +73,6 @@ class Harness:
             ),
             autostart=self.autostart,
             on_change=self.on_change,
-            log=DailyLog(tmp_path / "logs"),
             deliver=self.delivered.append,
             dictate=dictate,
             keep_warm_s=keep_warm_s,
@@ -344,3 +344,47 @@ def test_controller_listening_does_not_count_an_empty_transcript(harness: Harnes
     worker.on_event(TranscriptDelta("i3", "Sec", "Sec"))
     snapshot = harness.wait(lambda s: s.partial == "Sec")  # handled after the empty one
     assert snapshot.today_count == 1 and snapshot.last_transcript == "First."
+
+
+def test_controller_listening_writes_no_log_while_the_log_is_off(tmp_path: Path) -> None:
+    h = Harness(tmp_path, log=False)
+    try:
+        h.controller.post(Start())
+        h.wait(lambda s: s.listening)
+        when = datetime.now().astimezone()
+        h.workers[0].on_event(TranscriptCompleted("Unlogged.", when, "i1"))
+        snapshot = h.wait(lambda s: s.last_transcript == "Unlogged.")
+        assert not (tmp_path / "logs").exists()
+        assert h.delivered == ["Unlogged."] and snapshot.today_count == 1
+        h.controller.post(ChangeSettings({"log": True}))  # a new session, logging again
+        h.wait(lambda s: s.config.log and len(h.workers) == 2)
+        h.workers[1].on_event(TranscriptCompleted("Logged.", when, "i2"))
+        snapshot = h.wait(lambda s: s.last_transcript == "Logged.")
+        assert snapshot.log_path.read_text(encoding="utf-8").endswith("  Logged.\n")
+        assert snapshot.log_path.read_text(encoding="utf-8").count("\n") == 1
+    finally:
+        h.controller.post(Quit())
+        h.thread.join(3)
+
+
+def test_controller_listening_logs_into_the_new_log_dir(harness: Harness, tmp_path: Path) -> None:
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    earlier = moved / f"{datetime.now():%Y-%m-%d}.txt"
+    earlier.write_text("08:00:00  Earlier.\n", encoding="utf-8")
+    harness.controller.post(Start())
+    harness.wait(lambda s: s.listening)
+    when = datetime.now().astimezone()
+    harness.workers[0].on_event(TranscriptCompleted("Before.", when, "i1"))
+    snapshot = harness.wait(lambda s: s.last_transcript == "Before.")
+    old_path = snapshot.log_path
+    harness.controller.post(ChangeSettings({"log_dir": str(moved)}))
+    snapshot = harness.wait(lambda s: s.config.log_dir == moved and len(harness.workers) == 2)
+    assert snapshot.log_path == earlier and snapshot.today_count == 1  # counted from the new file
+    harness.workers[1].on_event(TranscriptCompleted("After.", when, "i2"))
+    snapshot = harness.wait(lambda s: s.last_transcript == "After.")
+    assert earlier.read_text(encoding="utf-8").endswith(
+        "  Earlier.\n" + f"{when:%H:%M:%S}  After.\n"
+    )
+    assert old_path.read_text(encoding="utf-8").count("\n") == 1  # only "Before."
+    assert snapshot.today_count == 2

@@ -17,8 +17,16 @@ from pathlib import Path
 import pyperclip
 import pytest
 
+from tray_stt.config import Config
 from tray_stt.errors import LogWriteError
-from tray_stt.transcripts import ClipboardSink, DailyLog, default_log_dir, flatten
+from tray_stt.transcripts import (
+    ClipboardSink,
+    DailyLog,
+    daily_log,
+    default_log_dir,
+    flatten,
+    log_file,
+)
 
 NOV23 = datetime(2026, 11, 23, 14, 5, 9)
 
@@ -386,3 +394,14 @@ def test_clipboard_works_once_a_display_appears_after_a_first_use_without_one(
     sink.close()
     assert warnings == []
     assert _xclip_read(xvfb_env) == "after the display came"
+
+
+def test_daily_log_follows_the_log_setting(tmp_path: Path) -> None:
+    assert daily_log(Config(log_dir=tmp_path, log=False)) is None
+    log = daily_log(Config(log_dir=tmp_path))
+    assert log is not None and log.directory == tmp_path
+    assert (
+        log.path_for(NOV23.date())
+        == log_file(tmp_path, NOV23.date())
+        == tmp_path / "2026-11-23.txt"
+    )

@@ -27,7 +27,7 @@ from .microphone import Microphone, format_devices, list_input_devices
 from .models import Dialect, NoiseReduction, TurnMode
 from .session import Session
 from .signals import signals_handled
-from .transcripts import ClipboardSink, DailyLog
+from .transcripts import ClipboardSink, daily_log
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,7 +205,7 @@ def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOutput:
-    log = DailyLog(config.log_dir) if config.log else None
+    log = daily_log(config)
     # Clipboard trouble is reported through the output, which is made just below.
     clipboard = ClipboardSink(lambda message: output.note(message)) if config.clipboard else None
     output = output_class(log, clipboard)

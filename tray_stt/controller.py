@@ -40,7 +40,7 @@ from .events import (
     TranscriptDelta,
     TranscriptFailed,
 )
-from .transcripts import DailyLog
+from .transcripts import daily_log, log_file
 
 
 class AppState(Enum):
@@ -70,7 +70,7 @@ class Snapshot:
     @property
     def log_path(self) -> Path:
         """Today's log file."""
-        return self.config.log_dir / f"{date.today():%Y-%m-%d}.txt"
+        return log_file(self.config.log_dir, date.today())
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -261,7 +261,6 @@ class Controller:
         reload: Callable[[], Config],
         autostart: AutostartSwitch | None = None,
         on_change: Callable[[Snapshot], None] = lambda snapshot: None,
-        log: DailyLog | None = None,
         deliver: Callable[[str], None] = lambda text: None,
         dictate: DictationFactory | None = None,
         keep_warm_s: float = KEEP_WARM_S,
@@ -274,7 +273,10 @@ class Controller:
         self._reload = reload
         self._autostart = autostart
         self._on_change = on_change
-        self._log = log if log is not None else DailyLog(config.log_dir)
+        # Read by the session's thread, replaced when the settings change: the lock keeps a
+        # transcript from being written to a log that is being closed.
+        self._log_lock = threading.Lock()
+        self._log = daily_log(config)
         self._deliver_text = deliver
         self._worker: Listening | None = None
         self._generation = 0
@@ -292,7 +294,7 @@ class Controller:
             partial="",
             config=config,
             autostart=autostart.enabled() if autostart else False,
-            today_count=_count_lines(self._log.path_for(date.today())),
+            today_count=_count_today(config),
         )
         self._lock = threading.Lock()
 
@@ -372,7 +374,9 @@ class Controller:
         """On the session's thread: the transcript reaches the disk before anything else."""
         if isinstance(event, TranscriptCompleted) and event.text.strip():
             try:
-                self._log.append(event.text, event.started_at)
+                with self._log_lock:
+                    if self._log is not None:  # None: the settings turned the log off
+                        self._log.append(event.text, event.started_at)
             except LogWriteError as exc:  # still deliver the text: it must reach the user
                 self._notifier.notify("tray-stt", str(exc), urgent=True)
             self._deliver_text(event.text)
@@ -419,13 +423,28 @@ class Controller:
             self._update(state=AppState.ERROR, detail=str(exc))
             self._notifier.notify("tray-stt", str(exc), urgent=True)
             return
-        if config != self.snapshot.config:
+        old = self.snapshot.config
+        if config != old:
             self._close_dictation(wait=False)  # the next press opens one with the new settings
-        self._update(config=config)
+        if (config.log, config.log_dir) != (old.log, old.log_dir):
+            self._switch_log(config)
+        count = self.snapshot.today_count
+        if config.log_dir != old.log_dir:
+            count = _count_today(config)  # what the new folder holds of today
+        self._update(config=config, today_count=count)
         if self.snapshot.listening:
             self._start()  # the session must be configured anew
         else:
             self._check_config()
+
+    def _switch_log(self, config: Config) -> None:
+        """Log where the settings say now (or not at all); a stopped worker's last transcripts
+        still due go there too."""
+        log = daily_log(config)
+        with self._log_lock:
+            old, self._log = self._log, log
+        if old is not None:
+            old.close()
 
     def _check_config(self) -> None:
         """Say now, not at the first click, what cannot work (no API key, a bad URL)."""
@@ -565,6 +584,11 @@ class Controller:
             self._snapshot = replace(self._snapshot, **changes)  # type: ignore[arg-type]
             snapshot = self._snapshot
         self._on_change(snapshot)
+
+
+def _count_today(config: Config) -> int:
+    """Today's transcripts so far: the lines of today's log file."""
+    return _count_lines(log_file(config.log_dir, date.today()))
 
 
 def _count_lines(path: Path) -> int:

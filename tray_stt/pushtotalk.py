@@ -16,7 +16,7 @@ from .hotkey import MODIFIERS, Action, Chord, parse_chord
 from .hotkey_process import HotkeyProcess, use_hotkey_process
 from .keyboard import KeyboardHotkey
 from .microphone import Microphone
-from .transcripts import DailyLog
+from .transcripts import daily_log
 from .xwindows import KeyGrab
 
 
@@ -37,7 +37,7 @@ class PushToTalk:
         notice = _notice_to(on_event)
         # Cues follow the dictation's state, so the hotkey, toggle and commands all sound alike.
         self.cues = cues or SoundCues(config.sound_cues)
-        self.log = DailyLog(config.log_dir) if config.log else None
+        self.log = daily_log(config)
         self.deliverer = Deliverer(
             config.delivery, terminal_classes=config.terminal_classes, on_notice=notice
         )

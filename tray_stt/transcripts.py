@@ -17,10 +17,14 @@ from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from tray_stt.errors import LogWriteError
+
+if TYPE_CHECKING:  # config imports this module (default_log_dir)
+    from tray_stt.config import Config
 
 _log = logging.getLogger(__name__)
 
@@ -42,6 +46,16 @@ def default_log_dir() -> Path:
     return platformdirs.user_data_path("tray-stt") / "logs"
 
 
+def log_file(directory: Path, day: date) -> Path:
+    """The daily log file of one local date in ``directory``."""
+    return directory / f"{day.isoformat()}.txt"
+
+
+def daily_log(config: Config) -> DailyLog | None:
+    """The daily log the configuration asks for: in ``log_dir``, or None when ``log`` is off."""
+    return DailyLog(config.log_dir) if config.log else None
+
+
 def flatten(text: str) -> str:
     """The transcript as one line: each line break (and the blanks around it) becomes one space."""
     return _LINE_BREAKS.sub(" ", text).strip()
@@ -59,7 +73,7 @@ class DailyLog:
 
     def path_for(self, day: date) -> Path:
         """The log file of one local date."""
-        return self.directory / f"{day.isoformat()}.txt"
+        return log_file(self.directory, day)
 
     def append(self, text: str, when: datetime) -> Path | None:
         """Write one line in the file of `when`'s local date; None (nothing written) if empty."""
