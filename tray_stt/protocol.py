@@ -132,7 +132,7 @@ class TranscriptionClient:
     @property
     def speech_in_progress(self) -> bool:
         """Whether the server reported speech that has not been committed yet."""
-        return any(i not in self._conn.items for i in self._conn.speech_starts)
+        return bool(self._conn.speech_starts)  # each start is forgotten at its commit
 
     @property
     def finished(self) -> bool:
@@ -221,7 +221,7 @@ class TranscriptionClient:
             # that follows is a barrier (``cleared`` comes after every commit it caused) and
             # never makes the server transcribe silence.
             pad_ms = self.settings.silence_duration_ms + 300
-            when = self._journal.time_at(self._journal.end) or datetime.now().astimezone()
+            when = self._time_at(self._journal.end)
             self._journal.append(bytes(pad_ms * BYTES_PER_MS), when)
         else:
             self._mark_turn_end()
@@ -245,7 +245,7 @@ class TranscriptionClient:
         start = self._frontier
         for turn_end in sorted({e for e in turn_ends if start < e < end} | {end}):
             if turn_end - start >= MIN_COMMIT_BYTES:
-                began = self._journal.time_at(start) or self._now()
+                began = self._time_at(start)
                 events.append(TranscriptFailed(reason, "", began, ""))
             start = turn_end
         self._marks.clear()
@@ -325,29 +325,34 @@ class TranscriptionClient:
 
     def _on_speech_started(self, event: dict[str, Any]) -> list[Event]:
         item_id = _text(event, "item_id")
-        self._conn.speech_starts[item_id] = self._journal_offset(int(event["audio_start_ms"]))
+        if item_id not in self._conn.items:  # not a late report of a turn already committed
+            self._conn.speech_starts[item_id] = self._journal_offset(int(event["audio_start_ms"]))
         return [SpeechStarted(item_id)]
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> list[Event]:
         item_id = _text(event, "item_id")
-        self._conn.speech_stops[item_id] = self._journal_offset(int(event["audio_end_ms"]))
+        if item_id not in self._conn.items:
+            self._conn.speech_stops[item_id] = self._journal_offset(int(event["audio_end_ms"]))
         return [SpeechStopped(item_id)]
 
     def _on_committed(self, event: dict[str, Any]) -> list[Event]:
         conn = self._conn
         item_id = _text(event, "item_id")
+        # Speech offsets are needed until the commit only: popped, the maps stay small however
+        # long the connection lives, and _trim scans no old turns on every chunk.
+        speech_start = conn.speech_starts.pop(item_id, None)
+        end = conn.speech_stops.pop(item_id, None)
         if conn.replays:
             utterance = conn.replays.popleft()
             utterance.item_id = item_id
             conn.items[item_id] = utterance
             self._pop_commit()
             return []
-        end = conn.speech_stops.get(item_id)
         if end is None:
             end = self._pop_commit() or min(conn.sent_to, self._journal.end)
-        start = max(conn.speech_starts.get(item_id, self._frontier), self._frontier)
+        start = self._frontier if speech_start is None else max(speech_start, self._frontier)
         start = min(start, end)
-        when = self._journal.time_at(start) or datetime.now().astimezone()
+        when = self._time_at(start)
         utterance = _Utterance(start, end, when, item_id, conn.early_text.pop(item_id, ""))
         conn.items[item_id] = utterance
         self._insert(utterance, event.get("previous_item_id"))
@@ -533,10 +538,7 @@ class TranscriptionClient:
         if self._retain is not None and self.settings.effective_turn.on_server:
             # Server VAD never transcribes the silence between utterances, so the frontier moves
             # over it; a margin stays in case speech began where the server has not reported yet.
-            silence_end = conn.sent_to - self._retain
-            for item_id, start in conn.speech_starts.items():
-                if item_id not in conn.items:
-                    silence_end = min(silence_end, start)
+            silence_end = min([conn.sent_to - self._retain, *conn.speech_starts.values()])
             self._frontier = max(self._frontier, silence_end)
         pending = [u.start for u in self._order if u.outcome is None]
         self._journal.trim(min([self._frontier, *pending]))
@@ -555,7 +557,11 @@ class TranscriptionClient:
         return TranscriptFailed(reason, utterance.text, utterance.started_at, utterance.item_id)
 
     def _now(self) -> datetime:
-        return self._journal.time_at(self._journal.end) or datetime.now().astimezone()
+        return self._time_at(self._journal.end)
+
+    def _time_at(self, offset: int) -> datetime:
+        """When the audio at ``offset`` was captured; now, if nothing was ever captured."""
+        return self._journal.time_at(offset) or datetime.now().astimezone()
 
 
 def _segment_end(conn: _Connection) -> int:
