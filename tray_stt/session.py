@@ -32,7 +32,7 @@ from .journal import BYTES_PER_MS
 from .models import Dialect, TranscriptionSettings
 from .protocol import TranscriptionClient
 from .transport import Connect, Transport, TransportClosed, websocket_connect
-from .vad import LocalTurns, Speech, SpeechBegan, SpeechEnded
+from .vad import LocalTurns, Speech, SpeechBegan, TurnEvent
 from .wire import ErrorKind
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime?intent=transcription"
@@ -157,7 +157,6 @@ class Session:
         self._ending = _Ending.BACKOFF
         self._last_frame = time.monotonic()
         self._ever_ready = False
-        self.connections = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -211,12 +210,15 @@ class Session:
 
     def _feed(self, chunks: Iterable[bytes], wait_ready: bool) -> None:
         for chunk in chunks:
+            # The local detector's inference runs outside the lock: it is not the core's work,
+            # and the receiver thread must not wait for it.
+            turns = None if self._turns is None else self._turns.process(chunk)
             with self._changed:
                 while wait_ready and not self._core.ready and not self._stopped:
                     self._changed.wait(0.5)
                 if self._stopped:
                     return
-                markers = self._take(chunk) + self._outage_notice()
+                markers = self._take(chunk, turns) + self._outage_notice()
             self._dispatch(markers)
             self._throttle()
             self._check_rollover()
@@ -225,10 +227,10 @@ class Session:
                 markers = self._take_turns(self._turns.flush())
             self._dispatch(markers)
 
-    def _take(self, chunk: bytes) -> list[Event]:
-        """Hand captured audio to the core, through the local detector if there is one."""
-        if self._turns is not None:
-            return self._take_turns(self._turns.process(chunk))
+    def _take(self, chunk: bytes, turns: list[TurnEvent] | None) -> list[Event]:
+        """Hand captured audio to the core, as the local detector's turns if there is one."""
+        if turns is not None:
+            return self._take_turns(turns)
         self._core.append(chunk, _captured_at(chunk))
         self._submit()
         return []
@@ -251,7 +253,7 @@ class Session:
             )
         ]
 
-    def _take_turns(self, turns: list[Speech | SpeechBegan | SpeechEnded]) -> list[Event]:
+    def _take_turns(self, turns: list[TurnEvent]) -> list[Event]:
         markers: list[Event] = []
         for turn in turns:
             if isinstance(turn, Speech):
@@ -378,7 +380,6 @@ class Session:
             self._connected_at = time.monotonic()
             self._rolling_since = None
             self._ending = _Ending.BACKOFF
-            self.connections += 1
         writer.start()
         reached_ready = False
         try:
