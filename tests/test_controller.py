@@ -212,6 +212,15 @@ class TalkHarness(Harness):
         self.controller.post(Quit())
         self.thread.join(3)
 
+    def turn(self) -> None:
+        """Press, release, and the first dictation reports its transcript done."""
+        self.controller.post(Talk(TalkAction.PRESS))
+        self.wait(lambda s: s.dictation is DictationState.RECORDING)
+        self.controller.post(Talk(TalkAction.RELEASE))
+        self.wait(lambda s: s.dictation is DictationState.TRANSCRIBING)
+        self.talks[0].dictation.on_state(DictationState.IDLE)
+        self.wait(lambda s: s.dictation is DictationState.IDLE)
+
 
 def test_controller_opens_dictation_at_the_first_press_and_reuses_it_while_warm(
     tmp_path: Path,
@@ -223,12 +232,7 @@ def test_controller_opens_dictation_at_the_first_press_and_reuses_it_while_warm(
         h.wait(lambda s: True)
         assert h.talks == []
         for _ in range(2):
-            h.controller.post(Talk(TalkAction.PRESS))
-            h.wait(lambda s: s.dictation is DictationState.RECORDING)
-            h.controller.post(Talk(TalkAction.RELEASE))
-            h.wait(lambda s: s.dictation is DictationState.TRANSCRIBING)
-            h.talks[0].dictation.on_state(DictationState.IDLE)
-            h.wait(lambda s: s.dictation is DictationState.IDLE)
+            h.turn()
         assert len(h.talks) == 1
         assert h.talks[0].dictation.calls == ["press", "release"] * 2
         assert not h.talks[0].closed.is_set()
@@ -322,12 +326,7 @@ def test_controller_sets_one_cool_down_timer_per_turn(
     monkeypatch.setattr(Controller, "_post_later", recording)
     h = TalkHarness(tmp_path, keep_warm_s=3600)
     try:
-        h.controller.post(Talk(TalkAction.PRESS))
-        h.wait(lambda s: s.dictation is DictationState.RECORDING)
-        h.controller.post(Talk(TalkAction.RELEASE))
-        h.wait(lambda s: s.dictation is DictationState.TRANSCRIBING)
-        h.talks[0].dictation.on_state(DictationState.IDLE)
-        h.wait(lambda s: s.dictation is DictationState.IDLE)
+        h.turn()
         assert delays == [3600]
     finally:
         h.close()
