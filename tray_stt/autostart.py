@@ -7,14 +7,12 @@ after the user edited or removed it by hand. Nothing OS-specific is imported at 
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from tray_stt.desktop_entry import (
     unescape_string,
 )
 from tray_stt.errors import ExitCode, TraySttError
+from tray_stt.files import replace_file
 from tray_stt.icons import IconNotFound, app_icon_path
 
 if TYPE_CHECKING:
@@ -178,20 +177,7 @@ def tilde(path: Path, home: Path) -> str:
 def write_atomically(path: Path, data: bytes, shown: str) -> None:
     """Replace `path` by `data` in one rename, so a crash never leaves half an entry behind."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Hidden and without the .desktop/.plist suffix: no session manager reads it half-written.
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.chmod(temp, 0o644)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        replace_file(path, data, mode=0o644)
     except OSError as exc:
         raise AutostartError(f"Could not write {shown}: {exc.strerror or exc}.") from exc
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ import platformdirs
 
 from .delivery import DEFAULT_TERMINALS, DeliveryMode
 from .errors import ConfigError
+from .files import replace_file
 from .hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
 from .models import DELAYS, EAGERNESS, Dialect, NoiseReduction, TranscriptionSettings, TurnMode
 from .session import OPENAI_URL, Endpoint
@@ -288,14 +288,7 @@ def _plain(value: object) -> object:
 
 def _write_atomically(path: Path, text: str) -> None:
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        replace_file(path, text.encode("utf-8"), mode=0o600, dir_mode=0o700)
     except OSError as exc:
         raise ConfigError(f"Cannot write the config file {path}: {exc.strerror or exc}.") from None
 

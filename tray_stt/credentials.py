@@ -6,7 +6,6 @@ The only module that imports ``keyring``. The key is never printed or logged.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import platformdirs
 
 from .errors import ConfigError
+from .files import replace_file
 
 SERVICE = "tray-stt"
 ACCOUNT = "api_key"
@@ -72,11 +72,7 @@ class KeyStore:
 
     def _write_file(self, key: str) -> None:
         try:
-            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(key + "\n")
-            os.chmod(self._path, 0o600)  # an older file may have had wider permissions
+            replace_file(self._path, f"{key}\n".encode(), mode=0o600, dir_mode=0o700)
         except OSError as exc:
             where = self._path
             raise ConfigError(f"Cannot store the API key in {where}: {exc.strerror}.") from None
