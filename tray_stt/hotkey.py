@@ -235,7 +235,6 @@ class HotkeyMachine:
         self.mode = mode
         self._down: set[str] = set()
         self._active = False  # a turn the hotkey started is running
-        self._armed = True  # the chord was let go since it last fired (one action per press)
 
     @property
     def active(self) -> bool:
@@ -255,9 +254,10 @@ class HotkeyMachine:
         if key == CANCEL_KEY and self._active and CANCEL_KEY not in self.chord.keys:
             self._active = False
             return Action.CANCEL
-        if not self._armed or not self.chord.keys <= self._down or key not in self.chord.keys:
+        # One action per press of the chord: firing again needs a chord key let go and pressed
+        # anew, since a key already down is auto-repeat (above).
+        if not self.chord.keys <= self._down or key not in self.chord.keys:
             return None
-        self._armed = False
         if self.mode is HotkeyMode.TOGGLE and self._active:
             self._active = False
             return Action.STOP
@@ -269,12 +269,7 @@ class HotkeyMachine:
         self._down.discard(key)
         if key not in self.chord.keys:
             return None
-        self._armed = True
         if self.mode is HotkeyMode.HOLD and self._active:
             self._active = False
             return Action.STOP
         return None
-
-    def external(self, action: Action) -> None:
-        """Another source (a control command, the tray menu) started or ended the turn."""
-        self._active = action is Action.START
