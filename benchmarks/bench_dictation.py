@@ -34,9 +34,9 @@ from dictation_desktop import TkEntry, set_clipboard, wait_until  # noqa: E402
 from realtime_server import RealtimeServer  # noqa: E402
 
 from tray_stt.config import Config  # noqa: E402
-from tray_stt.delivery import Deliverer, DeliveryMode  # noqa: E402
-from tray_stt.dictation import Dictation  # noqa: E402
-from tray_stt.events import Event, SessionReady  # noqa: E402
+from tray_stt.pushtotalk.delivery import Deliverer, DeliveryMode  # noqa: E402
+from tray_stt.pushtotalk.dictation import Dictation  # noqa: E402
+from tray_stt.realtime.events import Event, SessionReady  # noqa: E402
 
 CHUNK = (np.sin(np.arange(480) * 0.2) * 12000).astype("<i2").tobytes()  # 20 ms, loud
 TAIL_MS = 200

@@ -36,7 +36,7 @@ from audio_fixtures import spoken_wav  # noqa: E402
 from portaudio_fixtures import virtual_microphone  # noqa: E402
 from realtime_server import RealtimeServer  # noqa: E402
 
-from tray_stt.vad import LocalTurns  # noqa: E402
+from tray_stt.audio.vad import LocalTurns  # noqa: E402
 
 SENTENCES = [
     "Hello from the tray.",

@@ -23,12 +23,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from audio_fixtures import silence, tone, write_wav  # noqa: E402
 
-from tray_stt.audio import open_wav, paced  # noqa: E402
-from tray_stt.events import Event, TranscriptCompleted  # noqa: E402
-from tray_stt.models import TranscriptionSettings  # noqa: E402
-from tray_stt.session import Endpoint, Session, SessionOptions  # noqa: E402
+from tray_stt.audio.wav import open_wav, paced  # noqa: E402
+from tray_stt.realtime.events import Event, TranscriptCompleted  # noqa: E402
+from tray_stt.realtime.models import TranscriptionSettings  # noqa: E402
+from tray_stt.realtime.session import Endpoint, Session, SessionOptions  # noqa: E402
+from tray_stt.realtime.transport import Transport, websocket_connect  # noqa: E402
 from tray_stt.transcripts import DailyLog  # noqa: E402
-from tray_stt.transport import Transport, websocket_connect  # noqa: E402
 
 RATE_IN = 44100  # a typical file or microphone rate: the client resamples it
 COMPLETED = "conversation.item.input_audio_transcription.completed"

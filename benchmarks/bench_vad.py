@@ -8,7 +8,7 @@ active level (-55 dBFS), and pauses under 200 ms inside a sentence count as spee
 
 Every candidate gets the same 24 kHz PCM16 stream in 40 ms chunks and resamples it to 16 kHz with
 its own soxr stream (counted in its CPU). Tables 1-2 score raw frame decisions on the 10 ms grid.
-Table 3 runs the same scores through `tray_stt.vad.LocalTurns` (default settings) and counts
+Table 3 runs the same scores through `tray_stt.audio.vad.LocalTurns` (default settings) and counts
 utterances: one turn per sentence is right; a lead-in under the 400 ms pre-roll before the first
 loud sample (-40 dBFS) is "short lead"; a last loud sample not sent is "cut tail". CPU is
 `time.process_time` over every condition, one thread; "% core" is CPU seconds per audio second.
@@ -41,7 +41,7 @@ import soxr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tray_stt.vad import FrameScorer, LocalTurns, Speech, SpeechBegan, SpeechEnded  # noqa: E402
+from tray_stt.audio.vad import FrameScorer, LocalTurns, Speech, SpeechBegan, SpeechEnded  # noqa: E402
 
 RATE = 24_000
 GRID = 240  # 10 ms scoring frames at 24 kHz
@@ -352,8 +352,8 @@ def resample_only() -> FrameScorer:
 
 
 def tray_stt_scorer() -> FrameScorer:
-    """The project's own: tray_stt.vad.SileroScorer (Silero v5 in numpy), as LocalTurns uses it."""
-    from tray_stt.vad import SileroScorer
+    """The project's own: audio.vad.SileroScorer (Silero v5 in numpy), as LocalTurns uses it."""
+    from tray_stt.audio.vad import SileroScorer
 
     return SileroScorer()
 
@@ -395,7 +395,7 @@ CANDIDATES = [
     ],
     Candidate("ten-vad 0.5", ten, 0.5, ("ten-vad",),
               "from ten_vad import TenVad; TenVad(256, 0.5)", turns=True),
-    Candidate("tray_stt.vad (numpy Silero)", tray_stt_scorer, 0.5, (),
+    Candidate("tray_stt.audio.vad (numpy Silero)", tray_stt_scorer, 0.5, (),
               "from tray_stt import vad; vad.SileroScorer()", turns=True,
               files=(ROOT / "tray_stt" / "silero.py", ROOT / "assets" / "models")),
 ]  # fmt: skip

@@ -1,6 +1,6 @@
 """Test helpers that make audio: WAV writers, tones, silence and espeak-ng speech.
 
-Independent of `tray_stt.audio` on purpose (the stdlib `wave` module and `soxr.resample` on the
+Independent of `tray_stt.audio.wav` on purpose (the stdlib `wave` module and `soxr.resample` on the
 whole signal), so tests of that module compare it against a separate implementation.
 """
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tray_stt.config import Config
-from tray_stt.dictation import DictationState
-from tray_stt.events import Event
+from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.realtime.events import Event
 
 
 class FakeTurns:

@@ -170,7 +170,8 @@ def test_app_sigterm_quits_cleanly(service: TrayProcess) -> None:
 # session manager, or a script that saw `tray-stt status` answer, can stop it.
 SIGTERM_WHEN_SERVING = """
 import os, signal, sys
-from tray_stt import __main__, control
+from tray_stt import __main__
+from tray_stt.app import control
 start = control.ControlServer.start
 def start_then_sigterm(self):
     start(self)

@@ -1,4 +1,4 @@
-"""Tests of tray_stt.audio: WAV decoding, resampling, chunking and pacing."""
+"""Tests of tray_stt.audio.wav: WAV decoding, resampling, chunking and pacing."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from audio_fixtures import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tray_stt import audio
-from tray_stt.audio import (
+from tray_stt.audio import wav as audio
+from tray_stt.audio.wav import (
     BYTES_PER_MS,
     SAMPLE_RATE,
     Rechunker,

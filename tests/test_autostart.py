@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tray_stt import autostart as autostart_module
-from tray_stt import icons
-from tray_stt.autostart import (
+from tray_stt import resources
+from tray_stt.autostart import common as autostart_module
+from tray_stt.autostart.common import (
     AutostartError,
     XdgAutostart,
     current_command,
@@ -29,15 +29,15 @@ from tray_stt.autostart import (
     platform_autostart,
     run_autostart_command,
 )
-from tray_stt.autostart_macos import LABEL, LaunchAgent
-from tray_stt.autostart_windows import (
+from tray_stt.autostart.desktop_entry import entry_argv, exec_value, parse_desktop_entry
+from tray_stt.autostart.macos import LABEL, LaunchAgent
+from tray_stt.autostart.windows import (
     APPROVED_KEY,
     RUN_KEY,
     RunKey,
     command_line,
     split_command_line,
 )
-from tray_stt.desktop_entry import entry_argv, exec_value, parse_desktop_entry
 
 UID = 501
 SERVICE = f"gui/{UID}/{LABEL}"
@@ -227,7 +227,7 @@ def test_xdg_entry_icon_is_the_installed_application_icon(
     assets = tmp_path / "site-packages" / "tray_stt" / "assets"
     assets.mkdir(parents=True)
     (assets / "tray-stt.png").write_bytes(b"png")
-    monkeypatch.setattr(icons, "assets_dir", lambda: assets)
+    monkeypatch.setattr(resources, "assets_dir", lambda: assets)
     program = make_program(tmp_path / "venv" / "bin" / "tray-stt")
     entry = XdgAutostart(tmp_path / "home", [program], environ={})
     entry.enable()
@@ -237,7 +237,7 @@ def test_xdg_entry_icon_is_the_installed_application_icon(
 def test_xdg_entry_without_an_icon_file_names_the_theme_icon(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(icons, "assets_dir", lambda: tmp_path / "nothing-here")
+    monkeypatch.setattr(resources, "assets_dir", lambda: tmp_path / "nothing-here")
     program = make_program(tmp_path / "venv" / "bin" / "tray-stt")
     entry = XdgAutostart(tmp_path / "home", [program], environ={})
     entry.enable()

@@ -8,7 +8,7 @@ import pytest
 
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.errors import ConfigError
-from tray_stt.models import Dialect, TurnMode
+from tray_stt.realtime.models import Dialect, TurnMode
 
 
 def load(path: Path, env: dict[str, str] | None = None, **overrides: object) -> Config:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tray_stt.control import (
+from tray_stt.app.control import (
     COMMANDS,
     LOCK_NAME,
     RUNTIME_DIR_ENV,
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX lock and 
 # killed (or, after "quit", stops cleanly). TRAY_STT_TEST_DELAY delays binding the socket.
 INSTANCE = """
 import os, sys, threading, time
-from tray_stt.control import ControlServer, InstanceLock
+from tray_stt.app.control import ControlServer, InstanceLock
 from tray_stt.errors import TraySttError
 
 commands = []

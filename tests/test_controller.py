@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 
-from tray_stt.config import Config
-from tray_stt.controller import (
+from tray_stt.app.controller import (
     AppState,
     ChangeSettings,
     Command,
@@ -26,10 +25,11 @@ from tray_stt.controller import (
     TalkAction,
     Toggle,
 )
-from tray_stt.delivery import DeliveryMode
-from tray_stt.dictation import DictationState
+from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, BillingError
-from tray_stt.events import (
+from tray_stt.pushtotalk.delivery import DeliveryMode
+from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.realtime.events import (
     Event,
     SessionReady,
     SpeechStarted,
@@ -37,7 +37,7 @@ from tray_stt.events import (
     TranscriptCompleted,
     TranscriptDelta,
 )
-from tray_stt.models import Dialect
+from tray_stt.realtime.models import Dialect
 
 
 class Harness:
@@ -164,7 +164,7 @@ def test_controller_fatal_error_shows_error_and_notifies(harness: Harness) -> No
 def test_controller_missing_microphone_retries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tray_stt.controller as controller_module
+    import tray_stt.app.controller as controller_module
 
     monkeypatch.setattr(controller_module, "MIC_RETRY_S", 0.05)
     h = Harness(tmp_path, fail_with=AudioInputError("No input device found: plug in a microphone."))

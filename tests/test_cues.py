@@ -19,12 +19,12 @@ from fake_audio import FedMicrophone
 from portaudio_fixtures import REPO, needs_portaudio, virtual_microphone
 from realtime_server import RealtimeServer
 
+from tray_stt.app.pushtotalk import PushToTalk
 from tray_stt.config import CONFIG_TEMPLATE, PARSERS, Config
-from tray_stt.cues import CUES, SoundCues, cue_for, load_sound, sound_path
-from tray_stt.dictation import DictationState
-from tray_stt.events import SessionReady
-from tray_stt.journal import BYTES_PER_MS
-from tray_stt.pushtotalk import PushToTalk
+from tray_stt.pushtotalk.cues import CUES, SoundCues, cue_for, load_sound, sound_path
+from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.realtime.events import SessionReady
+from tray_stt.realtime.journal import BYTES_PER_MS
 
 ASSETS = REPO / "assets"
 FULL_SCALE = 32767
@@ -144,12 +144,12 @@ def test_sound_cues_never_raise_and_warn_once_when_playback_fails(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cues = SoundCues(True, FakePlayer(fail=OSError("PortAudio library not found")))
-    with caplog.at_level(logging.WARNING, logger="tray_stt.cues"):
+    with caplog.at_level(logging.WARNING, logger="tray_stt.pushtotalk.cues"):
         for name in ("start", "stop", "cancel", "start"):
             cues.play(name)
             assert cues.wait(10)
     cues.close()
-    warnings = [r.getMessage() for r in caplog.records if r.name == "tray_stt.cues"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tray_stt.pushtotalk.cues"]
     assert warnings == ["Sound cues are silent: PortAudio library not found"]
 
 
@@ -162,13 +162,13 @@ def test_sound_cues_missing_file_is_silent_and_others_still_play(
         return tmp_path / "missing.wav" if name == "stop" else sound_path(name)
 
     cues = SoundCues(True, player, locate=locate)
-    with caplog.at_level(logging.WARNING, logger="tray_stt.cues"):
+    with caplog.at_level(logging.WARNING, logger="tray_stt.pushtotalk.cues"):
         for name in ("start", "stop", "stop", "cancel"):
             cues.play(name)
             assert cues.wait(10)
     cues.close()
     assert player.played == ["start", "cancel"]
-    assert len([r for r in caplog.records if r.name == "tray_stt.cues"]) == 1
+    assert len([r for r in caplog.records if r.name == "tray_stt.pushtotalk.cues"]) == 1
 
 
 def test_sound_cues_unknown_name_and_after_close_play_nothing() -> None:
@@ -236,7 +236,7 @@ def test_push_to_talk_plays_start_stop_and_cancel_for_its_turns(tmp_path: Path) 
 
 PLAY_CUE = textwrap.dedent(
     """
-    from tray_stt.cues import SoundCues
+    from tray_stt.pushtotalk.cues import SoundCues
     cues = SoundCues(True)
     cues.play("start")
     assert cues.wait(20)

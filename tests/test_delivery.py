@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tray_stt.delivery import (
+from tray_stt.desktop.xwindows import Window
+from tray_stt.pushtotalk.delivery import (
     DEFAULT_TERMINALS,
     Deliverer,
     DeliveryMode,
@@ -17,7 +18,6 @@ from tray_stt.delivery import (
     should_restore,
     xdotool_keys,
 )
-from tray_stt.xwindows import Window
 
 XTERM = Window(1, ("xterm", "xterm"))
 GEDIT = Window(2, ("gedit", "gedit"))

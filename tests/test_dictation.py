@@ -12,11 +12,11 @@ from fake_audio import FedMicrophone
 from realtime_server import RealtimeServer
 
 from tray_stt.config import Config
-from tray_stt.dictation import Dictation, DictationState
-from tray_stt.events import SessionReady
-from tray_stt.journal import BYTES_PER_MS
+from tray_stt.desktop.xwindows import Window
+from tray_stt.pushtotalk.dictation import Dictation, DictationState
+from tray_stt.realtime.events import SessionReady
+from tray_stt.realtime.journal import BYTES_PER_MS
 from tray_stt.transcripts import DailyLog
-from tray_stt.xwindows import Window
 
 CHUNK_MS = 20
 LOUD = (np.sin(np.arange(CHUNK_MS * 24) * 0.2) * 12000).astype("<i2").tobytes()

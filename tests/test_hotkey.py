@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tray_stt.errors import ConfigError
-from tray_stt.hotkey import Action, Chord, HotkeyMachine, HotkeyMode, key_name, parse_chord
+from tray_stt.pushtotalk.hotkey import (
+    Action,
+    Chord,
+    HotkeyMachine,
+    HotkeyMode,
+    key_name,
+    parse_chord,
+)
 
 
 @pytest.mark.parametrize(

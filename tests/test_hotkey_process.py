@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from dictation_desktop import require, wait_until
 
-from tray_stt.hotkey import Action, HotkeyMode, parse_chord
-from tray_stt.hotkey_process import ENV_VAR, HotkeyProcess, use_hotkey_process
-from tray_stt.keyboard import HotkeyUnavailable
+from tray_stt.desktop.hotkey_process import ENV_VAR, HotkeyProcess, use_hotkey_process
+from tray_stt.desktop.keyboard import HotkeyUnavailable
+from tray_stt.pushtotalk.hotkey import Action, HotkeyMode, parse_chord
 
 _ACTION_TIMEOUT_S = 15.0  # how long to wait for an action that must come; not a measurement
 
@@ -128,8 +128,8 @@ def test_the_child_exits_when_the_parent_stops_it(display: str, recorder: Record
 _PARENT = textwrap.dedent(
     """
     import sys
-    from tray_stt.hotkey import HotkeyMode, parse_chord
-    from tray_stt.hotkey_process import HotkeyProcess
+    from tray_stt.pushtotalk.hotkey import HotkeyMode, parse_chord
+    from tray_stt.desktop.hotkey_process import HotkeyProcess
 
     hotkey = HotkeyProcess(
         parse_chord("f9"), HotkeyMode.HOLD, lambda a: print(a.value, flush=True)
@@ -190,7 +190,7 @@ def test_the_child_reports_failures_as_one_json_line(
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     for chord in ("f9", "ctrl+a+b"):  # no display; then a chord nobody can press
         done = subprocess.run(
-            [sys.executable, "-m", "tray_stt.hotkey_process", "--hotkey", chord],
+            [sys.executable, "-m", "tray_stt.desktop.hotkey_process", "--hotkey", chord],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

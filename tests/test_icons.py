@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tray_stt.icons import (
-    SIZES,
-    IconNotFound,
-    IconState,
-    app_icon_path,
-    assets_dir,
-    icon_path,
-    load_icon,
-)
+from tray_stt.errors import AssetMissing
+from tray_stt.resources import app_icon_path, assets_dir
+from tray_stt.tray.icons import SIZES, IconState, icon_path, load_icon
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SCRIPT = ASSETS / "make_icons.py"
@@ -101,8 +95,8 @@ def test_assets_dir_in_a_source_checkout_is_the_repository_assets() -> None:
 
 
 def test_assets_dir_missing_files_raise_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tray_stt.icons._candidates", lambda: [Path("/nonexistent/assets")])
-    with pytest.raises(IconNotFound, match="make_icons.py"):
+    monkeypatch.setattr("tray_stt.resources._candidates", lambda: [Path("/nonexistent/assets")])
+    with pytest.raises(AssetMissing, match="make_icons.py"):
         icon_path(IconState.IDLE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tray_stt.journal import BYTES_PER_MS, AudioJournal
+from tray_stt.realtime.journal import BYTES_PER_MS, AudioJournal
 
 T0 = datetime(2026, 11, 23, 9, 0, 0).astimezone()
 

@@ -31,9 +31,9 @@ from fake_audio import FakeBackend, FakeDevice, FedMicrophone
 from portaudio_fixtures import needs_portaudio, portaudio_env, virtual_microphone, write_asoundrc
 from realtime_server import RealtimeServer
 
+from tray_stt.app.listening import MicrophoneListener
+from tray_stt.audio.microphone import Microphone
 from tray_stt.config import Config
-from tray_stt.listener import MicrophoneListener
-from tray_stt.microphone import Microphone
 
 SENTENCES = [
     "Hello from the tray.",

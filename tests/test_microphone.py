@@ -1,4 +1,4 @@
-"""Tests of tray_stt.microphone: with the sounddevice fake, then real PortAudio and no sound card.
+"""Tests of audio.microphone: with the sounddevice fake, then real PortAudio and no sound card.
 
 The real-PortAudio tests run in a subprocess because PortAudio reads the ALSA configuration once,
 at initialisation: each gets its own HOME with a generated ~/.asoundrc (an ALSA `file` device that
@@ -29,9 +29,7 @@ from portaudio_fixtures import (
     write_asoundrc,
 )
 
-from tray_stt.audio import BYTES_PER_MS, SAMPLE_RATE
-from tray_stt.errors import AudioInputError, ConfigError
-from tray_stt.microphone import (
+from tray_stt.audio.microphone import (
     InputDevice,
     Microphone,
     format_devices,
@@ -39,13 +37,15 @@ from tray_stt.microphone import (
     no_device_message,
     portaudio_missing_message,
 )
+from tray_stt.audio.wav import BYTES_PER_MS, SAMPLE_RATE
+from tray_stt.errors import AudioInputError, ConfigError
 
 CHUNK_40MS = 40 * BYTES_PER_MS
 NO_DEVICE = (
     "No input device found: plug in a microphone, or check that PulseAudio/PipeWire is running."
 )
 NO_WORKING = "No working microphone: plug one in; tray-stt keeps trying."
-NOT_LOADED = "tray_stt.microphone must not import sounddevice"
+NOT_LOADED = "tray_stt.audio.microphone must not import sounddevice"
 
 
 def dominant_hz(pcm: bytes, rate: int = SAMPLE_RATE) -> float:
@@ -331,7 +331,7 @@ def test_portaudio_missing_message_per_platform() -> None:
 
 
 def test_microphone_module_imports_sounddevice_lazily() -> None:
-    code = "import sys, tray_stt.microphone; assert 'sounddevice' not in sys.modules"
+    code = "import sys, tray_stt.audio.microphone; assert 'sounddevice' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=60)
 
 
@@ -510,7 +510,7 @@ def run_python(script: str, env: dict[str, str], timeout: float = 60) -> Any:
 
 READ_FILE_DEVICE = """
 import json, sys
-from tray_stt.microphone import Microphone, list_input_devices
+from tray_stt.audio.microphone import Microphone, list_input_devices
 devices = [(d.name, d.hostapi, d.max_input_channels) for d in list_input_devices()]
 notices = []
 mic = Microphone(sys.argv[1] if len(sys.argv) > 1 else "filemic", on_notice=notices.append)
@@ -547,7 +547,7 @@ def test_portaudio_alsa_file_device_is_listed_and_read_exactly(tmp_path: Path) -
 UNKNOWN_NAME = """
 import json
 from tray_stt.errors import AudioInputError
-from tray_stt.microphone import Microphone
+from tray_stt.audio.microphone import Microphone
 try:
     Microphone("Yeti").start()
 except AudioInputError as e:
@@ -568,7 +568,7 @@ def test_portaudio_unknown_name_lists_alsa_devices(tmp_path: Path) -> None:
 NO_DEVICE_SCRIPT = """
 import json
 from tray_stt.errors import AudioInputError
-from tray_stt.microphone import Microphone, format_devices, list_input_devices
+from tray_stt.audio.microphone import Microphone, format_devices, list_input_devices
 listed = format_devices(list_input_devices())
 try:
     Microphone().start()
@@ -588,7 +588,7 @@ def test_portaudio_without_sound_card_says_plug_in_a_microphone(tmp_path: Path) 
 
 PULSE_SCRIPT = """
 import json, time
-from tray_stt.microphone import Microphone
+from tray_stt.audio.microphone import Microphone
 # module-sine-source hands PulseAudio's clients 2 s bursts: a watchdog above that.
 mic = Microphone("pulse", watchdog_s=5)
 mic.start()

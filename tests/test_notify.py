@@ -14,8 +14,7 @@ from fake_notification_daemon import FakeNotificationDaemon
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tray_stt.icons import app_icon_path
-from tray_stt.notify import (
+from tray_stt.desktop.notify import (
     BODY_LIMIT,
     TITLE_LIMIT,
     DBusBackend,
@@ -28,6 +27,7 @@ from tray_stt.notify import (
     choose_backend,
     truncate,
 )
+from tray_stt.resources import app_icon_path
 
 
 class FakeClock:
@@ -87,7 +87,7 @@ def test_notifier_no_daemon_on_the_bus_warns_once_and_never_raises(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     notifier = Notifier(backend=DBusBackend())
-    with caplog.at_level(logging.INFO, logger="tray_stt.notify"):
+    with caplog.at_level(logging.INFO, logger="tray_stt.desktop.notify"):
         notifier.notify("First", "one")
         notifier.notify("Second", "two")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -233,13 +233,13 @@ def test_choose_backend_per_platform() -> None:
 def test_choose_backend_without_jeepney_or_notify_send_is_a_no_op(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("tray_stt.notify._jeepney_available", lambda: False)
-    monkeypatch.setattr("tray_stt.notify.shutil.which", lambda name: None)
-    with caplog.at_level(logging.INFO, logger="tray_stt.notify"):
+    monkeypatch.setattr("tray_stt.desktop.notify._jeepney_available", lambda: False)
+    monkeypatch.setattr("tray_stt.desktop.notify.shutil.which", lambda name: None)
+    with caplog.at_level(logging.INFO, logger="tray_stt.desktop.notify"):
         backend = choose_backend("linux")
     assert isinstance(backend, NullBackend)
     assert "notifications are off" in caplog.text
-    monkeypatch.setattr("tray_stt.notify.shutil.which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr("tray_stt.desktop.notify.shutil.which", lambda name: "/usr/bin/" + name)
     assert isinstance(choose_backend("linux"), NotifySendBackend)
 
 

@@ -10,15 +10,15 @@ import pytest
 from desktop_fixtures import private_session_bus  # noqa: F401
 from fake_portal import FakePortal
 
-from tray_stt.hotkey import Action, HotkeyMode, parse_chord
-from tray_stt.keyboard import HotkeyUnavailable
-from tray_stt.portal_hotkey import (
+from tray_stt.desktop.keyboard import HotkeyUnavailable
+from tray_stt.desktop.portal_hotkey import (
     SHORTCUT_ID,
     PortalHotkey,
     portal_trigger,
     request_path,
     session_path,
 )
+from tray_stt.pushtotalk.hotkey import Action, HotkeyMode, parse_chord
 
 WAIT_S = 5.0  # a bound on waiting for a signal to arrive, not a timing assertion
 
@@ -235,7 +235,7 @@ def test_tray_on_wayland_dictates_through_the_portal_shortcut(
 ) -> None:
     from test_tray import RunningApp
 
-    from tray_stt.app import WAYLAND_HOTKEY
+    from tray_stt.app.service import WAYLAND_HOTKEY
 
     environ = {"WAYLAND_DISPLAY": "wayland-0", "DBUS_SESSION_BUS_ADDRESS": portal.bus_address}
     app = RunningApp(tmp_path, monkeypatch, environ=environ, quiet=False)

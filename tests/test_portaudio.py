@@ -1,4 +1,4 @@
-"""Tests of tray_stt.portaudio: PortAudio's device scan without ALSA's playback-only encoder.
+"""Tests of tray_stt.audio.portaudio: PortAudio's device scan without ALSA's playback-only encoder.
 
 Each check runs in a fresh interpreter, because PortAudio scans once per initialisation and a
 loaded library stays loaded. The devices are those of a private PulseAudio daemon, seen through
@@ -29,10 +29,10 @@ def state(sd):
 if sys.argv[1] == "plain":
     import sounddevice as sd
 else:
-    from tray_stt.portaudio import import_sounddevice
+    from tray_stt.audio.portaudio import import_sounddevice
     sd = import_sounddevice()
 first = state(sd)
-from tray_stt.portaudio import rescan
+from tray_stt.audio.portaudio import rescan
 rescan(sd)
 print(json.dumps([first, state(sd)]))
 """

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sdk_validation import validate_client_event
 
 from tray_stt.errors import ProtocolError
-from tray_stt.events import (
+from tray_stt.realtime.events import (
     Notice,
     ServerError,
     SessionReady,
@@ -23,9 +23,9 @@ from tray_stt.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
-from tray_stt.models import Dialect, NoiseReduction, TranscriptionSettings, TurnMode
-from tray_stt.protocol import TranscriptionClient
-from tray_stt.wire import ErrorKind
+from tray_stt.realtime.models import Dialect, NoiseReduction, TranscriptionSettings, TurnMode
+from tray_stt.realtime.protocol import TranscriptionClient
+from tray_stt.realtime.wire import ErrorKind
 
 TODAY = date(2026, 11, 23)
 T0 = datetime(2026, 11, 23, 9, 30, 0).astimezone()

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pytest
 from audio_fixtures import speak
 
-from tray_stt import silero
+from tray_stt.audio import silero
 from tray_stt.errors import ConfigError
 
 Floats = npt.NDArray[np.float32]

@@ -25,11 +25,8 @@ with pytest.MonkeyPatch.context() as _patch:
     from pystray import _base
 
 from tray_stt import __version__
-from tray_stt.app import WAYLAND_HOTKEY, TrayApp, open_dictation
-from tray_stt.autostart import XdgAutostart
-from tray_stt.config import Config, load_config, save_settings
-from tray_stt.control import send_command
-from tray_stt.controller import (
+from tray_stt.app.control import send_command
+from tray_stt.app.controller import (
     AppState,
     Controller,
     DictationFactory,
@@ -38,9 +35,14 @@ from tray_stt.controller import (
     Talk,
     TalkAction,
 )
-from tray_stt.dictation import DICTATION_STOPPED, DictationState
+from tray_stt.app.service import WAYLAND_HOTKEY, TrayApp, open_dictation
+from tray_stt.autostart.common import XdgAutostart
+from tray_stt.config import Config, load_config, save_settings
+from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.errors import AudioInputError, AuthenticationError
-from tray_stt.events import (
+from tray_stt.pushtotalk.dictation import DICTATION_STOPPED, DictationState
+from tray_stt.pushtotalk.hotkey import Action
+from tray_stt.realtime.events import (
     Event,
     Notice,
     SessionReady,
@@ -49,11 +51,9 @@ from tray_stt.events import (
     TranscriptCompleted,
     TranscriptDelta,
 )
-from tray_stt.hotkey import Action
-from tray_stt.icons import IconState, load_icon
-from tray_stt.keyboard import HotkeyUnavailable
-from tray_stt.models import MODELS, Dialect
-from tray_stt.tray import (
+from tray_stt.realtime.models import MODELS, Dialect
+from tray_stt.tray.icons import IconState, load_icon
+from tray_stt.tray.view import (
     LANGUAGES,
     TITLE_LIMIT,
     TrayActions,
@@ -615,12 +615,12 @@ class RunningApp:
         hotkey_fails: Exception | None = None,
         hotkey_gate: threading.Event | None = None,
     ) -> None:
-        import tray_stt.pushtotalk
+        import tray_stt.app.pushtotalk
 
         FakeHotkey.made = []
         FakeHotkey.fail_with = hotkey_fails
         FakeHotkey.gate = hotkey_gate
-        monkeypatch.setattr(tray_stt.pushtotalk, "global_hotkey", FakeHotkey)
+        monkeypatch.setattr(tray_stt.app.pushtotalk, "global_hotkey", FakeHotkey)
         self.directory = tmp_path / "run"
         monkeypatch.setenv("TRAY_STT_RUNTIME_DIR", str(self.directory))
         monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")

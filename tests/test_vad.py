@@ -11,9 +11,8 @@ from audio_fixtures import speak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tray_stt import silero
-from tray_stt.errors import ConfigError
-from tray_stt.vad import (
+from tray_stt.audio import silero
+from tray_stt.audio.vad import (
     FRAME_SAMPLES,
     LocalTurns,
     SileroScorer,
@@ -23,6 +22,7 @@ from tray_stt.vad import (
     TurnEvent,
     speech_frames,
 )
+from tray_stt.errors import ConfigError
 
 RATE = 24_000
 MS = RATE // 1000

@@ -12,22 +12,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .app import run_tray_service
-from .audio import BYTES_PER_MS, WavFile, open_wav, paced
-from .autostart import run_autostart_command
-from .config import Config, config_path, load_config
-from .console import LiveOutput, Progress, TranscriptOutput
-from .control import send_command
-from .credentials import KeyStore
-from .errors import ConfigError, ExitCode, TraySttError
-from .hotkey import HOTKEY_OFF
-from .listener import live_session, local_turns
-from .microphone import Microphone, format_devices, list_input_devices
-from .models import Dialect, NoiseReduction, TurnMode
-from .session import Session
-from .signals import signals_handled
-from .transcripts import ClipboardSink, daily_log
+from tray_stt import __version__
+from tray_stt.app.console import LiveOutput, Progress, TranscriptOutput
+from tray_stt.app.control import send_command
+from tray_stt.app.listening import live_session, local_turns
+from tray_stt.app.service import run_tray_service
+from tray_stt.app.signals import signals_handled
+from tray_stt.audio.microphone import Microphone, format_devices, list_input_devices
+from tray_stt.audio.wav import BYTES_PER_MS, WavFile, open_wav, paced
+from tray_stt.autostart.common import run_autostart_command
+from tray_stt.config import Config, config_path, load_config
+from tray_stt.credentials import KeyStore
+from tray_stt.errors import ConfigError, ExitCode, TraySttError
+from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
+from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
+from tray_stt.realtime.session import Session
+from tray_stt.transcripts import ClipboardSink, daily_log
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,7 +131,7 @@ def _add_dictate_command(commands: Any) -> None:
 
 def run_dictate(args: argparse.Namespace) -> int:
     """``tray-stt dictate``: push-to-talk in the foreground until Ctrl+C."""
-    from .pushtotalk import PushToTalk
+    from tray_stt.app.pushtotalk import PushToTalk
 
     overrides = _session_overrides(args)
     for key in ("hotkey", "hotkey_mode", "delivery", "tail_ms"):

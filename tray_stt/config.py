@@ -19,13 +19,20 @@ from typing import Any
 
 import platformdirs
 
-from .delivery import DEFAULT_TERMINALS, DeliveryMode
-from .errors import ConfigError
-from .files import replace_file
-from .hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
-from .models import DELAYS, EAGERNESS, Dialect, NoiseReduction, TranscriptionSettings, TurnMode
-from .session import OPENAI_URL, Endpoint
-from .transcripts import default_log_dir
+from tray_stt.errors import ConfigError
+from tray_stt.files import replace_file
+from tray_stt.pushtotalk.delivery import DEFAULT_TERMINALS, DeliveryMode
+from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
+from tray_stt.realtime.models import (
+    DELAYS,
+    EAGERNESS,
+    Dialect,
+    NoiseReduction,
+    TranscriptionSettings,
+    TurnMode,
+)
+from tray_stt.realtime.session import OPENAI_URL, Endpoint
+from tray_stt.transcripts import default_log_dir
 
 APP_NAME = "tray-stt"
 CONFIG_ENV = "TRAY_STT_CONFIG"

@@ -12,8 +12,8 @@ from typing import Any
 
 import platformdirs
 
-from .errors import ConfigError
-from .files import replace_file
+from tray_stt.errors import ConfigError
+from tray_stt.files import replace_file
 
 SERVICE = "tray-stt"
 ACCOUNT = "api_key"

@@ -74,3 +74,7 @@ class ConnectionFailed(ServiceError):
     """The endpoint could not be reached, or the connection kept dropping."""
 
     exit_code = ExitCode.NETWORK
+
+
+class AssetMissing(TraySttError):
+    """An icon, sound or model file is missing from the installation."""

@@ -1,0 +1,200 @@
+"""What the command line shows: transcript text on stdout, everything else on stderr."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from typing import TextIO
+
+from tray_stt.errors import LogWriteError
+from tray_stt.realtime.events import (
+    Event,
+    Notice,
+    SessionState,
+    SpeechStarted,
+    SpeechStopped,
+    StateChanged,
+    TranscriptCompleted,
+    TranscriptDelta,
+    TranscriptFailed,
+)
+from tray_stt.transcripts import ClipboardSink, DailyLog
+
+
+class TranscriptOutput:
+    """Delivers each transcript: to the daily log first (fsynced), then stdout, then clipboard."""
+
+    def __init__(
+        self,
+        log: DailyLog | None,
+        clipboard: ClipboardSink | None,
+        *,
+        stdout: TextIO = sys.stdout,
+        stderr: TextIO = sys.stderr,
+    ) -> None:
+        self._log = log
+        self._clipboard = clipboard
+        self._stdout = stdout
+        self._stderr = stderr
+        self.completed = 0
+        self.failed = 0
+        self.log_failures = 0
+        self.status: Progress | None = None
+
+    def __call__(self, event: Event) -> None:
+        """Handle one session event (called on the session's receiving thread)."""
+        if isinstance(event, TranscriptCompleted):
+            self._deliver(event)
+        elif isinstance(event, TranscriptFailed):
+            self.failed += 1
+            partial = f' (partial text: "{event.partial_text}")' if event.partial_text else ""
+            self.note(
+                f"Could not transcribe the utterance at {event.started_at:%H:%M:%S}: "
+                f"{event.reason}{partial}"
+            )
+        elif isinstance(event, Notice):
+            self.note(event.message)
+        elif isinstance(event, StateChanged) and event.state is SessionState.RECONNECTING:
+            self.note(f"Reconnecting{': ' + event.detail if event.detail else ''}…")
+
+    def _deliver(self, event: TranscriptCompleted) -> None:
+        text = " ".join(event.text.split())
+        if not text:
+            return
+        self.completed += 1
+        if self._log is not None:
+            try:
+                self._log.append(text, event.started_at)
+            except LogWriteError as exc:
+                # Still print it: the text must reach the user even when the disk refuses it.
+                self.log_failures += 1
+                self.note(str(exc))
+        if self.status is not None:
+            self.status.clear()
+        self._stdout.write(text + "\n")
+        self._stdout.flush()
+        if self._clipboard is not None:
+            self._clipboard.submit(text)
+
+    def close(self) -> None:
+        """Let the clipboard finish and close the log."""
+        if self._clipboard is not None:
+            self._clipboard.close()
+        if self._log is not None:
+            self._log.close()
+
+    def note(self, message: str) -> None:
+        """One diagnostic line on stderr."""
+        if self.status is not None:
+            self.status.clear()
+        self._stderr.write(f"tray-stt: {message}\n")
+        self._stderr.flush()
+
+
+class Progress:
+    """A one-line progress bar on a terminal stderr; a start line otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, name: str, total_s: float, stream: TextIO = sys.stderr) -> None:
+        self._name = name
+        self._total = max(total_s, 1e-9)
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._shown = 0.0
+        self._drawn = False
+        if not self._tty:
+            stream.write(f"tray-stt: transcribing {name} ({total_s:.1f} s of audio)\n")
+            stream.flush()
+
+    def update(self, done_s: float) -> None:
+        """Redraw at most ten times a second."""
+        now = time.monotonic()
+        if not self._tty or now - self._shown < 0.1:
+            return
+        self._shown = now
+        fraction = min(done_s / self._total, 1.0)
+        filled = int(fraction * self.WIDTH)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        line = f"{self._name} [{bar}] {fraction:4.0%} {done_s:6.1f}/{self._total:.1f} s"
+        self._stream.write("\r" + line + "\x1b[K")
+        self._stream.flush()
+        self._drawn = True
+
+    def clear(self) -> None:
+        """Remove the bar so another line can be written."""
+        if self._drawn:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._drawn = False
+
+
+class LiveOutput(TranscriptOutput):
+    """``tray-stt listen``: speech markers and live partial text as well, on stdout.
+
+    On a terminal the partial text rewrites the current line and the final text replaces it;
+    otherwise every marker and partial is a plain line, so a log of the session reads in order.
+    """
+
+    def __init__(
+        self,
+        log: DailyLog | None,
+        clipboard: ClipboardSink | None,
+        *,
+        stdout: TextIO = sys.stdout,
+        stderr: TextIO = sys.stderr,
+    ) -> None:
+        super().__init__(log, clipboard, stdout=stdout, stderr=stderr)
+        self._tty = stdout.isatty()
+        self._partial = False
+        # Events arrive on the session's receiving thread, notices on the capture thread: one
+        # writer at a time, or a notice could land in the middle of a rewritten partial line.
+        self._lock = threading.RLock()
+
+    def __call__(self, event: Event) -> None:
+        """Handle one session event."""
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, SpeechStarted):
+            self._marker("speech started")
+        elif isinstance(event, SpeechStopped):
+            self._marker("speech stopped")
+        elif isinstance(event, TranscriptDelta):
+            self._show_partial(event.text)
+        else:
+            if isinstance(event, TranscriptCompleted):
+                self._clear_partial()
+            super().__call__(event)
+
+    def _marker(self, text: str) -> None:
+        self._clear_partial()
+        self._write(f"-- {text} --\n")
+
+    def _show_partial(self, text: str) -> None:
+        flat = " ".join(text.split())
+        if not self._tty:
+            self._write(f"... {flat}\n")
+            return
+        width = shutil.get_terminal_size().columns - 5
+        shown = flat if len(flat) <= width else "…" + flat[-width + 1 :]
+        self._write(f"\r\x1b[K... {shown}")
+        self._partial = True
+
+    def _clear_partial(self) -> None:
+        if self._partial:
+            self._write("\r\x1b[K")
+            self._partial = False
+
+    def note(self, message: str) -> None:
+        """Diagnostics still go to stderr, after taking the partial line away."""
+        with self._lock:
+            self._clear_partial()
+            super().note(message)
+
+    def _write(self, text: str) -> None:
+        self._stdout.write(text)
+        self._stdout.flush()

@@ -1,0 +1,599 @@
+"""The app's state machine: one thread drains one queue of commands and session events.
+
+Nothing else changes application state. The tray, the control socket and the hotkeys only post
+commands; the listening worker and the push-to-talk dictation post what their sessions report.
+Views subscribe to snapshots. The controller never imports the tray, pystray or pynput.
+
+Push-to-talk is independent of listening: the hotkey (or ``tray-stt press``) works whether or not
+the tray listens. Its microphone and session are opened at the first press and closed again
+``KEEP_WARM_S`` after the last turn, because an always-open dictation would keep the microphone
+in use all day (the desktop's recording indicator lit, 50 wake-ups a second, the device held
+from other programs) and a realtime connection open for nothing; while warm, the next turns get
+the pre-roll and no handshake. The first turn of a burst loses only the device's opening time:
+the session records while it connects and sends the audio once ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+from tray_stt.config import Config
+from tray_stt.errors import AudioInputError, LogWriteError, TraySttError
+from tray_stt.pushtotalk.dictation import DICTATION_STOPPED, DictationState
+from tray_stt.realtime.events import (
+    Event,
+    Notice,
+    SessionReady,
+    SessionState,
+    SpeechStarted,
+    SpeechStopped,
+    StateChanged,
+    TranscriptCompleted,
+    TranscriptDelta,
+    TranscriptFailed,
+)
+from tray_stt.transcripts import daily_log, log_file
+
+
+class AppState(Enum):
+    """What the tray icon shows."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    LISTENING = "listening"
+    SPEECH = "speech"  # hearing speech
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a view shows, at one moment."""
+
+    state: AppState
+    detail: str  # a sentence: why it is in this state
+    listening: bool  # the user wants to listen
+    last_transcript: str
+    partial: str
+    config: Config
+    autostart: bool
+    today_count: int
+    dictation: DictationState = DictationState.IDLE  # push-to-talk, independent of listening
+
+    @property
+    def log_path(self) -> Path:
+        """Today's log file."""
+        return log_file(self.config.log_dir, date.today())
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Toggle:
+    """Start listening if idle, stop if listening."""
+
+
+@dataclass(frozen=True)
+class Start:
+    """Start listening."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop listening (outstanding transcripts still arrive)."""
+
+
+@dataclass(frozen=True)
+class Quit:
+    """Stop listening and end the controller loop."""
+
+
+@dataclass(frozen=True)
+class ChangeSettings:
+    """Change configuration keys (from the menu); persisted, and a running session restarts."""
+
+    changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Reload:
+    """Read the configuration again (the key was stored, the file was edited)."""
+
+
+@dataclass(frozen=True)
+class SetAutostart:
+    """Turn start-at-login on or off."""
+
+    enabled: bool
+
+
+class TalkAction(Enum):
+    """What a push-to-talk input asks for (the hotkey, ``tray-stt press|release|talk``)."""
+
+    PRESS = "press"
+    RELEASE = "release"
+    TOGGLE = "toggle"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Talk:
+    """Push-to-talk: start, end, toggle or cancel a dictation turn."""
+
+    action: TalkAction
+
+
+@dataclass(frozen=True)
+class _FromSession:
+    event: Event
+    generation: int
+
+
+@dataclass(frozen=True)
+class _Ended:
+    error: BaseException | None
+    generation: int
+
+
+@dataclass(frozen=True)
+class _Retry:
+    generation: int
+
+
+@dataclass(frozen=True)
+class _FromDictation:
+    event: Event
+
+
+@dataclass(frozen=True)
+class _TalkState:
+    state: DictationState
+    talk: int  # which opened dictation reported it
+
+
+@dataclass(frozen=True)
+class _CoolDown:
+    turn: int  # the turn count when the timer was set: any later turn keeps the dictation warm
+
+
+Command = (
+    Toggle
+    | Start
+    | Stop
+    | Quit
+    | ChangeSettings
+    | Reload
+    | SetAutostart
+    | Talk
+    | _FromSession
+    | _Ended
+    | _Retry
+    | _FromDictation
+    | _TalkState
+    | _CoolDown
+)
+
+
+class Listening(Protocol):
+    """A running capture + session; ``stop`` ends the input, the worker then reports its end."""
+
+    def stop(self) -> None:
+        """End the input; outstanding transcripts are still delivered."""
+
+    def mute(self, muted: bool) -> None:
+        """Send silence instead of the microphone while ``muted`` (a dictation turn is on)."""
+
+
+ListenerFactory = Callable[
+    [Config, Callable[[Event], None], Callable[[BaseException | None], None]], Listening
+]
+
+
+class Notifying(Protocol):
+    """Desktop notifications (never raising)."""
+
+    def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
+        """Show a notification."""
+
+
+class AutostartSwitch(Protocol):
+    """Start at login."""
+
+    def enabled(self) -> bool:
+        """Whether an entry is in place and enabled."""
+
+    def set(self, enabled: bool) -> str:
+        """Enable or disable; returns a sentence saying what was done."""
+
+
+class Turns(Protocol):
+    """The turn controls of an open dictation (``tray_stt.pushtotalk.dictation.Dictation``)."""
+
+    def press(self) -> None: ...
+    def release(self) -> None: ...
+    def toggle(self) -> None: ...
+    def cancel(self) -> None: ...
+
+    @property
+    def running(self) -> bool:
+        """False once its session ended with an error: the next press opens a new one."""
+
+
+class Dictating(Protocol):
+    """An opened push-to-talk dictation (``app.pushtotalk.PushToTalk`` without a hotkey)."""
+
+    @property
+    def dictation(self) -> Turns: ...
+
+    def start(self) -> None:
+        """Open the microphone and the session; TraySttError with a sentence if that fails."""
+
+    def close(self) -> None:
+        """Stop recording; transcripts of committed turns are still logged and delivered."""
+
+
+DictationFactory = Callable[
+    [Config, Callable[[Event], None], Callable[[DictationState], None]], Dictating
+]
+
+MIC_RETRY_S = 5.0
+KEEP_WARM_S = 60.0  # a dictation stays open this long after its last turn
+
+
+class Controller:
+    """Owns the application state; every change happens on the thread running ``run``."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        listen: ListenerFactory,
+        notifier: Notifying,
+        save: Callable[[dict[str, object]], None],
+        reload: Callable[[], Config],
+        autostart: AutostartSwitch | None = None,
+        on_change: Callable[[Snapshot], None] = lambda snapshot: None,
+        deliver: Callable[[str], None] = lambda text: None,
+        dictate: DictationFactory | None = None,
+        keep_warm_s: float = KEEP_WARM_S,
+    ) -> None:
+        """``dictate`` opens a push-to-talk dictation; it writes the daily log itself."""
+        self._queue: queue.Queue[Command] = queue.Queue()
+        self._listen = listen
+        self._notifier = notifier
+        self._save = save
+        self._reload = reload
+        self._autostart = autostart
+        self._on_change = on_change
+        # Read by the session's thread, replaced when the settings change: the lock keeps a
+        # transcript from being written to a log that is being closed.
+        self._log_lock = threading.Lock()
+        self._log = daily_log(config)
+        self._deliver_text = deliver
+        self._worker: Listening | None = None
+        self._generation = 0
+        self._dictate = dictate
+        self._keep_warm_s = keep_warm_s
+        self._talk: Dictating | None = None
+        self._talks = 0  # dictations opened; tells a replaced one's state reports apart
+        self._turns = 0  # presses; a cool-down timer set before the latest one does nothing
+        self._closing: list[threading.Thread] = []
+        self._snapshot = Snapshot(
+            state=AppState.IDLE,
+            detail="not listening",
+            listening=False,
+            last_transcript="",
+            partial="",
+            config=config,
+            autostart=autostart.enabled() if autostart else False,
+            today_count=_count_today(config),
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The current state (safe from any thread)."""
+        with self._lock:
+            return self._snapshot
+
+    def post(self, command: Command) -> None:
+        """Queue a command; returns at once (safe from any thread)."""
+        self._queue.put(command)
+
+    def run(self) -> None:
+        """Handle commands until Quit; then stop listening and return."""
+        self._check_config()
+        while True:
+            command = self._queue.get()
+            if isinstance(command, Quit):
+                self._stop_worker()
+                self._close_dictation(wait=True)
+                return
+            self._handle(command)
+
+    # -- handling --------------------------------------------------------------------------
+
+    def _handle(self, command: Command) -> None:
+        if getattr(command, "generation", self._generation) != self._generation:
+            return  # from a worker that was already replaced
+        if isinstance(command, Toggle):
+            self._handle(Stop() if self.snapshot.listening else Start())
+        elif isinstance(command, Start):
+            self._start()
+        elif isinstance(command, Stop):
+            self._stop_worker()
+            self._update(listening=False, state=AppState.IDLE, detail="not listening", partial="")
+            self._check_config()  # idle, but still unable to start: keep showing why
+        elif isinstance(command, ChangeSettings | Reload):
+            self._change_settings(command.changes if isinstance(command, ChangeSettings) else {})
+        elif isinstance(command, SetAutostart):
+            self._set_autostart(command.enabled)
+        elif isinstance(command, _FromSession):
+            self._on_session_event(command.event)
+        elif isinstance(command, _Ended):
+            self._on_ended(command.error)
+        elif isinstance(command, _Retry) and self.snapshot.listening:
+            self._start()
+        elif isinstance(command, Talk):
+            self._on_talk(command.action)
+        elif isinstance(command, _FromDictation):
+            self._on_dictation_event(command.event)
+        elif isinstance(command, _TalkState) and command.talk == self._talks:
+            self._on_talk_state(command.state)
+        elif isinstance(command, _CoolDown) and self._cooled(command.turn):
+            self._close_dictation(wait=False)
+
+    def _start(self) -> None:
+        self._stop_worker()  # a new generation: what the old worker still reports is ignored
+        generation = self._generation
+        self._update(listening=True, state=AppState.CONNECTING, detail="connecting…", partial="")
+        try:
+            self._worker = self._listen(
+                self.snapshot.config,
+                lambda event: self._from_session(event, generation),
+                lambda error: self.post(_Ended(error, generation)),
+            )
+        except TraySttError as exc:
+            self._on_ended(exc)
+
+    def _stop_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        self._generation += 1  # whatever the old worker still reports is ignored
+        if worker is not None:
+            worker.stop()
+
+    def _from_session(self, event: Event, generation: int) -> None:
+        """On the session's thread: the transcript reaches the disk before anything else."""
+        if isinstance(event, TranscriptCompleted) and event.text.strip():
+            try:
+                with self._log_lock:
+                    if self._log is not None:  # None: the settings turned the log off
+                        self._log.append(event.text, event.started_at)
+            except LogWriteError as exc:  # still deliver the text: it must reach the user
+                self._notifier.notify("tray-stt", str(exc), urgent=True)
+            self._deliver_text(event.text)
+        self.post(_FromSession(event, generation))
+
+    def _on_session_event(self, event: Event) -> None:
+        if isinstance(event, SessionReady):
+            self._update(state=AppState.LISTENING, detail="listening")
+        elif isinstance(event, StateChanged) and event.state is SessionState.RECONNECTING:
+            self._update(state=AppState.CONNECTING, detail="connection lost; reconnecting…")
+        elif isinstance(event, SpeechStarted):
+            self._update(state=AppState.SPEECH, detail="hearing speech")
+        elif isinstance(event, SpeechStopped):
+            self._update(state=AppState.LISTENING, detail="listening")
+        elif isinstance(event, TranscriptDelta):
+            self._update(partial=event.text)
+        elif isinstance(event, TranscriptCompleted):
+            self._count(event)
+        elif isinstance(event, TranscriptFailed):
+            when = f"{event.started_at:%H:%M:%S}"
+            self._notifier.notify("tray-stt", f"Could not transcribe the utterance at {when}.")
+        elif isinstance(event, Notice) and "retrying" in event.message:
+            self._update(state=AppState.CONNECTING, detail=event.message)
+
+    def _on_ended(self, error: BaseException | None) -> None:
+        self._worker = None
+        if error is None:
+            if self.snapshot.listening:  # the input ended by itself: say so, stay idle
+                self._update(listening=False, state=AppState.IDLE, detail="not listening")
+            return
+        sentence = str(error) if isinstance(error, TraySttError) else f"internal error: {error!r}"
+        self._update(state=AppState.ERROR, detail=sentence, partial="")
+        self._notifier.notify("tray-stt", sentence, urgent=True)
+        if isinstance(error, AudioInputError) and self.snapshot.listening:
+            # A microphone may be plugged in: keep trying while the user wants to listen.
+            self._post_later(MIC_RETRY_S, _Retry(self._generation))
+
+    def _change_settings(self, changes: dict[str, object]) -> None:
+        try:
+            if changes:
+                self._save(changes)
+            config = self._reload()
+        except TraySttError as exc:
+            self._update(state=AppState.ERROR, detail=str(exc))
+            self._notifier.notify("tray-stt", str(exc), urgent=True)
+            return
+        old = self.snapshot.config
+        if config != old:
+            self._close_dictation(wait=False)  # the next press opens one with the new settings
+        if (config.log, config.log_dir) != (old.log, old.log_dir):
+            self._switch_log(config)
+        count = self.snapshot.today_count
+        if config.log_dir != old.log_dir:
+            count = _count_today(config)  # what the new folder holds of today
+        self._update(config=config, today_count=count)
+        if self.snapshot.listening:
+            self._start()  # the session must be configured anew
+        else:
+            self._check_config()
+
+    def _switch_log(self, config: Config) -> None:
+        """Log where the settings say now (or not at all); a stopped worker's last transcripts
+        still due go there too."""
+        log = daily_log(config)
+        with self._log_lock:
+            old, self._log = self._log, log
+        if old is not None:
+            old.close()
+
+    def _check_config(self) -> None:
+        """Say now, not at the first click, what cannot work (no API key, a bad URL)."""
+        try:
+            self.snapshot.config.endpoint.check()
+        except TraySttError as exc:
+            self._update(state=AppState.ERROR, detail=str(exc))
+            self._notifier.notify("tray-stt", str(exc), urgent=True)
+            return
+        if self.snapshot.state is AppState.ERROR and not self.snapshot.listening:
+            self._update(state=AppState.IDLE, detail="not listening")  # fixed, e.g. key set
+
+    def _set_autostart(self, enabled: bool) -> None:
+        if self._autostart is None:
+            return
+        try:
+            self._autostart.set(enabled)
+        except TraySttError as exc:
+            self._notifier.notify("tray-stt", str(exc), urgent=True)
+        self._update(autostart=self._autostart.enabled())
+
+    # -- push-to-talk ------------------------------------------------------------------------
+
+    def _on_talk(self, action: TalkAction) -> None:
+        if action in (TalkAction.PRESS, TalkAction.TOGGLE) and not self._open_dictation():
+            return
+        talk = self._talk
+        if talk is None:
+            return  # a release or cancel with no dictation open: nothing is being said
+        if action in (TalkAction.PRESS, TalkAction.TOGGLE):
+            self._turns += 1  # keeps it warm: an earlier cool-down timer does nothing now
+        turns = talk.dictation
+        {
+            TalkAction.PRESS: turns.press,
+            TalkAction.RELEASE: turns.release,
+            TalkAction.TOGGLE: turns.toggle,
+            TalkAction.CANCEL: turns.cancel,
+        }[action]()
+
+    def _open_dictation(self) -> bool:
+        """Make sure a dictation is open; on failure say why (never raise)."""
+        if self._talk is not None and self._talk.dictation.running:
+            return True
+        if self._dictate is None:
+            return False
+        # One whose session failed (its Notice said why); closing also starts a new count.
+        self._close_dictation(wait=False)
+        talks = self._talks
+        talk: Dictating | None = None
+        try:
+            talk = self._dictate(
+                self.snapshot.config,
+                lambda event: self.post(_FromDictation(event)),
+                lambda state: self.post(_TalkState(state, talks)),
+            )
+            talk.start()
+        except Exception as exc:  # no API key, no microphone, a bad hotkey: the tray stays up
+            if talk is not None:
+                with contextlib.suppress(Exception):
+                    talk.close()  # what it opened before failing (an X connection)
+            sentence = str(exc) if isinstance(exc, TraySttError) else f"internal error: {exc!r}"
+            self._notifier.notify("tray-stt", f"Push-to-talk: {sentence}", urgent=True)
+            if not self.snapshot.listening:  # a running listening session keeps its icon
+                self._update(state=AppState.ERROR, detail=sentence, dictation=DictationState.IDLE)
+            return False
+        self._talk = talk
+        if self.snapshot.state is AppState.ERROR and not self.snapshot.listening:
+            self._check_config()  # it works now: clear the earlier error
+        return True
+
+    def _close_dictation(self, *, wait: bool) -> None:
+        """Close the open dictation: on a thread of its own unless ``wait`` (Quit), since
+        closing waits for transcripts still due and the controller must keep answering."""
+        talk, self._talk = self._talk, None
+        self._talks += 1  # what the closed one still reports of its state is ignored
+        if talk is not None:
+            closer = threading.Thread(target=talk.close, name="tray-stt-dictation-close")
+            closer.start()
+            self._closing.append(closer)
+            if self.snapshot.dictation is not DictationState.IDLE:
+                self._update(dictation=DictationState.IDLE)
+        if wait:
+            for closer in self._closing:
+                closer.join(timeout=30)
+        self._closing = [closer for closer in self._closing if closer.is_alive()]
+
+    def _cooled(self, turn: int) -> bool:
+        """No press since the timer was set, and no turn recording now."""
+        return turn == self._turns and self.snapshot.dictation is not DictationState.RECORDING
+
+    def _on_talk_state(self, state: DictationState) -> None:
+        if self._worker is not None:
+            # What is dictated goes into a window; listening must not log it a second time. Muted
+            # until the turn is over: after the key is let go the dictation still records its tail.
+            self._worker.mute(state is not DictationState.IDLE)
+        if state is DictationState.RECORDING:
+            self._update(dictation=state, partial="")
+            return
+        was_recording = self.snapshot.dictation is DictationState.RECORDING
+        self._update(dictation=state)
+        if was_recording:  # the turn is over (once: TRANSCRIBING and then IDLE both follow it)
+            self._post_later(self._keep_warm_s, _CoolDown(self._turns))
+
+    def _on_dictation_event(self, event: Event) -> None:
+        """What the dictation reports; it wrote the transcript to the log itself already."""
+        if isinstance(event, TranscriptDelta):
+            self._update(partial=event.text)
+        elif isinstance(event, TranscriptCompleted):
+            self._count(event)
+        elif isinstance(event, TranscriptFailed):
+            when = f"{event.started_at:%H:%M:%S}"
+            self._notifier.notify("tray-stt", f"Could not transcribe the dictation at {when}.")
+        elif isinstance(event, Notice) and event.message.startswith(DICTATION_STOPPED):
+            # Its session ended (key rejected, no credit): say so; the next press opens anew.
+            self._update(dictation=DictationState.IDLE, partial="")
+            if not self.snapshot.listening:
+                self._update(state=AppState.ERROR, detail=event.message)
+            self._notifier.notify("tray-stt", event.message, urgent=True)
+        elif isinstance(event, Notice) and "retrying" not in event.message:
+            # Delivery trouble, "press Ctrl+V"; not every reconnect of a warm session.
+            self._notifier.notify("tray-stt", event.message)
+
+    def _count(self, event: TranscriptCompleted) -> None:
+        """Show a transcript and count it; an empty one (nothing was said) is neither."""
+        if event.text.strip():
+            count = self.snapshot.today_count + 1
+            self._update(last_transcript=event.text, partial="", today_count=count)
+
+    def _post_later(self, delay: float, command: Command) -> None:
+        """Post ``command`` after ``delay`` seconds, from a timer that never holds up exit."""
+        timer = threading.Timer(delay, self.post, args=(command,))
+        timer.daemon = True
+        timer.start()
+
+    def _update(self, **changes: object) -> None:
+        with self._lock:
+            self._snapshot = replace(self._snapshot, **changes)  # type: ignore[arg-type]
+            snapshot = self._snapshot
+        self._on_change(snapshot)
+
+
+def _count_today(config: Config) -> int:
+    """Today's transcripts so far: the lines of today's log file."""
+    return _count_lines(log_file(config.log_dir, date.today()))
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as file:
+            return sum(1 for _ in file)
+    except OSError:
+        return 0

@@ -1,0 +1,95 @@
+"""Listening in the background: a microphone feeding a realtime session on a worker thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+from tray_stt.audio.microphone import Microphone
+from tray_stt.audio.vad import LocalTurns
+from tray_stt.config import Config
+from tray_stt.realtime.events import Event, Notice
+from tray_stt.realtime.models import TurnMode
+from tray_stt.realtime.session import Session, SessionOptions
+
+# Through a network outage the microphone keeps capturing (48 KB a second); the newest ten
+# minutes are kept for when it is back, about 29 MB at most.
+OFFLINE_AUDIO_MS = 10 * 60 * 1000
+
+
+def local_turns(config: Config) -> LocalTurns | None:
+    """A client-side voice detector when the turn mode asks for one."""
+    return LocalTurns() if config.transcription.effective_turn is TurnMode.LOCAL else None
+
+
+def live_session(config: Config, on_event: Callable[[Event], None]) -> Session:
+    """A session for a live source: keeps retrying the network, bounded silence in memory."""
+    options = SessionOptions(
+        live_silence_ms=5000,
+        reconnect_attempts=None,
+        offline_audio_ms=OFFLINE_AUDIO_MS,
+    )
+    return Session(
+        config.endpoint, config.transcription, on_event, options=options, turns=local_turns(config)
+    )
+
+
+class MicrophoneListener:
+    """Runs microphone + session until ``stop``; reports every event, then how it ended."""
+
+    def __init__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_end: Callable[[BaseException | None], None],
+        *,
+        microphone: Callable[..., Microphone] = Microphone,
+    ) -> None:
+        self._session = live_session(config, on_event)  # refuses a bad configuration here
+        self._microphone = microphone(
+            config.device, chunk_ms=config.chunk_ms, on_notice=self._notice
+        )
+        self._on_event = on_event
+        self._on_end = on_end
+        self._stopping = threading.Event()
+        self._muted = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tray-stt-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the input: the session commits what was said and delivers it, then ends."""
+        self._stopping.set()
+        self._microphone.stop()
+
+    def mute(self, muted: bool) -> None:
+        """Send silence of the same length instead of the microphone while ``muted``.
+
+        Silence rather than nothing: the server's turn detection then ends an utterance that was
+        under way, and the audio timeline (capture times, resends) stays continuous.
+        """
+        if muted:
+            self._muted.set()
+        else:
+            self._muted.clear()
+
+    def _chunks(self) -> Iterator[bytes]:
+        for chunk in self._microphone.chunks():
+            yield bytes(len(chunk)) if self._muted.is_set() else chunk
+
+    def _notice(self, message: str) -> None:
+        self._on_event(Notice(message))
+
+    def _run(self) -> None:
+        try:
+            self._microphone.start()
+            if self._stopping.is_set():
+                # stop() came before start() opened the device: its stop() found nothing to
+                # stop, and the microphone would record until the next one.
+                self._microphone.stop()
+            self._session.run(self._chunks())
+        except BaseException as exc:  # reported to the controller, which shows it
+            self._microphone.stop()
+            self._on_end(exc)
+            return
+        self._microphone.stop()
+        self._on_end(None)

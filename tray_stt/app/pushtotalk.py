@@ -1,0 +1,115 @@
+"""Composition of push-to-talk: microphone + dictation + delivery + the global hotkey.
+
+Shared by ``tray-stt dictate`` and the tray service, so both build it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tray_stt.audio.microphone import Microphone
+from tray_stt.config import Config
+from tray_stt.desktop.hotkey_process import HotkeyProcess, use_hotkey_process
+from tray_stt.desktop.keyboard import KeyboardHotkey
+from tray_stt.desktop.xwindows import KeyGrab
+from tray_stt.pushtotalk.cues import SoundCues
+from tray_stt.pushtotalk.delivery import Deliverer, Desktop
+from tray_stt.pushtotalk.dictation import Dictation, DictationState
+from tray_stt.pushtotalk.hotkey import MODIFIERS, Action, Chord, parse_chord
+from tray_stt.realtime.events import Event, Notice
+from tray_stt.transcripts import daily_log
+
+
+class PushToTalk:
+    """Dictation driven by the configured hotkey (when ``hotkey`` is on) and by commands."""
+
+    def __init__(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        *,
+        on_state: Callable[[DictationState], None] = lambda _state: None,
+        hotkey: bool = True,
+        microphone: Microphone | None = None,
+        cues: SoundCues | None = None,
+    ) -> None:
+        """Refuses a bad configuration (ConfigError) before anything opens."""
+        notice = _notice_to(on_event)
+        # Cues follow the dictation's state, so the hotkey, toggle and commands all sound alike.
+        self.cues = cues or SoundCues(config.sound_cues)
+        self.log = daily_log(config)
+        self.deliverer = Deliverer(
+            config.delivery, terminal_classes=config.terminal_classes, on_notice=notice
+        )
+        # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
+        mic = microphone or Microphone(config.device, chunk_ms=20, on_notice=notice)
+        self.dictation = Dictation(
+            config,
+            mic,
+            self.deliverer,
+            tail_ms=config.tail_ms,
+            pre_roll_ms=config.pre_roll_ms,
+            log=self.log,
+            on_event=on_event,
+            on_state=_both(self.cues.on_state, on_state),
+        )
+        self.hotkey = (
+            global_hotkey(config, self.dictation.handle, self.deliverer.desktop) if hotkey else None
+        )
+
+    def start(self) -> None:
+        """Open the microphone and the session, then listen to the keyboard."""
+        self.dictation.start()
+        if self.hotkey is not None:
+            try:
+                self.hotkey.start()
+            except Exception:
+                self.dictation.close()
+                raise
+
+    def close(self) -> None:
+        """Stop listening; the transcripts of turns already ended are still delivered."""
+        if self.hotkey is not None:
+            self.hotkey.stop()
+        self.dictation.close()
+        self.cues.close()
+        if self.log is not None:
+            self.log.close()
+
+
+def global_hotkey(
+    config: Config, on_action: Callable[[Action], None], desktop: Desktop
+) -> KeyboardHotkey | HotkeyProcess:
+    """The configured chord as a global hotkey (not started); grabbed on X11.
+
+    The tray listens with it all the time and opens the dictation only when it fires. On macOS
+    pynput listens in a helper process (hotkey_process.py: in the tray's process it crashes).
+    """
+    grab = _x11_grab if desktop is Desktop.X11 else None
+    kind = HotkeyProcess if use_hotkey_process() else KeyboardHotkey
+    return kind(parse_chord(config.hotkey), config.hotkey_mode, on_action, grab=grab)
+
+
+def _x11_grab(chord: Chord) -> Callable[[], None]:
+    """Keep the chord from the focused window; without the grab it still works, but leaks."""
+    if chord.key in MODIFIERS:
+        return lambda: None
+    try:
+        grab = KeyGrab(chord.key, chord.modifiers)
+    except Exception:  # another program grabbed it, or the layout lacks the key
+        return lambda: None
+    return grab.close
+
+
+def _both(
+    first: Callable[[DictationState], None], second: Callable[[DictationState], None]
+) -> Callable[[DictationState], None]:
+    def both(state: DictationState) -> None:
+        first(state)
+        second(state)
+
+    return both
+
+
+def _notice_to(on_event: Callable[[Event], None]) -> Callable[[str], None]:
+    return lambda message: on_event(Notice(message))

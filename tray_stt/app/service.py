@@ -1,0 +1,394 @@
+"""The tray service's composition root: one instance, a controller thread, the tray on main.
+
+``tray-stt`` with no arguments lands here. Without a tray host (a bare Wayland compositor, GNOME
+without the AppIndicator extension, no display at all) it runs headless: the control socket and
+notifications still work, so a desktop shortcut bound to ``tray-stt toggle`` drives it.
+
+Push-to-talk: on X11, macOS and Windows the configured hotkey is listened to for as long as the
+service runs (the listener alone costs nothing at idle; the controller opens the microphone only
+for dictation, see controller.py). On Wayland and without a display no global listener can work
+(pynput would see only XWayland windows, or fail to import), so ``tray-stt press|release|talk``
+bound to desktop shortcuts drive it instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tray_stt import __version__
+from tray_stt.app.control import ControlServer, InstanceLock
+from tray_stt.app.controller import (
+    Command,
+    Controller,
+    Dictating,
+    DictationFactory,
+    ListenerFactory,
+    Quit,
+    Reload,
+    Snapshot,
+    Start,
+    Stop,
+    Talk,
+    TalkAction,
+    Toggle,
+)
+from tray_stt.app.listening import MicrophoneListener
+from tray_stt.app.signals import signals_handled
+from tray_stt.autostart.common import Autostart, platform_autostart
+from tray_stt.config import Config, config_path, load_config, save_settings, write_config_template
+from tray_stt.credentials import KeyStore
+from tray_stt.desktop.keyboard import HotkeyUnavailable
+from tray_stt.desktop.notify import Notifier
+from tray_stt.errors import ConfigError, ExitCode, TraySttError
+from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
+from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, Action, parse_chord
+from tray_stt.realtime.events import Event
+from tray_stt.transcripts import ClipboardSink
+
+_log = logging.getLogger(__name__)
+
+
+class AutostartSwitch:
+    """The controller's view of start-at-login."""
+
+    def __init__(self, autostart: Autostart) -> None:
+        self._autostart = autostart
+
+    def enabled(self) -> bool:
+        """Whether an entry is in place and enabled."""
+        return self._autostart.status().enabled
+
+    def set(self, enabled: bool) -> str:
+        """Enable or disable."""
+        return self._autostart.enable() if enabled else self._autostart.disable()
+
+
+class TrayApp:
+    """Wires the controller to its inputs (tray menu, control socket) and outputs."""
+
+    def __init__(
+        self,
+        config_file: Path,
+        *,
+        quiet: bool,
+        environ: dict[str, str],
+        lock: InstanceLock | None = None,
+        listen: ListenerFactory = MicrophoneListener,
+        notifier: Notifier | None = None,
+        keys: KeyStore | None = None,
+        autostart: Autostart | None = None,
+        view_options: dict[str, Any] | None = None,
+        dictate: DictationFactory | None = None,
+    ) -> None:
+        """Everything but the config file and environment has a real default; tests inject."""
+        self.config_file = config_file
+        self.quiet = quiet
+        self.environ = environ
+        self.lock = lock
+        self.view_options = view_options or {}
+        self.notifier = notifier or Notifier()
+        self.keys = keys or KeyStore(warn=lambda message: self.notifier.notify("tray-stt", message))
+        config = self.reload()
+        self.clipboard = ClipboardSink(lambda message: self.notifier.notify("tray-stt", message))
+        self.controller = Controller(
+            config,
+            listen=listen,
+            notifier=self.notifier,
+            save=lambda changes: save_settings(self.config_file, changes),
+            reload=self.reload,
+            autostart=AutostartSwitch(autostart or platform_autostart()),
+            on_change=self._changed,
+            deliver=self._deliver,
+            dictate=dictate or open_dictation,
+        )
+        self.view: Any = None
+        self.hotkey: Any = None
+        # Starting a hotkey can wait: the portal shows the user a dialog, the macOS helper
+        # process starts Python. The icon must not wait for it, so it starts on its own thread.
+        self.hotkey_settled = threading.Event()
+        self._hotkey_lock = threading.Lock()
+        self._quitting = False
+
+    def reload(self) -> Config:
+        """The configuration as the files and environment say now."""
+        return load_config(
+            self.config_file,
+            must_exist=False,
+            env=self.environ,
+            overrides={},
+            stored_key=self.keys.load,
+        )
+
+    def _deliver(self, text: str) -> None:
+        if self.controller.snapshot.config.clipboard:
+            self.clipboard.submit(text)
+
+    def _changed(self, snapshot: Snapshot) -> None:
+        if self.view is not None:
+            self.view.show(snapshot)
+
+    # -- the control socket ----------------------------------------------------------------------
+
+    def handle(self, command: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Answer one control command (on the control server's thread)."""
+        posts: dict[str, Callable[[], Command]] = {
+            "toggle": Toggle,
+            "start": Start,
+            "stop": Stop,
+            "quit": Quit,
+            "press": lambda: Talk(TalkAction.PRESS),
+            "release": lambda: Talk(TalkAction.RELEASE),
+            "talk": lambda: Talk(TalkAction.TOGGLE),
+        }
+        if command in posts:
+            self.controller.post(posts[command]())
+            return {"ok": True}
+        if command == "status":
+            return {"ok": True, **status_fields(self.controller.snapshot)}
+        return {"ok": False, "error": f"Unknown command {command!r}."}
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until Quit; returns the exit code."""
+        # SIGTERM (logout, kill) quits cleanly, so transcripts in flight still reach the log. It
+        # is handled before the control socket answers: whoever sees the service ready may stop
+        # it at once, and a Quit posted before the controller runs waits for it.
+        with signals_handled(lambda _signum, _frame: self.controller.post(Quit()), signal.SIGTERM):
+            # The lock is the caller's: a second flock on the same file, even from this
+            # process, would be refused.
+            server = ControlServer(self.handle, lock=self.lock)
+            server.start()
+            worker = threading.Thread(target=self.controller.run, name="tray-stt-controller")
+            worker.start()
+            starter = threading.Thread(
+                target=self._settle_hotkey, name="tray-stt-hotkey", daemon=True
+            )
+            starter.start()
+            try:
+                self._run_view(worker)
+            finally:
+                self._stop_hotkey()
+                self.controller.post(Quit())
+                worker.join(timeout=30)
+                server.stop()
+                self.clipboard.close()
+        return ExitCode.OK
+
+    def _settle_hotkey(self) -> None:
+        hotkey = self._start_hotkey()
+        with self._hotkey_lock:
+            if not self._quitting:
+                self.hotkey, hotkey = hotkey, None
+        if hotkey is not None:  # Quit came while it was starting
+            hotkey.stop()
+        self.hotkey_settled.set()
+
+    def _stop_hotkey(self) -> None:
+        with self._hotkey_lock:
+            self._quitting = True
+            hotkey, self.hotkey = self.hotkey, None
+        if hotkey is not None:
+            hotkey.stop()
+
+    def _start_hotkey(self) -> Any:
+        """The push-to-talk hotkey, listening until Quit; None where none can work (said why)."""
+        desktop = detect_desktop(self.environ)
+        if self.controller.snapshot.config.hotkey == HOTKEY_OFF:
+            return None  # the user binds `tray-stt press` / `release` themselves, or has no use
+        if desktop is Desktop.NONE:
+            return None  # no display (a server, the tests): the control commands still work
+        if desktop is Desktop.WAYLAND:
+            from tray_stt.desktop.portal_hotkey import (
+                PortalHotkey,  # press and release where the desktop has it
+            )
+
+            config = self.controller.snapshot.config
+            chord = parse_chord(config.hotkey)
+            portal = PortalHotkey(chord, config.hotkey_mode, self._on_hotkey, environ=self.environ)
+            try:
+                portal.start()
+                return portal
+            except HotkeyUnavailable as exc:  # no portal, no GlobalShortcuts, or declined
+                _log.info("No portal push-to-talk shortcut: %s", exc)
+            _log.info("%s", WAYLAND_HOTKEY)
+            if not self.quiet:  # a login start stays silent; the README says the same
+                self.notifier.notify("tray-stt", WAYLAND_HOTKEY)
+            return None
+        from tray_stt.app.pushtotalk import global_hotkey
+
+        try:
+            hotkey = global_hotkey(self.controller.snapshot.config, self._on_hotkey, desktop)
+            hotkey.start()
+        except Exception as exc:  # no permission (macOS), another program grabbed it, no X
+            sentence = str(exc) if isinstance(exc, TraySttError) else repr(exc)
+            message = (
+                f"The push-to-talk hotkey is not available ({sentence}); bind "
+                "`tray-stt press` / `tray-stt release` to a desktop shortcut instead."
+            )
+            _log.warning("%s", message)
+            self.notifier.notify("tray-stt", message, urgent=True)
+            return None
+        return hotkey
+
+    def _on_hotkey(self, action: Action) -> None:
+        """On the key listener's thread: only post, so no key event waits for the microphone."""
+        talk = {Action.START: TalkAction.PRESS, Action.STOP: TalkAction.RELEASE}
+        self.controller.post(Talk(talk.get(action, TalkAction.CANCEL)))
+
+    def _run_view(self, worker: threading.Thread) -> None:
+        backend = _tray_backend(self.environ)
+        if backend is None:
+            message = (
+                "No system tray found: tray-stt runs in the background; "
+                "bind `tray-stt toggle` to a keyboard shortcut."
+            )
+            _log.warning("%s", message)
+            if not self.quiet:
+                self.notifier.notify("tray-stt", message)
+            worker.join()
+            return
+        from tray_stt.tray.view import TrayActions, TrayView
+
+        actions = TrayActions(
+            open_log=lambda: open_path(self.controller.snapshot.log_path),
+            open_log_folder=lambda: open_path(self.controller.snapshot.config.log_dir),
+            open_settings=self.open_settings,
+            ask_api_key=self.ask_api_key,
+            about=lambda: self.notifier.notify("tray-stt", f"tray-stt {__version__}"),
+        )
+        self.view = TrayView(
+            self.controller.post,
+            lambda: self.controller.snapshot,
+            actions,
+            **self.view_options,
+        )
+        # Windows notifications are balloons of the icon: only pystray can show them.
+        self.notifier.set_hook(self.view.notify)
+        threading.Thread(target=self._stop_view_after, args=(worker,), daemon=True).start()
+        if not self.quiet:
+            self.notifier.notify("tray-stt", "Ready: click the icon to start listening.")
+        self.view.run()
+
+    def _stop_view_after(self, worker: threading.Thread) -> None:
+        """Quit from the control socket ends the controller; then the tray must go too."""
+        worker.join()
+        self.view.stop()
+
+    def open_settings(self) -> None:
+        """Open the config file in the user's editor, creating a commented one first."""
+        if not self.config_file.exists():
+            write_config_template(self.config_file)
+        open_path(self.config_file)
+
+    def ask_api_key(self) -> None:
+        """Ask for the key with a desktop dialog where one exists, else say how to set it."""
+        key = ask_secret("tray-stt", "OpenAI API key:")
+        if key is None:
+            self.notifier.notify(
+                "tray-stt", "Set the API key from a terminal: tray-stt set-key", urgent=True
+            )
+            return
+        try:
+            self.notifier.notify("tray-stt", self.keys.save(key))
+        except ConfigError as exc:
+            self.notifier.notify("tray-stt", str(exc), urgent=True)
+            return
+        self.controller.post(Reload())  # the key is read from the store
+
+
+WAYLAND_HOTKEY = (
+    "Global hotkeys do not work on Wayland: for push-to-talk, bind `tray-stt press` (and "
+    "`tray-stt release` on key release) or `tray-stt talk` to a shortcut in the desktop settings."
+)
+
+
+def open_dictation(
+    config: Config,
+    on_event: Callable[[Event], None],
+    on_state: Callable[[DictationState], None],
+) -> Dictating:
+    """A push-to-talk dictation without a key listener of its own (the tray has one)."""
+    from tray_stt.app.pushtotalk import PushToTalk  # its X and audio modules only when first used
+
+    return PushToTalk(config, on_event, on_state=on_state, hotkey=False)
+
+
+def status_fields(snapshot: Snapshot) -> dict[str, Any]:
+    """What ``tray-stt status`` reports."""
+    return {
+        "state": snapshot.state.value,
+        "dictation": snapshot.dictation.value,
+        "listening": snapshot.listening,
+        "detail": snapshot.detail,
+        "endpoint": snapshot.config.url,
+        "model": snapshot.config.transcription.model,
+        "log": str(snapshot.log_path),
+        "today": snapshot.today_count,
+    }
+
+
+def _tray_backend(environ: dict[str, str]) -> str | None:
+    if sys.platform in ("darwin", "win32"):
+        return sys.platform
+    from tray_stt.tray.view import choose_linux_backend
+
+    backend = choose_linux_backend(environ)
+    if backend is not None:
+        os.environ["PYSTRAY_BACKEND"] = backend
+    return backend
+
+
+def open_path(path: Path) -> None:
+    """Open a file or folder with the desktop's default application."""
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if shutil.which(opener) is None:
+        raise ConfigError(f"Cannot open {path}: {opener} is not installed.")
+    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def ask_secret(title: str, prompt: str) -> str | None:
+    """A password dialog through zenity or kdialog; None when neither exists or it was cancelled."""
+    for command in (
+        ["zenity", "--password", f"--title={title}"],
+        ["kdialog", "--title", title, "--password", prompt],
+    ):
+        if shutil.which(command[0]):
+            result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            return result.stdout.strip() or None if result.returncode == 0 else None
+    return None
+
+
+def run_tray_service(config_option: str | None, *, quiet: bool) -> int:
+    """``tray-stt``: start the tray service unless one is already running."""
+    lock = InstanceLock()
+    if not lock.acquire():
+        # Not an error: the user (or the login session) asked for a tray, and one is there.
+        if not quiet:
+            print(
+                "tray-stt is already running: use `tray-stt toggle`, `status` or `quit`.",
+                file=sys.stderr,
+            )
+        return ExitCode.OK
+    try:
+        path, _ = config_path(config_option, os.environ)
+        app = TrayApp(path, quiet=quiet, environ=dict(os.environ), lock=lock)
+        return app.run()
+    except TraySttError as exc:
+        Notifier().notify("tray-stt", str(exc), urgent=True)
+        raise
+    finally:
+        lock.release()

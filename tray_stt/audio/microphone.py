@@ -1,0 +1,507 @@
+"""Microphone capture through PortAudio: 24 kHz mono PCM16 chunks from a device chosen by name.
+
+It loads sounddevice (through audio.portaudio) only when a microphone is used, so that files can
+be transcribed without PortAudio. The PortAudio callback only copies each block into a
+bounded queue; resampling, downmixing, chunking, notices and the watchdog that replaces a lost
+device all run in the thread that iterates `Microphone.chunks()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tray_stt.audio import wav as audio
+from tray_stt.audio.portaudio import import_sounddevice, rescan
+from tray_stt.audio.wav import SAMPLE_RATE, Rechunker, Resampler
+from tray_stt.errors import AudioInputError, ConfigError
+
+Backend = Any
+"""The `sounddevice` module, or a fake with the same functions and classes (tests/fake_audio.py)."""
+
+# 40 ms blocks, not blocksize=0: PortAudio then picks ~2.7 ms blocks through PulseAudio (52
+# frames on ALSA), and waking Python for each one cost 3.6 % of a core in the callback thread
+# alone (benchmarks/bench_listen.py, server VAD: 7.3 % in all; 3.3 % with 20 ms blocks, 2.1-2.4 %
+# with 40 ms). 40 ms is also what the session sends per message; the added delay is 20 ms.
+_BLOCK_MS = 40
+_QUEUE_BLOCKS = 1000  # 40 s of audio before dropping any
+_RETRY_S = 2.0
+_LOSS_NOTICE_S = 10.0
+# A device just opened may take longer than the watchdog to deliver its first block: PulseAudio
+# resuming a suspended source, a Bluetooth headset switching profile. Without this grace such a
+# device is called dead and replaced by the default one.
+_FIRST_BLOCK_GRACE = 2
+_POLL_MAX_S = 0.05
+_NO_DEVICE_HINTS = {
+    "darwin": "allow microphone access in System Settings > Privacy & Security",
+    "win32": "enable it in Settings > System > Sound",
+}
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """A device PortAudio can record from, as `list_input_devices` reports it."""
+
+    index: int
+    name: str
+    default_samplerate: float
+    max_input_channels: int
+    is_default: bool
+    hostapi: str
+
+
+def list_input_devices(*, backend: Backend = None) -> list[InputDevice]:
+    """Every device PortAudio can record from, in PortAudio's order, the default one marked."""
+    return _query_inputs(_load_backend(backend))
+
+
+def format_devices(devices: Sequence[InputDevice]) -> str:
+    """The table `tray-stt devices` prints, or a sentence saying what to do when it is empty."""
+    if not devices:
+        return no_device_message()
+    width = max(4, *(len(d.name) for d in devices))
+    lines = [f"     #  {'name':<{width}}  default rate  host API"]
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        rate = f"{d.default_samplerate:.0f} Hz"
+        lines.append(f"  {mark} {d.index:>2}  {d.name:<{width}}  {rate:>12}  {d.hostapi}")
+    lines.append("(* marks the default input device; choose a device by its name.)")
+    return "\n".join(lines)
+
+
+def no_device_message(platform: str = sys.platform) -> str:
+    """The sentence shown when PortAudio reports no input device at all."""
+    hint = _NO_DEVICE_HINTS.get(platform, "check that PulseAudio/PipeWire is running")
+    return f"No input device found: plug in a microphone, or {hint}."
+
+
+def portaudio_missing_message(platform: str = sys.platform) -> str:
+    """The sentence shown when the PortAudio library cannot be loaded."""
+    if platform in ("darwin", "win32"):  # the sounddevice wheels bundle PortAudio there
+        return (
+            "PortAudio could not be loaded: reinstall sounddevice with"
+            " `pip install --force-reinstall sounddevice`."
+        )
+    return (
+        "PortAudio is not installed: on Debian/Ubuntu run `sudo apt install libportaudio2`"
+        " (Fedora: `sudo dnf install portaudio`, Arch: `sudo pacman -S portaudio`)."
+    )
+
+
+class Microphone:
+    """Captures a microphone and yields 24 kHz mono PCM16 LE chunks of `chunk_ms` milliseconds.
+
+    Opening order: the chosen device at 24 kHz mono; the same device at its default rate (then
+    resampled) and, if mono is refused, with its own channel count (then downmixed); finally, with
+    a notice, the default device. `on_notice` is called from the thread iterating `chunks()` (and
+    from `start()`'s caller for the fall-back notice); it must not block for long.
+    """
+
+    def __init__(
+        self,
+        device: str | None = None,
+        *,
+        chunk_ms: int = 40,
+        on_notice: Callable[[str], None] = lambda _text: None,
+        backend: Backend = None,
+        watchdog_s: float = 1.0,
+        latency: str = "low",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure; nothing opens until `start()`. ConfigError unless 20 <= chunk_ms <= 100."""
+        if not audio.MIN_CHUNK_MS <= chunk_ms <= audio.MAX_CHUNK_MS:
+            limits = f"{audio.MIN_CHUNK_MS}-{audio.MAX_CHUNK_MS}"
+            raise ConfigError(f"The audio chunk length must be {limits} ms, not {chunk_ms}.")
+        if watchdog_s <= 0:
+            raise ValueError(f"watchdog_s must be positive, got {watchdog_s}")
+        self._wanted = device
+        self._chunk_bytes = chunk_ms * audio.BYTES_PER_MS
+        self._notice = on_notice
+        self._backend = backend
+        self._watchdog_s = watchdog_s
+        self._poll_s = min(_POLL_MAX_S, watchdog_s / 4)
+        self._latency = latency
+        self._clock = clock
+        self._lock = threading.RLock()  # guards the stream: stop() may run on another thread
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._queue: queue.Queue[bytes] = queue.Queue(_QUEUE_BLOCKS)
+        self._sd: Backend = None
+        self._opened: _Opened | None = None  # the open stream, if any
+        self._source: _Opened | None = None  # the stream whose blocks the queue holds, even closed
+        self._overflows = 0  # written only by the PortAudio callback
+        self._dropped = 0  # likewise
+        self._reported_losses = 0
+        self._last_loss_notice = float("-inf")
+        self._outage = False  # "No working microphone" was said and not yet taken back
+        self._retry_at = 0.0
+
+    @property
+    def device_name(self) -> str | None:
+        """Name of the device recording now; None when none is open (stopped, or in an outage)."""
+        opened = self._opened
+        return opened.device.name if opened else None
+
+    @property
+    def device_rate(self) -> int | None:
+        """Sample rate the device was opened at (24000 unless it needed resampling), or None."""
+        opened = self._opened
+        return opened.rate if opened else None
+
+    @property
+    def overflows(self) -> int:
+        """Blocks PortAudio flagged `input_overflow` since `start()` (audio lost in PortAudio)."""
+        return self._overflows
+
+    @property
+    def dropped_blocks(self) -> int:
+        """Blocks dropped since `start()` because the queue was full (`chunks()` fell behind)."""
+        return self._dropped
+
+    def start(self) -> None:
+        """Open the device; AudioInputError with an actionable sentence if no device can be opened.
+
+        Blocks a previous session left unread are discarded.
+        """
+        with self._lock:
+            if not self._stopped.is_set():
+                return  # already started (an outage, with no device open, still counts)
+            self._sd = _load_backend(self._backend)
+            self._queue = queue.Queue(_QUEUE_BLOCKS)
+            self._overflows = self._dropped = self._reported_losses = 0
+            self._outage = False
+            self._opened = self._source = self._open_preferred()
+            self._stopped.clear()
+
+    def stop(self) -> None:
+        """Close the device; `chunks()` then yields what is left and returns. Thread-safe."""
+        with self._lock:
+            self._close_current()
+            # Set only once the stream is closed, so the consumer's final drain misses no block.
+            self._stopped.set()
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(b"")  # wakes a consumer blocked on the queue
+
+    def __enter__(self) -> Microphone:
+        """Start, for `with Microphone() as mic:`."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop."""
+        self.stop()
+
+    def chunks(self) -> Iterator[bytes]:
+        """Yield `chunk_ms` chunks until `stop()`, then the rest (the last may be shorter)."""
+        source = self._source
+        if source is None:
+            raise RuntimeError("Microphone.chunks() needs start() first")
+        rechunker = Rechunker(self._chunk_bytes)
+        while True:
+            block = self._take()
+            if block and source is not None:
+                yield from rechunker.push(self._accept(source, block))
+            elif self._stopped.is_set():
+                break
+            elif source is None:
+                if self._clock() >= self._retry_at:
+                    source = self._reopen()
+            elif self._clock() - source.last_block_at >= self._silence_limit(source):
+                self._give_up(source)
+                yield from rechunker.push(self._drain(source))
+                source = None
+        yield from rechunker.push(self._drain(source))
+        rest = rechunker.flush()
+        if rest:
+            yield rest
+
+    def _silence_limit(self, source: _Opened) -> float:
+        return self._watchdog_s * (1 if source.delivered else _FIRST_BLOCK_GRACE)
+
+    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        # PortAudio's real-time thread: copy and hand over; never block, log or do I/O here.
+        if status.input_overflow:
+            self._overflows += 1
+        try:
+            self._queue.put_nowait(bytes(indata))
+        except queue.Full:
+            self._dropped += 1
+
+    def _take(self) -> bytes:
+        try:
+            return self._queue.get(timeout=self._poll_s)
+        except queue.Empty:
+            return b""
+
+    def _accept(self, source: _Opened, block: bytes) -> bytes:
+        source.last_block_at = self._clock()
+        if not source.delivered:
+            source.delivered = True
+            if self._outage:
+                self._outage = False
+                self._notice(f"Recording again, from the microphone {source.device.name}.")
+        self._report_losses()
+        return source.convert(block)
+
+    def _report_losses(self) -> None:
+        lost = self._overflows + self._dropped
+        if lost == self._reported_losses:
+            return
+        now = self._clock()
+        if now - self._last_loss_notice < _LOSS_NOTICE_S:
+            return
+        count = lost - self._reported_losses
+        times = "once" if count == 1 else f"{count} times"
+        self._notice(f"Audio input overflowed {times}: the computer is busy; some audio was lost.")
+        self._reported_losses = lost
+        self._last_loss_notice = now
+
+    def _give_up(self, source: _Opened) -> None:
+        """Close a device that went silent (callbacks just stop when one is unplugged)."""
+        if source.delivered:
+            self._notice(
+                f"The microphone {source.device.name} stopped delivering audio;"
+                " switching to the default input device."
+            )
+            self._retry_at = self._clock()
+        else:
+            # It opened but never delivered: retrying at once would flap every watchdog period.
+            self._announce_outage()
+        with self._lock:
+            if self._opened is source:
+                self._close_current()
+
+    def _announce_outage(self) -> None:
+        if not self._outage:
+            self._outage = True
+            self._notice("No working microphone: plug one in; tray-stt keeps trying.")
+        self._retry_at = self._clock() + _RETRY_S
+
+    def _reopen(self) -> _Opened | None:
+        """Refresh PortAudio's device list and open the default device; None if that fails."""
+        with self._lock:
+            if self._stopped.is_set():
+                return None
+            self._refresh_devices()
+            try:
+                self._opened = self._source = self._open_device(
+                    _default_of(_query_inputs(self._sd))
+                )
+                return self._opened
+            except (AudioInputError, _OpenFailed):
+                pass
+        self._announce_outage()  # outside the lock: on_notice may call stop() from elsewhere
+        return None
+
+    def _drain(self, source: _Opened | None) -> bytes:
+        """Convert what a closed stream left in the queue, then the resampler's delayed tail."""
+        if source is None:
+            return b""
+        parts = []
+        while True:
+            try:
+                block = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if block:
+                parts.append(source.convert(block))
+        parts.append(source.resampler.flush())
+        return b"".join(parts)
+
+    def _open_preferred(self) -> _Opened:
+        try:
+            chosen, default = _pick(_query_inputs(self._sd), self._wanted)
+        except AudioInputError:
+            # The list is fixed when PortAudio starts: a microphone plugged in since is not in it.
+            self._refresh_devices()
+            chosen, default = _pick(_query_inputs(self._sd), self._wanted)
+        try:
+            return self._open_device(chosen)
+        except _OpenFailed as failure:
+            if chosen == default:
+                raise AudioInputError(_cannot_open(chosen.name, str(failure))) from failure
+            reason = str(failure)
+        self._notice(
+            f"Cannot open the microphone {chosen.name} ({reason});"
+            f" using the default input device {default.name} instead."
+        )
+        try:
+            return self._open_device(default)
+        except _OpenFailed as failure:
+            raise AudioInputError(_cannot_open(default.name, str(failure))) from failure
+
+    def _open_device(self, device: InputDevice) -> _Opened:
+        """Open and start `device` in the first format it accepts; _OpenFailed if none."""
+        reason = "it refused every format"
+        for rate, channels in _formats(device):
+            try:
+                stream = self._open_stream(device, rate, channels)
+            except (self._sd.PortAudioError, ValueError) as e:
+                reason = _reason(e)
+                continue
+            return _Opened(stream, device, rate, channels, self._clock())
+        raise _OpenFailed(reason)
+
+    def _open_stream(self, device: InputDevice, rate: int, channels: int) -> Any:
+        settings: dict[str, Any] = dict(
+            device=device.index, samplerate=rate, channels=channels, dtype="int16"
+        )
+        self._sd.check_input_settings(**settings)
+        blocksize = rate * _BLOCK_MS // 1000
+        # Raw: the callback only copies the bytes, so a numpy array made for each block in the
+        # real-time thread would be wasted.
+        stream = self._sd.RawInputStream(
+            **settings, blocksize=blocksize, latency=self._latency, callback=self._callback
+        )
+        try:
+            stream.start()
+        except BaseException:
+            _close_stream(stream)
+            raise
+        return stream
+
+    def _close_current(self) -> None:
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            _close_stream(opened.stream)
+
+    def _refresh_devices(self) -> None:
+        """Re-read PortAudio's device list (it kills every open stream of this process)."""
+        # A failure here shows up as a device that cannot be opened right after, which is
+        # reported properly.
+        with contextlib.suppress(Exception):
+            rescan(self._sd)
+
+
+@dataclass
+class _Opened:
+    """A started stream, and the consumer's state for converting its blocks."""
+
+    stream: Any
+    device: InputDevice
+    rate: int
+    channels: int
+    last_block_at: float
+    delivered: bool = False
+    resampler: Resampler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resampler = Resampler(self.rate)
+
+    def convert(self, block: bytes) -> bytes:
+        """Downmix and resample one interleaved int16 block to 24 kHz mono PCM16."""
+        if self.channels > 1:
+            # PortAudio gives native-endian samples; every platform we run on is little-endian.
+            frames = np.frombuffer(block, dtype="<i2").reshape(-1, self.channels)
+            block = np.rint(frames.mean(axis=1)).astype("<i2").tobytes()
+        return self.resampler.process(block)
+
+
+class _OpenFailed(Exception):
+    """A device refused every format we tried; `str()` is PortAudio's reason."""
+
+
+def _load_backend(backend: Backend) -> Backend:
+    if backend is not None:
+        return backend
+    try:
+        return import_sounddevice()
+    except OSError as e:  # sounddevice raises OSError when it cannot load the PortAudio library
+        raise AudioInputError(portaudio_missing_message()) from e
+    except ImportError as e:
+        raise AudioInputError(
+            "The sounddevice package is not installed: run `pip install sounddevice`."
+        ) from e
+
+
+def _query_inputs(sd: Backend) -> list[InputDevice]:
+    try:
+        infos = list(sd.query_devices())
+        apis = [api["name"] for api in sd.query_hostapis()]
+        default = sd.default.device[0]
+    except sd.PortAudioError as e:
+        raise AudioInputError(f"Cannot list the audio input devices: {_reason(e)}.") from e
+    return [
+        InputDevice(
+            index=info.get("index", i),
+            name=info["name"],
+            default_samplerate=float(info["default_samplerate"]),
+            max_input_channels=int(info["max_input_channels"]),
+            is_default=info.get("index", i) == default,
+            hostapi=apis[info["hostapi"]] if 0 <= info["hostapi"] < len(apis) else "",
+        )
+        for i, info in enumerate(infos)
+        if info["max_input_channels"] > 0
+    ]
+
+
+def _default_of(devices: Sequence[InputDevice]) -> InputDevice:
+    if not devices:
+        raise AudioInputError(no_device_message())
+    # PortAudio may name no default (ALSA without a "default" PCM) yet list devices: take the first.
+    return next((d for d in devices if d.is_default), devices[0])
+
+
+def _pick(devices: Sequence[InputDevice], wanted: str | None) -> tuple[InputDevice, InputDevice]:
+    """(chosen, default): exact name, then case-insensitive name, then a unique substring."""
+    default = _default_of(devices)
+    if wanted is None:
+        return default, default
+    lowered = wanted.casefold()
+    tiers = (
+        [d for d in devices if d.name == wanted],
+        [d for d in devices if d.name.casefold() == lowered],
+        [d for d in devices if lowered in d.name.casefold()],
+    )
+    for matches in tiers:
+        # Windows lists one microphone once per host API, under the same name: any of them will do.
+        if matches and len({d.name for d in matches}) == 1:
+            return next((d for d in matches if d.hostapi == default.hostapi), matches[0]), default
+    if tiers[2]:
+        several = ", ".join(repr(name) for name in dict.fromkeys(d.name for d in tiers[2]))
+        raise AudioInputError(
+            f"The microphone name {wanted!r} matches several input devices ({several}):"
+            " give more of the name."
+        )
+    names = ", ".join(repr(name) for name in dict.fromkeys(d.name for d in devices))
+    raise AudioInputError(
+        f"No input device is named {wanted!r}; the input devices are: {names}."
+        " Run `tray-stt devices` to see them."
+    )
+
+
+def _formats(device: InputDevice) -> list[tuple[int, int]]:
+    """(rate, channels) to try, best first: no resampling beats no downmixing."""
+    rates = dict.fromkeys([SAMPLE_RATE, round(device.default_samplerate)])
+    counts = dict.fromkeys(
+        c for c in (1, 2, device.max_input_channels) if c <= device.max_input_channels
+    )
+    return [(rate, channels) for rate in rates if rate > 0 for channels in counts]
+
+
+def _close_stream(stream: Any) -> None:
+    # A vanished device may fail to stop; there is nothing more to do about it than let it go.
+    with contextlib.suppress(Exception):
+        stream.abort()
+    with contextlib.suppress(Exception):
+        stream.close()
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e.args[0]) if e.args else str(e)
+    return text.rstrip(".") or type(e).__name__
+
+
+def _cannot_open(name: str, reason: str) -> str:
+    return (
+        f"Cannot open the microphone {name}: {reason}. Close any program that is using it,"
+        " or choose another device (`tray-stt devices` lists them)."
+    )

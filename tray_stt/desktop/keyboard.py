@@ -1,0 +1,143 @@
+"""The pynput shell: a global key listener feeding the hotkey machine, and key injection.
+
+The only module that imports pynput, lazily: importing it with no display raises (not always an
+ImportError), and on Wayland its X listener sees only XWayland windows (platform-notes §3).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tray_stt.errors import ConfigError
+from tray_stt.pushtotalk.hotkey import Action, Chord, HotkeyMachine, HotkeyMode, key_name
+
+
+class HotkeyUnavailable(ConfigError):
+    """No global key listener can run here (no X display, Wayland, missing permission)."""
+
+
+def _pynput_keyboard() -> Any:
+    try:
+        import pynput.keyboard
+    except Exception as exc:  # no display raises ImportError or Xlib errors, depending on why
+        raise HotkeyUnavailable(
+            "Global hotkeys are not available here "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): on Wayland, "
+            "bind `tray-stt press` / `tray-stt release` (or `tray-stt toggle`) to a shortcut in "
+            "the desktop settings instead."
+        ) from exc
+    return pynput.keyboard
+
+
+MACOS_UNTRUSTED = (
+    "macOS does not let tray-stt see the keyboard: allow it (or the terminal running it) in "
+    "System Settings > Privacy & Security > Input Monitoring and Accessibility, then restart it."
+)
+
+
+def require_macos_trust() -> None:
+    """HotkeyUnavailable (which privacy settings to enable) unless macOS lets this process watch
+    the keyboard; nothing elsewhere.
+
+    pynput's ``Listener.IS_TRUSTED`` is set on a listener only once its thread runs (on the class
+    it is always False), so this asks what pynput asks, ``AXIsProcessTrusted``, before listening.
+    """
+    if sys.platform != "darwin":
+        return
+    try:  # pyobjc, which pynput's darwin backend needs anyway
+        trusted = bool(importlib.import_module("HIServices").AXIsProcessTrusted())
+    except Exception:
+        return  # cannot tell: let the listener try
+    if not trusted:
+        raise HotkeyUnavailable(MACOS_UNTRUSTED)
+
+
+def pynput_key_name(key: Any) -> str:
+    """The hotkey name of a pynput Key or KeyCode (``Key.ctrl_r`` -> ``ctrl``)."""
+    name = getattr(key, "name", None)
+    if isinstance(name, str):  # a Key enum member
+        return key_name(name)
+    char = getattr(key, "char", None)
+    if isinstance(char, str) and char:
+        return key_name(char)
+    return f"vk{getattr(key, 'vk', None)}"
+
+
+class KeyboardHotkey:
+    """Listens to the whole keyboard (pynput) and reports the chord's start/stop/cancel.
+
+    ``on_action`` runs on pynput's listener thread; it must return quickly.
+    """
+
+    def __init__(
+        self,
+        chord: Chord,
+        mode: HotkeyMode,
+        on_action: Callable[[Action], None],
+        *,
+        grab: Callable[[Chord], Callable[[], None]] | None = None,
+    ) -> None:
+        """Nothing listens until ``start``. ``grab`` keeps the chord from the focused window
+        (X11: xwindows.KeyGrab) and returns how to let it go."""
+        self.machine = HotkeyMachine(chord, mode)
+        self._grab = grab
+        self._ungrab: Callable[[], None] | None = None
+        self._on_action = on_action
+        self._lock = threading.Lock()
+        self._listener: Any = None
+
+    def start(self) -> None:
+        """Start listening; HotkeyUnavailable with what to do instead if that cannot work."""
+        keyboard = _pynput_keyboard()
+        require_macos_trust()
+        self._listener = keyboard.Listener(on_press=self._pressed, on_release=self._released)
+        self._listener.start()
+        self._listener.wait()
+        if self._grab is not None:
+            self._ungrab = self._grab(self.machine.chord)
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._ungrab is not None:
+            self._ungrab()
+            self._ungrab = None
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
+    def _pressed(self, key: Any) -> None:
+        with self._lock:
+            action = self.machine.press(pynput_key_name(key))
+        if action is not None:
+            self._on_action(action)
+
+    def _released(self, key: Any) -> None:
+        with self._lock:
+            action = self.machine.release(pynput_key_name(key))
+        if action is not None:
+            self._on_action(action)
+
+
+def pynput_tap(keys: Sequence[str]) -> None:
+    """Press ``keys`` in order and release them in reverse (a chord such as ctrl+v)."""
+    keyboard = _pynput_keyboard()
+    controller = keyboard.Controller()
+    resolved = [_resolve(keyboard, k) for k in keys]
+    for key in resolved:
+        controller.press(key)
+    for key in reversed(resolved):
+        controller.release(key)
+
+
+def pynput_type(text: str) -> None:
+    """Type ``text`` (Windows and macOS; on X11 only ASCII comes out right, pynput#642)."""
+    _pynput_keyboard().Controller().type(text)
+
+
+def _resolve(keyboard: Any, name: str) -> Any:
+    member = getattr(keyboard.Key, name, None)
+    return member if member is not None else keyboard.KeyCode.from_char(name)

@@ -1,0 +1,141 @@
+"""Typed events the protocol core and the session report to whoever shows or stores them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from tray_stt.errors import (
+    AuthenticationError,
+    BillingError,
+    ConfigError,
+    ConnectionFailed,
+    ServiceError,
+    TraySttError,
+)
+from tray_stt.realtime.models import Dialect
+from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
+
+BILLING_URL = "https://platform.openai.com/settings/organization/billing"
+
+
+@dataclass(frozen=True)
+class SessionReady:
+    """The server accepted the configuration; audio is flowing."""
+
+    dialect: Dialect
+    session_id: str | None
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """Server VAD heard speech begin (``input_audio_buffer.speech_started``)."""
+
+    item_id: str
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    """Server VAD heard speech end (``input_audio_buffer.speech_stopped``)."""
+
+    item_id: str
+
+
+@dataclass(frozen=True)
+class TranscriptDelta:
+    """Partial text of an utterance; ``text`` is everything received for it so far."""
+
+    item_id: str
+    delta: str
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptCompleted:
+    """The final text of one utterance, released in spoken order."""
+
+    text: str
+    started_at: datetime
+    item_id: str
+
+
+@dataclass(frozen=True)
+class TranscriptFailed:
+    """An utterance the server could not transcribe; ``partial_text`` is what had arrived."""
+
+    reason: str
+    partial_text: str
+    started_at: datetime
+    item_id: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user may want to know that needs no action (a malformed frame, a retry)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class ServerError:
+    """An ``error`` event, classified."""
+
+    kind: ErrorKind
+    error: ServerErrorInfo
+
+    def to_exception(self) -> TraySttError:
+        """The user-facing error for this server error, with a sentence saying what to do."""
+        detail = self.error.code or self.error.type or "error"
+        message = self.error.message.rstrip(".")
+        if self.kind is ErrorKind.AUTHENTICATION:
+            return AuthenticationError(
+                f"The server rejected the API key ({detail}): set OPENAI_API_KEY, or api_key in "
+                "the config file, to a valid key."
+            )
+        if self.kind is ErrorKind.BILLING:
+            return BillingError(
+                "Your OpenAI account has no credit left (insufficient_quota): add credit at "
+                f"{BILLING_URL} and try again."
+            )
+        if self.kind is ErrorKind.CONFIGURATION:
+            if self.error.type == "client_configuration":
+                return ConfigError(self.error.message)
+            return ConfigError(
+                f"The server refused the session configuration ({detail}): {message}."
+            )
+        if self.kind is ErrorKind.RATE_LIMIT:
+            return ConnectionFailed(
+                f"The server kept rate-limiting the session ({detail}): {message}."
+            )
+        return ServiceError(f"The server reported an error ({detail}): {message}.")
+
+
+class SessionState(Enum):
+    """Where the session's connection stands, for status displays."""
+
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The session moved to another state; ``detail`` says why, for the user."""
+
+    state: SessionState
+    detail: str = ""
+
+
+Event = (
+    SessionReady
+    | SpeechStarted
+    | SpeechStopped
+    | TranscriptDelta
+    | TranscriptCompleted
+    | TranscriptFailed
+    | Notice
+    | ServerError
+    | StateChanged
+)

@@ -1,0 +1,495 @@
+"""The I/O shell around the protocol core: connections, threads, reconnects and rollovers.
+
+Threads: the caller feeds audio (``run``); a supervisor thread connects and receives; a writer
+thread per connection sends. The core is touched only under ``_lock``; texts it produces go into
+the connection's queue under the same lock, so they are sent in the order they were made.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from urllib.parse import urlsplit
+
+from tray_stt.audio.vad import LocalTurns, Speech, SpeechBegan, TurnEvent
+from tray_stt.errors import (
+    AuthenticationError,
+    ConfigError,
+    ConnectionFailed,
+    ProtocolError,
+    TraySttError,
+)
+from tray_stt.realtime.events import (
+    Event,
+    Notice,
+    ServerError,
+    SessionReady,
+    SessionState,
+    SpeechStarted,
+    SpeechStopped,
+    StateChanged,
+)
+from tray_stt.realtime.journal import BYTES_PER_MS
+from tray_stt.realtime.models import Dialect, TranscriptionSettings
+from tray_stt.realtime.protocol import TranscriptionClient
+from tray_stt.realtime.transport import Connect, Transport, TransportClosed, websocket_connect
+from tray_stt.realtime.wire import ErrorKind
+
+OPENAI_URL = "wss://api.openai.com/v1/realtime?intent=transcription"
+_AZURE_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
+_HIGH_WATER = 64  # queued frames (~2.5 s of audio) before the feeder waits for the network
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect and how to authenticate."""
+
+    url: str = OPENAI_URL
+    api_key: str | None = None
+    auth: str = "auto"  # auto | bearer | api-key
+    dialect: Dialect = Dialect.GA
+
+    @property
+    def is_openai(self) -> bool:
+        """Whether this is OpenAI's own service (where a key is required and beta is retired)."""
+        return urlsplit(self.url).hostname == "api.openai.com"
+
+    @property
+    def is_azure(self) -> bool:
+        """Whether this is an Azure OpenAI resource (which takes an ``api-key`` header)."""
+        return (urlsplit(self.url).hostname or "").endswith(_AZURE_SUFFIXES)
+
+    def headers(self) -> dict[str, str]:
+        """The upgrade request headers: credentials, and the beta marker where it is wanted."""
+        headers: dict[str, str] = {}
+        if self.api_key:
+            api_key_header = self.auth == "api-key" or (self.auth == "auto" and self.is_azure)
+            if api_key_header:
+                headers["api-key"] = self.api_key
+            else:
+                headers["Authorization"] = f"Bearer {self.api_key}"
+        if self.dialect is Dialect.BETA and not self.is_azure:
+            headers["OpenAI-Beta"] = "realtime=v1"  # Azure's preview never wanted it
+        return headers
+
+    def check(self) -> None:
+        """Refuse, before connecting, what cannot work."""
+        scheme = urlsplit(self.url).scheme
+        if scheme not in ("ws", "wss"):
+            raise ConfigError(
+                f"The endpoint URL must start with wss:// or ws:// (got {self.url!r})."
+            )
+        if self.is_openai and not self.api_key:
+            raise AuthenticationError(
+                "No API key is set: run `tray-stt set-key` (or choose Set API key in the tray "
+                "menu), or export OPENAI_API_KEY=sk-..."
+            )
+        if self.is_openai and self.dialect is Dialect.BETA:
+            raise ConfigError(
+                "OpenAI retired the beta realtime dialect on 2026-05-12: use --dialect ga."
+            )
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Timeouts and limits of the session worker."""
+
+    connect_timeout_s: float = 10.0
+    max_session_s: float = 55 * 60  # the server ends sessions at 60 minutes (§8)
+    rollover_wait_s: float = 10.0  # for the old session's transcripts before switching
+    final_wait_s: float = 30.0  # with no word from the server, at the end of input
+    live_silence_ms: int | None = None  # live sources: silence kept for resends (see protocol)
+    offline_audio_ms: int | None = None  # live sources: audio kept through an outage (protocol)
+    reconnect_attempts: int | None = 6  # consecutive failures before giving up; None: never
+    first_connect_attempts: int | None = 3  # before any connection worked: likely a wrong URL
+    backoff_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+
+class _Ending(Enum):
+    """Why a connection ended, which decides how soon to reconnect."""
+
+    DONE = "done"
+    AT_ONCE = "at_once"  # session expired or rolled over
+    BACKOFF = "backoff"
+    FATAL = "fatal"
+
+
+class Session:
+    """Streams audio through realtime sessions until the input ends and every transcript is in."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: TranscriptionSettings,
+        on_event: Callable[[Event], None],
+        *,
+        options: SessionOptions | None = None,
+        connect: Connect = websocket_connect,
+        today: date | None = None,
+        turns: LocalTurns | None = None,
+    ) -> None:
+        """``turns``: a client-side voice detector, for ``--turn local``."""
+        endpoint.check()
+        self.endpoint = endpoint
+        self.options = options or SessionOptions()
+        self._on_event = on_event
+        self._connect = connect
+        self._turns = turns
+        self._core = TranscriptionClient(
+            settings,
+            endpoint.dialect,
+            today=today or date.today(),
+            retain_ms=self.options.live_silence_ms,
+            offline_ms=self.options.offline_audio_ms,
+        )
+        self._dropped_ms = 0  # audio dropped in earlier outages, already told
+        self._outage_told = False
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._fatal: BaseException | None = None
+        self._closing = threading.Event()
+        self._stop_input = threading.Event()
+        self._transport: Transport | None = None
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._connected_at = 0.0
+        self._rolling_since: float | None = None
+        self._ending = _Ending.BACKOFF
+        self._last_frame = time.monotonic()
+        self._ever_ready = False
+
+    @property
+    def warnings(self) -> list[str]:
+        """Things to tell the user before starting (deprecated model and the like)."""
+        return list(self._core.warnings)
+
+    def stop(self) -> None:
+        """End the input early (Ctrl+C, Stop listening); outstanding transcripts still arrive."""
+        self._stop_input.set()
+        with self._changed:
+            self._changed.notify_all()
+
+    def commit(self) -> bool:
+        """End the current turn where the input is now (push-to-talk release); False if it was
+        too short for the server (under 100 ms), in which case it joins the next turn.
+
+        Call it from the thread iterating the input, so no captured chunk can overtake it.
+        """
+        with self._lock:
+            committed = self._core.commit()
+            self._submit()
+        return committed
+
+    def clear(self) -> None:
+        """Drop the audio since the last turn end (``input_audio_buffer.clear``): push-to-talk
+        cancel, and a new press, so a sliver left by a tap never joins the next turn."""
+        with self._lock:
+            self._core.discard()
+            self._submit()
+
+    def run(self, chunks: Iterable[bytes], *, wait_ready: bool = False) -> None:
+        """Stream ``chunks`` (24 kHz PCM16) and return when every transcript was delivered.
+
+        ``wait_ready`` holds the input while no connection is ready (files in fast mode);
+        a live microphone keeps recording instead and the audio is sent once connected.
+        Raises the TraySttError that ended the session, if one did.
+        """
+        supervisor = threading.Thread(target=self._supervise, name="tray-stt-session", daemon=True)
+        supervisor.start()
+        try:
+            self._feed(chunks, wait_ready)
+            self._finish()
+        finally:
+            self._closing.set()
+            self._abort_transport()
+            supervisor.join(timeout=self.options.connect_timeout_s + 5)
+        if self._fatal is not None:
+            raise self._fatal
+
+    # -- the caller's thread: audio in -------------------------------------------------------
+
+    def _feed(self, chunks: Iterable[bytes], wait_ready: bool) -> None:
+        for chunk in chunks:
+            # The local detector's inference runs outside the lock: it is not the core's work,
+            # and the receiver thread must not wait for it.
+            turns = None if self._turns is None else self._turns.process(chunk)
+            with self._changed:
+                while wait_ready and not self._core.ready and not self._stopped:
+                    self._changed.wait(0.5)
+                if self._stopped:
+                    return
+                markers = self._take(chunk, turns) + self._outage_notice()
+            self._dispatch(markers)
+            self._throttle()
+            self._check_rollover()
+        if self._turns is not None:
+            with self._lock:
+                markers = self._take_turns(self._turns.flush())
+            self._dispatch(markers)
+
+    def _take(self, chunk: bytes, turns: list[TurnEvent] | None) -> list[Event]:
+        """Hand captured audio to the core, as the local detector's turns if there is one."""
+        if turns is not None:
+            return self._take_turns(turns)
+        self._core.append(chunk, _captured_at(chunk))
+        self._submit()
+        return []
+
+    def _outage_notice(self) -> list[Event]:
+        """Say once per outage that the oldest audio is no longer kept (memory is bounded)."""
+        if self._core.ready:
+            self._outage_told = False
+            self._dropped_ms = self._core.dropped_ms
+            return []
+        if self._outage_told or self._core.dropped_ms == self._dropped_ms:
+            return []
+        self._outage_told = True
+        kept_s = (self.options.offline_audio_ms or 0) / 1000
+        kept = f"{kept_s / 60:g} minutes" if kept_s >= 60 else f"{kept_s:g} seconds"
+        return [
+            Notice(
+                f"The connection has been down a long time: only the last {kept} of audio are "
+                "kept, to be transcribed when it is back."
+            )
+        ]
+
+    def _take_turns(self, turns: list[TurnEvent]) -> list[Event]:
+        markers: list[Event] = []
+        for turn in turns:
+            if isinstance(turn, Speech):
+                self._core.append(turn.pcm, _captured_at(turn.pcm))
+            elif isinstance(turn, SpeechBegan):
+                markers.append(SpeechStarted("local"))
+            else:  # only speech is sent, and each utterance is committed where it ended
+                self._core.commit()
+                markers.append(SpeechStopped("local"))
+        self._submit()
+        return markers
+
+    def _finish(self) -> None:
+        with self._lock:
+            if self._fatal is not None:
+                return
+            self._core.finish()
+            self._submit()
+        while True:
+            with self._changed:
+                if self._core.finished or self._fatal is not None:
+                    return
+                idle = time.monotonic() - self._last_frame
+                # Frames a lost connection left unsent are never sent (the next connection
+                # starts from the core): only a live connection's backlog may hold the wait.
+                sending = self._transport is not None and not self._queue.empty()
+                if idle > self.options.final_wait_s and not sending:
+                    seconds = int(self.options.final_wait_s)
+                    events = self._core.flush(f"no transcript arrived within {seconds} s")
+                    break
+                self._changed.wait(0.25)
+            self._check_rollover()
+        self._dispatch(events)
+
+    @property
+    def _stopped(self) -> bool:
+        return self._stop_input.is_set() or self._fatal is not None
+
+    def _throttle(self) -> None:
+        """Fast mode: let the network catch up rather than queue the whole file in memory."""
+        while self._queue.qsize() > _HIGH_WATER and not self._stopped:
+            time.sleep(0.002)
+
+    def _check_rollover(self) -> None:
+        """Before the server's session limit, move to a fresh session at a pause in speech."""
+        with self._lock:
+            transport = self._transport
+            if transport is None or not self._core.ready:
+                return
+            now = time.monotonic()
+            too_old = now - self._connected_at > self.options.max_session_s
+            if self._rolling_since is None and too_old and not self._core.speech_in_progress:
+                self._core.pause()
+                self._rolling_since = now
+            if self._rolling_since is None:
+                return
+            waited = now - self._rolling_since
+            if self._core.outstanding and waited < self.options.rollover_wait_s:
+                return
+            self._ending = _Ending.AT_ONCE
+        transport.abort()
+
+    def _submit(self) -> None:
+        """Queue what the core wants sent (caller holds the lock)."""
+        for text in self._core.take_outgoing():
+            self._queue.put(text)
+
+    # -- the supervisor thread: connections --------------------------------------------------
+
+    def _supervise(self) -> None:
+        failures = 0
+        state = SessionState.CONNECTING
+        while not self._closing.is_set() and self._fatal is None:
+            self._emit(StateChanged(state))
+            state = SessionState.RECONNECTING
+            try:
+                transport = self._connect(
+                    self.endpoint.url, self.endpoint.headers(), self.options.connect_timeout_s
+                )
+            except TransportClosed as exc:
+                failures += 1
+                if not self._retry_after(failures, str(exc)):
+                    return
+                continue
+            except TraySttError as exc:
+                self._fail(exc)
+                return
+            ending, reached_ready = self._serve(transport)
+            self._ever_ready = self._ever_ready or reached_ready
+            failures = 0 if reached_ready else failures + 1
+            if ending is _Ending.DONE or ending is _Ending.FATAL:
+                return
+            if ending is _Ending.BACKOFF and not self._retry_after(failures, "connection lost"):
+                return
+
+    def _retry_after(self, failures: int, reason: str) -> bool:
+        options = self.options
+        attempts = (
+            options.reconnect_attempts if self._ever_ready else options.first_connect_attempts
+        )
+        if attempts is not None and failures > attempts:
+            self._fail(
+                ConnectionFailed(
+                    f"Could not keep a connection to {self.endpoint.url} ({reason}): check the "
+                    "network connection and the endpoint URL."
+                )
+            )
+            return False
+        delay = min(self.options.backoff_s * 2 ** max(failures - 1, 0), self.options.backoff_max_s)
+        delay *= random.uniform(0.8, 1.2)
+        self._emit(Notice(f"Connection problem ({reason}); retrying in {delay:.1f} s."))
+        return not self._closing.wait(delay)
+
+    def _serve(self, transport: Transport) -> tuple[_Ending, bool]:
+        """Run one connection until it ends; returns why, and whether it ever got ready."""
+        outgoing: queue.Queue[str | None] = queue.Queue()
+        writer = threading.Thread(
+            target=_write, args=(transport, outgoing), name="tray-stt-send", daemon=True
+        )
+        with self._lock:
+            self._core.connection_opened()
+            self._queue = outgoing
+            self._transport = transport
+            self._connected_at = time.monotonic()
+            self._rolling_since = None
+            self._ending = _Ending.BACKOFF
+        writer.start()
+        reached_ready = False
+        try:
+            while True:
+                text = transport.receive()
+                events, finished = self._receive(text)
+                reached_ready = reached_ready or any(isinstance(e, SessionReady) for e in events)
+                self._dispatch(events)
+                if self._fatal is not None:
+                    transport.abort()
+                    return _Ending.FATAL, reached_ready
+                if finished:
+                    transport.close()
+                    return _Ending.DONE, reached_ready
+        except TransportClosed as closed:
+            return self._after_close(closed), reached_ready
+        finally:
+            outgoing.put(None)
+            with self._changed:
+                self._core.connection_lost()
+                self._transport = None
+                self._changed.notify_all()
+
+    def _receive(self, text: str) -> tuple[list[Event], bool]:
+        with self._changed:
+            self._last_frame = time.monotonic()
+            try:
+                events = self._core.receive(text)
+            except ProtocolError as exc:
+                events = [Notice(str(exc))]
+            self._submit()
+            self._changed.notify_all()
+            return events, self._core.finished
+
+    def _after_close(self, closed: TransportClosed) -> _Ending:
+        if self._fatal is not None or self._closing.is_set():
+            return _Ending.FATAL if self._fatal is not None else _Ending.DONE
+        if closed.code == 3000:
+            self._fail(
+                AuthenticationError(f"The server refused the credentials ({closed.reason}).")
+            )
+            return _Ending.FATAL
+        if closed.code == 4000:
+            self._fail(ConfigError(f"The server refused the request ({closed.reason})."))
+            return _Ending.FATAL
+        if closed.code == 1001 or self._ending is _Ending.AT_ONCE:
+            self._emit(StateChanged(SessionState.RECONNECTING, "session rolled over"))
+            return _Ending.AT_ONCE
+        return self._ending
+
+    def _abort_transport(self) -> None:
+        with self._lock:
+            transport = self._transport
+        if transport is not None:
+            transport.abort()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, ServerError):
+                self._on_server_error(event)
+            else:
+                self._emit(event)
+            if isinstance(event, SessionReady):
+                self._emit(StateChanged(SessionState.STREAMING))
+
+    def _on_server_error(self, event: ServerError) -> None:
+        kind = event.kind
+        if kind.fatal:
+            self._fail(event.to_exception())
+        elif kind is ErrorKind.SESSION_EXPIRED:
+            self._ending = _Ending.AT_ONCE
+        elif kind is ErrorKind.RATE_LIMIT:
+            self._ending = _Ending.BACKOFF
+            self._emit(Notice("The server is rate-limiting this session; backing off."))
+            self._abort_transport()
+        else:
+            self._emit(Notice(str(event.to_exception())))
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self._on_event(event)
+        except Exception as exc:  # a failing sink must end the session visibly, not a thread
+            self._fail(exc)
+
+    def _fail(self, error: BaseException) -> None:
+        with self._changed:
+            if self._fatal is None:
+                self._fatal = error
+            self._changed.notify_all()
+
+
+def _captured_at(pcm: bytes) -> datetime:
+    """When the first sample of audio that was just captured was heard."""
+    seconds = len(pcm) / (BYTES_PER_MS * 1000)
+    return datetime.fromtimestamp(time.time() - seconds).astimezone()
+
+
+def _write(transport: Transport, outgoing: queue.Queue[str | None]) -> None:
+    """The writer thread of one connection: sends queued frames in order until told to stop."""
+    while (text := outgoing.get()) is not None:
+        try:
+            transport.send(text)
+        except TransportClosed:
+            transport.abort()  # the receiver notices and the supervisor reconnects
+            return

@@ -1,0 +1,148 @@
+"""The WebSocket connection, on websocket-client: the only module that imports ``websocket``.
+
+Every library exception is translated here into ``TransportClosed`` (the connection ended, maybe
+retryable) or a ``TraySttError`` (the endpoint refused us for a reason retrying cannot fix).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Protocol
+
+from tray_stt.errors import AuthenticationError, BillingError, ConfigError
+
+
+@dataclass(frozen=True)
+class TransportClosed(Exception):
+    """The connection ended; ``code`` is the WebSocket close code when the server sent one."""
+
+    code: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"connection closed ({self.code}): {self.reason}" if self.code else self.reason
+
+
+class Transport(Protocol):
+    """One open connection carrying JSON text frames."""
+
+    def send(self, text: str) -> None:
+        """Send one text frame; raises TransportClosed if the connection is gone."""
+
+    def receive(self) -> str:
+        """Block for the next text frame; raises TransportClosed when the connection ends."""
+
+    def close(self) -> None:
+        """Close cleanly; called by the thread that receives."""
+
+    def abort(self) -> None:
+        """End the connection from any thread, unblocking ``receive``."""
+
+
+class Connect(Protocol):
+    """Opens a connection; raises TransportClosed (retryable) or TraySttError (not)."""
+
+    def __call__(self, url: str, headers: dict[str, str], timeout: float) -> Transport: ...
+
+
+class WebSocketTransport:
+    """A websocket-client connection. Pings are answered inside ``receive``."""
+
+    def __init__(self, ws: object) -> None:
+        import websocket
+
+        assert isinstance(ws, websocket.WebSocket)
+        self._ws = ws
+        self._websocket = websocket
+
+    def send(self, text: str) -> None:
+        """Send one text frame."""
+        try:
+            self._ws.send(text)
+        except (OSError, self._websocket.WebSocketException) as exc:
+            raise TransportClosed(None, f"sending failed: {exc}") from exc
+
+    def receive(self) -> str:
+        """The next text frame (binary frames are decoded as UTF-8)."""
+        abnf = self._websocket.ABNF
+        try:
+            opcode, frame = self._ws.recv_data_frame()
+        except (OSError, self._websocket.WebSocketException) as exc:
+            raise TransportClosed(None, str(exc) or type(exc).__name__) from exc
+        data = frame.data if frame is not None else b""
+        if opcode == abnf.OPCODE_CLOSE:
+            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+            raise TransportClosed(code, data[2:].decode("utf-8", "replace"))
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+    def close(self) -> None:
+        """Send a close frame and wait briefly for the server's."""
+        try:
+            self._ws.close(timeout=2)
+        except (OSError, self._websocket.WebSocketException):
+            self.abort()
+
+    def abort(self) -> None:
+        """Send a close frame if possible, then shut the socket so a blocked receive returns."""
+        with contextlib.suppress(OSError, self._websocket.WebSocketException):
+            self._ws.send_close()
+        sock = self._ws.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def websocket_connect(url: str, headers: dict[str, str], timeout: float) -> Transport:
+    """Open a WebSocket with websocket-client, translating every failure."""
+    import websocket
+
+    try:
+        ws = websocket.create_connection(
+            url,
+            header=[f"{name}: {value}" for name, value in headers.items()],
+            timeout=timeout,
+            enable_multithread=True,  # one thread sends while another receives
+            suppress_origin=True,
+            # receive() decodes with "replace"; the library's own check is pure Python and cost
+            # more CPU than everything else the session does per received frame.
+            skip_utf8_validation=True,
+        )
+    except websocket.WebSocketBadStatusException as exc:
+        raise _refusal(url, exc.status_code, _body(exc)) from exc
+    except websocket.WebSocketAddressException as exc:
+        raise TransportClosed(None, f"cannot resolve the host of {url}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise ConfigError(
+            f"The TLS certificate of {url} could not be verified: {exc.reason}."
+        ) from exc
+    except (OSError, websocket.WebSocketException) as exc:
+        raise TransportClosed(None, f"cannot connect to {url}: {exc}") from exc
+    ws.settimeout(None)  # receive blocks; abort() unblocks it
+    return WebSocketTransport(ws)
+
+
+def _body(exc: Exception) -> str:
+    body = getattr(exc, "resp_body", None)
+    if isinstance(body, bytes):
+        return body.decode("utf-8", "replace")[:300]
+    return str(body or "")[:300]
+
+
+def _refusal(url: str, status: int, body: str) -> Exception:
+    """Translate an HTTP refusal of the upgrade (Azure refuses some requests there, §2.3)."""
+    if status in (401, 403):
+        return AuthenticationError(
+            f"{url} refused the credentials (HTTP {status}): check the API key and, for Azure, "
+            "that it belongs to this resource."
+        )
+    if status == 429 and "quota" in body:
+        return BillingError(
+            "Your account has no credit left (HTTP 429, insufficient_quota): add credit."
+        )
+    if status in (429, 500, 502, 503, 504):
+        return TransportClosed(None, f"the server answered HTTP {status}")
+    detail = f": {body}" if body else ""
+    return ConfigError(f"{url} refused the realtime connection (HTTP {status}){detail}.")
