@@ -34,7 +34,8 @@ from dictation_desktop import TkEntry, set_clipboard, wait_until  # noqa: E402
 from realtime_server import RealtimeServer  # noqa: E402
 
 from tray_stt.config import Config  # noqa: E402
-from tray_stt.pushtotalk.delivery import Deliverer, DeliveryMode  # noqa: E402
+from tray_stt.desktop.inject import Deliverer  # noqa: E402
+from tray_stt.pushtotalk.delivery import DeliveryMode  # noqa: E402
 from tray_stt.pushtotalk.dictation import Dictation  # noqa: E402
 from tray_stt.realtime.events import Event, SessionReady  # noqa: E402
 

@@ -23,10 +23,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from audio_fixtures import silence, tone, write_wav  # noqa: E402
 
-from tray_stt.audio.wav import open_wav, paced  # noqa: E402
+from tray_stt.audio.convert import paced  # noqa: E402
+from tray_stt.audio.wav import open_wav  # noqa: E402
+from tray_stt.realtime.endpoint import Endpoint  # noqa: E402
 from tray_stt.realtime.events import Event, TranscriptCompleted  # noqa: E402
 from tray_stt.realtime.models import TranscriptionSettings  # noqa: E402
-from tray_stt.realtime.session import Endpoint, Session, SessionOptions  # noqa: E402
+from tray_stt.realtime.session import Session, SessionOptions  # noqa: E402
 from tray_stt.realtime.transport import Transport, websocket_connect  # noqa: E402
 from tray_stt.transcripts import DailyLog  # noqa: E402
 

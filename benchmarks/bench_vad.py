@@ -41,7 +41,8 @@ import soxr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tray_stt.audio.vad import FrameScorer, LocalTurns, Speech, SpeechBegan, SpeechEnded  # noqa: E402
+from tray_stt.audio.vad import FrameScorer, LocalTurns  # noqa: E402
+from tray_stt.realtime.turns import Speech, SpeechBegan, SpeechEnded  # noqa: E402
 
 RATE = 24_000
 GRID = 240  # 10 ms scoring frames at 24 kHz

@@ -1,4 +1,4 @@
-"""Tests of tray_stt.audio.wav: WAV decoding, resampling, chunking and pacing."""
+"""Tests of audio.wav and audio.convert: WAV decoding, resampling, chunking and pacing."""
 
 from __future__ import annotations
 
@@ -27,17 +27,11 @@ from audio_fixtures import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tray_stt.audio import wav as audio
-from tray_stt.audio.wav import (
-    BYTES_PER_MS,
-    SAMPLE_RATE,
-    Rechunker,
-    Resampler,
-    WavFile,
-    open_wav,
-    paced,
-)
+from tray_stt.audio import wav as wav_module
+from tray_stt.audio.convert import Rechunker, Resampler, paced
+from tray_stt.audio.wav import WavFile, open_wav
 from tray_stt.errors import AudioInputError, ConfigError
+from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE
 
 CHUNK_40MS = 40 * BYTES_PER_MS
 
@@ -214,7 +208,7 @@ def test_pcm_chunks_streams_a_block_at_a_time(
             return self._f.read(n)
 
     wav = open_wav(path)
-    monkeypatch.setattr(audio, "open", SpyFile, raising=False)
+    monkeypatch.setattr(wav_module, "open", SpyFile, raising=False)
     first = next(wav.pcm_chunks())
     assert first and len(reads) == 1
     rest = list(wav.pcm_chunks())
@@ -361,7 +355,7 @@ def test_open_wav_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         def refuse(name: str, mode: str) -> None:
             raise PermissionError(13, "Permission denied", name)
 
-        monkeypatch.setattr(audio, "open", refuse, raising=False)
+        monkeypatch.setattr(wav_module, "open", refuse, raising=False)
     with pytest.raises(AudioInputError) as error:
         open_wav(path)
     assert "permission denied" in _assert_one_sentence_naming(error, str(path))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tray_stt.desktop.xwindows import Window
+from tray_stt.desktop.inject import Deliverer
 from tray_stt.pushtotalk.delivery import (
     DEFAULT_TERMINALS,
-    Deliverer,
     DeliveryMode,
     Desktop,
     Plan,
+    Window,
     detect_desktop,
     is_terminal,
     paste_keys,

@@ -12,7 +12,7 @@ from fake_audio import FedMicrophone
 from realtime_server import RealtimeServer
 
 from tray_stt.config import Config
-from tray_stt.desktop.xwindows import Window
+from tray_stt.pushtotalk.delivery import Window
 from tray_stt.pushtotalk.dictation import Dictation, DictationState
 from tray_stt.realtime.events import SessionReady
 from tray_stt.realtime.journal import BYTES_PER_MS

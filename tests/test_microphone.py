@@ -37,8 +37,8 @@ from tray_stt.audio.microphone import (
     no_device_message,
     portaudio_missing_message,
 )
-from tray_stt.audio.wav import BYTES_PER_MS, SAMPLE_RATE
 from tray_stt.errors import AudioInputError, ConfigError
+from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE
 
 CHUNK_40MS = 40 * BYTES_PER_MS
 NO_DEVICE = (

@@ -16,11 +16,12 @@ from realtime_server import RealtimeServer
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
-from tray_stt.audio.wav import paced
+from tray_stt.audio.convert import paced
 from tray_stt.errors import AuthenticationError, ConfigError, ConnectionFailed
+from tray_stt.realtime.endpoint import Endpoint
 from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, TranscriptFailed
 from tray_stt.realtime.models import Dialect, TranscriptionSettings
-from tray_stt.realtime.session import Endpoint, Session, SessionOptions
+from tray_stt.realtime.session import Session, SessionOptions
 from tray_stt.realtime.transport import Transport, TransportClosed, websocket_connect
 
 RATE = 24000

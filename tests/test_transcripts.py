@@ -17,16 +17,10 @@ from pathlib import Path
 import pyperclip
 import pytest
 
-from tray_stt.config import Config
+from tray_stt.config import Config, default_log_dir
+from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import LogWriteError
-from tray_stt.transcripts import (
-    ClipboardSink,
-    DailyLog,
-    daily_log,
-    default_log_dir,
-    flatten,
-    log_file,
-)
+from tray_stt.transcripts import DailyLog, daily_log, flatten, log_file
 
 NOV23 = datetime(2026, 11, 23, 14, 5, 9)
 
@@ -380,7 +374,7 @@ def test_clipboard_works_once_a_display_appears_after_a_first_use_without_one(
         pytest.skip("xclip is not installed (apt install xclip)")
     import pyperclip
 
-    from tray_stt.transcripts import clipboard_paste
+    from tray_stt.desktop.clipboard import clipboard_paste
 
     monkeypatch.delenv("DISPLAY")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

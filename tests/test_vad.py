@@ -12,17 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tray_stt.audio import silero
-from tray_stt.audio.vad import (
-    FRAME_SAMPLES,
-    LocalTurns,
-    SileroScorer,
-    Speech,
-    SpeechBegan,
-    SpeechEnded,
-    TurnEvent,
-    speech_frames,
-)
+from tray_stt.audio.vad import FRAME_SAMPLES, LocalTurns, SileroScorer, speech_frames
 from tray_stt.errors import ConfigError
+from tray_stt.realtime.turns import Speech, SpeechBegan, SpeechEnded, TurnEvent
 
 RATE = 24_000
 MS = RATE // 1000

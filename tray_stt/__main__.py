@@ -18,16 +18,19 @@ from tray_stt.app.control import send_command
 from tray_stt.app.listening import live_session, local_turns
 from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
+from tray_stt.audio.convert import paced
 from tray_stt.audio.microphone import Microphone, format_devices, list_input_devices
-from tray_stt.audio.wav import BYTES_PER_MS, WavFile, open_wav, paced
+from tray_stt.audio.wav import WavFile, open_wav
 from tray_stt.autostart.common import run_autostart_command
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.credentials import KeyStore
+from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import ConfigError, ExitCode, TraySttError
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
 from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
+from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.session import Session
-from tray_stt.transcripts import ClipboardSink, daily_log
+from tray_stt.transcripts import daily_log
 
 
 def build_parser() -> argparse.ArgumentParser:

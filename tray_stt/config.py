@@ -19,10 +19,12 @@ from typing import Any
 
 import platformdirs
 
+from tray_stt import APP_NAME
 from tray_stt.errors import ConfigError
 from tray_stt.files import replace_file
 from tray_stt.pushtotalk.delivery import DEFAULT_TERMINALS, DeliveryMode
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
+from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint
 from tray_stt.realtime.models import (
     DELAYS,
     EAGERNESS,
@@ -31,12 +33,14 @@ from tray_stt.realtime.models import (
     TranscriptionSettings,
     TurnMode,
 )
-from tray_stt.realtime.session import OPENAI_URL, Endpoint
-from tray_stt.transcripts import default_log_dir
 
-APP_NAME = "tray-stt"
 CONFIG_ENV = "TRAY_STT_CONFIG"
 ENV_PREFIX = "TRAY_STT_"
+
+
+def default_log_dir() -> Path:
+    """The per-user directory of daily transcript logs."""
+    return platformdirs.user_data_path(APP_NAME) / "logs"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import TextIO
 
+from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import LogWriteError
 from tray_stt.realtime.events import (
     Event,
@@ -20,7 +21,7 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
-from tray_stt.transcripts import ClipboardSink, DailyLog
+from tray_stt.transcripts import DailyLog
 
 
 class TranscriptOutput:

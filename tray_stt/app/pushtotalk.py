@@ -10,10 +10,11 @@ from collections.abc import Callable
 from tray_stt.audio.microphone import Microphone
 from tray_stt.config import Config
 from tray_stt.desktop.hotkey_process import HotkeyProcess, use_hotkey_process
+from tray_stt.desktop.inject import Deliverer
 from tray_stt.desktop.keyboard import KeyboardHotkey
 from tray_stt.desktop.xwindows import KeyGrab
 from tray_stt.pushtotalk.cues import SoundCues
-from tray_stt.pushtotalk.delivery import Deliverer, Desktop
+from tray_stt.pushtotalk.delivery import Desktop
 from tray_stt.pushtotalk.dictation import Dictation, DictationState
 from tray_stt.pushtotalk.hotkey import MODIFIERS, Action, Chord, parse_chord
 from tray_stt.realtime.events import Event, Notice

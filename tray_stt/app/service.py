@@ -46,6 +46,7 @@ from tray_stt.app.signals import signals_handled
 from tray_stt.autostart.common import Autostart, platform_autostart
 from tray_stt.config import Config, config_path, load_config, save_settings, write_config_template
 from tray_stt.credentials import KeyStore
+from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.desktop.notify import Notifier
 from tray_stt.errors import ConfigError, ExitCode, TraySttError
@@ -53,7 +54,6 @@ from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
 from tray_stt.pushtotalk.dictation import DictationState
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, Action, parse_chord
 from tray_stt.realtime.events import Event
-from tray_stt.transcripts import ClipboardSink
 
 _log = logging.getLogger(__name__)
 

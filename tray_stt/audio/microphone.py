@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from tray_stt.audio import wav as audio
+from tray_stt.audio.convert import Rechunker, Resampler, downmix
 from tray_stt.audio.portaudio import import_sounddevice, rescan
-from tray_stt.audio.wav import SAMPLE_RATE, Rechunker, Resampler
-from tray_stt.errors import AudioInputError, ConfigError
+from tray_stt.errors import AudioInputError
+from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE, checked_chunk_ms
 
 Backend = Any
 """The `sounddevice` module, or a fake with the same functions and classes (tests/fake_audio.py)."""
@@ -117,13 +117,10 @@ class Microphone:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Configure; nothing opens until `start()`. ConfigError unless 20 <= chunk_ms <= 100."""
-        if not audio.MIN_CHUNK_MS <= chunk_ms <= audio.MAX_CHUNK_MS:
-            limits = f"{audio.MIN_CHUNK_MS}-{audio.MAX_CHUNK_MS}"
-            raise ConfigError(f"The audio chunk length must be {limits} ms, not {chunk_ms}.")
         if watchdog_s <= 0:
             raise ValueError(f"watchdog_s must be positive, got {watchdog_s}")
         self._wanted = device
-        self._chunk_bytes = chunk_ms * audio.BYTES_PER_MS
+        self._chunk_bytes = checked_chunk_ms(chunk_ms) * BYTES_PER_MS
         self._notice = on_notice
         self._backend = backend
         self._watchdog_s = watchdog_s
@@ -400,8 +397,8 @@ class _Opened:
         """Downmix and resample one interleaved int16 block to 24 kHz mono PCM16."""
         if self.channels > 1:
             # PortAudio gives native-endian samples; every platform we run on is little-endian.
-            frames = np.frombuffer(block, dtype="<i2").reshape(-1, self.channels)
-            block = np.rint(frames.mean(axis=1)).astype("<i2").tobytes()
+            frames = np.frombuffer(block, dtype="<i2")
+            block = np.rint(downmix(frames, self.channels)).astype("<i2").tobytes()
         return self.resampler.process(block)
 
 

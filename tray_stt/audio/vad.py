@@ -34,14 +34,14 @@ sample.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 
 from tray_stt.audio import silero
-from tray_stt.audio.wav import SAMPLE_RATE
 from tray_stt.errors import ConfigError
+from tray_stt.realtime.pcm import SAMPLE_RATE
+from tray_stt.realtime.turns import Speech, SpeechBegan, SpeechEnded, TurnEvent
 
 FRAME_MS = 1000 * silero.FRAME // silero.RATE
 """Duration of one detector decision, in milliseconds."""
@@ -145,30 +145,6 @@ def speech_frames(pcm: bytes, threshold: float = 0.5) -> list[bool]:
     """Speech or not for each 32 ms frame (`FRAME_SAMPLES` samples) of 24 kHz PCM16 audio."""
     scorer = SileroScorer()
     return [score >= threshold for score in scorer.process(pcm) + scorer.flush()]
-
-
-@dataclass(frozen=True)
-class SpeechBegan:
-    """An utterance started; the next `Speech` opens with `preroll_ms` of audio before it."""
-
-    preroll_ms: int
-
-
-@dataclass(frozen=True)
-class Speech:
-    """Audio of the current utterance to send: 24 kHz mono PCM16 little-endian."""
-
-    pcm: bytes
-
-
-@dataclass(frozen=True)
-class SpeechEnded:
-    """The utterance is over: commit it now; `reason` is "silence", "max_length" or "end"."""
-
-    reason: str
-
-
-TurnEvent: TypeAlias = SpeechBegan | Speech | SpeechEnded
 
 
 class LocalTurns:

@@ -1,33 +1,19 @@
-"""Audio for the realtime API: WAV files decoded to 24 kHz mono PCM16, resampled, chunked and paced.
-
-The microphone source lives elsewhere and reuses `Resampler` and `Rechunker` from here.
-"""
+"""WAV files decoded to 24 kHz mono PCM16 chunks for the realtime API (a RIFF reader)."""
 
 from __future__ import annotations
 
 import os
 import struct
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from tray_stt.errors import AudioInputError, ConfigError
-from tray_stt.realtime.journal import (
-    BYTES_PER_MS as BYTES_PER_MS,  # the one definition, re-exported
-)
-
-SAMPLE_RATE = 24_000
-"""The sample rate the realtime API expects (mono PCM16 little-endian)."""
-
-MIN_CHUNK_MS = 20
-"""Shortest chunk `WavFile.pcm_chunks` accepts, in milliseconds."""
-
-MAX_CHUNK_MS = 100
-"""Longest chunk `WavFile.pcm_chunks` accepts, in milliseconds."""
+from tray_stt.audio.convert import Rechunker, Resampler, downmix
+from tray_stt.errors import AudioInputError
+from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE, checked_chunk_ms
 
 MIN_FILE_RATE = 8_000
 """Lowest sample rate `open_wav` accepts, in Hz."""
@@ -92,11 +78,7 @@ class WavFile:
         Raises ConfigError (at the call, not at the first `next`) unless 20 <= chunk_ms <= 100,
         since the value normally comes from the user's configuration.
         """
-        if not MIN_CHUNK_MS <= chunk_ms <= MAX_CHUNK_MS:
-            raise ConfigError(
-                f"The audio chunk length must be {MIN_CHUNK_MS}-{MAX_CHUNK_MS} ms, not {chunk_ms}."
-            )
-        return self._chunks(chunk_ms * BYTES_PER_MS)
+        return self._chunks(checked_chunk_ms(chunk_ms) * BYTES_PER_MS)
 
     def _chunks(self, chunk_bytes: int) -> Iterator[bytes]:
         resampler = Resampler(self.sample_rate)
@@ -256,8 +238,7 @@ def _to_mono_int16(raw: bytes, wav: WavFile) -> npt.NDArray[np.int16]:
     """Decode interleaved frames to mono int16: average the channels, scale, round and clip."""
     if wav.sample_width == 2 and wav.channels == 1 and not wav.is_float:
         return np.frombuffer(raw, dtype="<i2").astype(np.int16)
-    samples = _to_float(raw, wav.sample_width, wav.is_float)
-    mono: npt.NDArray[np.float64] = samples.reshape(-1, wav.channels).mean(axis=1)
+    mono = downmix(_to_float(raw, wav.sample_width, wav.is_float), wav.channels)
     scaled = np.clip(np.rint(mono * 32768.0), -32768.0, 32767.0)
     return scaled.astype(np.int16)
 
@@ -289,99 +270,3 @@ def _not_wav_message(name: str, head: bytes) -> str:
 
 def _cause(e: OSError) -> str:
     return (e.strerror or str(e)).rstrip(".").lower()
-
-
-class Resampler:
-    """Streaming, stateful resampler of mono PCM16 to 24 kHz (soxr HQ); passthrough at 24 kHz."""
-
-    def __init__(self, in_rate: int) -> None:
-        """Resample from `in_rate` Hz; a ValueError means the caller passed a nonsensical rate."""
-        if in_rate <= 0:
-            raise ValueError(f"in_rate must be positive, got {in_rate}")
-        self.in_rate = in_rate
-        self._pending = b""  # an odd trailing byte, half a sample, waits for its other half
-        self._stream: Any = self._new_stream()
-
-    def _new_stream(self) -> Any:
-        if self.in_rate == SAMPLE_RATE:
-            return None
-        import soxr  # imported here so that 24 kHz input never loads the extension
-
-        return soxr.ResampleStream(self.in_rate, SAMPLE_RATE, 1, dtype="int16", quality="HQ")
-
-    def process(self, pcm: bytes) -> bytes:
-        """Resample the next piece of the signal; output lags input by the filter delay."""
-        return self._run(pcm, last=False)
-
-    def flush(self) -> bytes:
-        """Return the delayed tail of the signal and reset, ready for a new signal."""
-        out = self._run(b"", last=True)
-        self._pending = b""
-        # A fresh stream rather than clear(): clear() keeps soxr's rounding state, so the same
-        # input would not give byte-identical output the second time.
-        self._stream = self._new_stream()
-        return out
-
-    def _run(self, pcm: bytes, *, last: bool) -> bytes:
-        data = self._pending + pcm
-        even = len(data) & ~1
-        self._pending = data[even:]
-        if self._stream is None:
-            return data[:even]
-        samples = np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
-        out = self._stream.resample_chunk(samples, last=last)
-        return np.asarray(out, dtype="<i2").tobytes()
-
-
-class Rechunker:
-    """Cuts a byte stream into chunks of exactly `chunk_bytes` (an even number: whole samples)."""
-
-    def __init__(self, chunk_bytes: int) -> None:
-        """Chunk to `chunk_bytes`; ValueError unless it is a positive even number."""
-        if chunk_bytes <= 0 or chunk_bytes % 2:
-            raise ValueError(f"chunk_bytes must be a positive even number, got {chunk_bytes}")
-        self.chunk_bytes = chunk_bytes
-        self._buffer = bytearray()
-
-    def push(self, data: bytes) -> list[bytes]:
-        """Add data; return every chunk that is now complete, oldest first."""
-        self._buffer += data
-        full = len(self._buffer) - len(self._buffer) % self.chunk_bytes
-        if not full:
-            return []
-        chunks = [
-            bytes(self._buffer[i : i + self.chunk_bytes]) for i in range(0, full, self.chunk_bytes)
-        ]
-        del self._buffer[:full]
-        return chunks
-
-    def flush(self) -> bytes:
-        """Return the incomplete remainder (whole samples only; a dangling odd byte is dropped)."""
-        rest = bytes(self._buffer[: len(self._buffer) & ~1])
-        self._buffer.clear()
-        return rest
-
-
-def paced(
-    chunks: Iterable[bytes],
-    *,
-    realtime: bool,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], object] = time.sleep,
-) -> Iterator[bytes]:
-    """Yield 24 kHz PCM16 chunks, in realtime no earlier than their audio start time."""
-    if not realtime:
-        yield from chunks
-        return
-    start: float | None = None
-    sent_bytes = 0
-    for chunk in chunks:
-        now = clock()
-        if start is None:
-            start = now
-        # Each deadline is counted from the absolute start, so sleep overshoot never accumulates.
-        delay = start + sent_bytes / (BYTES_PER_MS * 1000) - now
-        if delay > 0:
-            sleep(delay)
-        yield chunk
-        sent_bytes += len(chunk)

@@ -9,18 +9,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from tray_stt.pushtotalk.delivery import Window
 from tray_stt.pushtotalk.hotkey import keysym_name
-
-
-@dataclass(frozen=True)
-class Window:
-    """A top-level window: its X id and WM_CLASS (instance and class names, lower case)."""
-
-    id: int
-    wm_class: tuple[str, ...] = ()
 
 
 class X11:

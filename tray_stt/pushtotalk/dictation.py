@@ -27,14 +27,12 @@ from enum import Enum
 from typing import Protocol
 
 from tray_stt.config import Config
-from tray_stt.desktop.xwindows import Window
 from tray_stt.errors import TraySttError
-from tray_stt.pushtotalk.delivery import Deliverer
+from tray_stt.pushtotalk.delivery import Window
 from tray_stt.pushtotalk.hotkey import Action
 from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, TranscriptFailed
-from tray_stt.realtime.journal import BYTES_PER_MS
 from tray_stt.realtime.models import TurnMode
-from tray_stt.realtime.protocol import MIN_COMMIT_BYTES
+from tray_stt.realtime.pcm import BYTES_PER_MS, MIN_COMMIT_BYTES
 from tray_stt.realtime.session import Session, SessionOptions
 from tray_stt.transcripts import DailyLog
 
@@ -55,6 +53,14 @@ class AudioSource(Protocol):
     def start(self) -> None: ...
     def chunks(self) -> Iterator[bytes]: ...
     def stop(self) -> None: ...
+
+
+class TextSink(Protocol):
+    """What dictation needs to put text into a window (``desktop.inject.Deliverer``)."""
+
+    def focused(self) -> Window | None: ...
+    def deliver(self, text: str, target: Window | None) -> None: ...
+    def close(self) -> None: ...
 
 
 class _Control(Enum):
@@ -91,7 +97,7 @@ class Dictation:
         self,
         config: Config,
         microphone: AudioSource,
-        deliverer: Deliverer,
+        deliverer: TextSink,
         *,
         tail_ms: int = 300,
         pre_roll_ms: int = 300,

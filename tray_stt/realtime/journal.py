@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from datetime import datetime, timedelta
 
-BYTES_PER_MS = 48  # 24 kHz, 16-bit, mono
+from tray_stt.realtime.pcm import BYTES_PER_MS
 
 
 class AudioJournal:

@@ -29,12 +29,10 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
-from tray_stt.realtime.journal import BYTES_PER_MS, AudioJournal
+from tray_stt.realtime.journal import AudioJournal
 from tray_stt.realtime.models import Dialect, TranscriptionSettings, TurnMode, check_settings
+from tray_stt.realtime.pcm import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_BYTES
 from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
-
-MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # the server refuses to commit less (§8)
-MAX_APPEND_BYTES = 1000 * BYTES_PER_MS  # one second per append when replaying
 
 
 class _Link(Enum):

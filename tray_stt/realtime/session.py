@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
-from urllib.parse import urlsplit
 
-from tray_stt.audio.vad import LocalTurns, Speech, SpeechBegan, TurnEvent
 from tray_stt.errors import (
     AuthenticationError,
     ConfigError,
@@ -25,6 +23,8 @@ from tray_stt.errors import (
     ProtocolError,
     TraySttError,
 )
+from tray_stt.realtime import pcm as pcm_format
+from tray_stt.realtime.endpoint import Endpoint
 from tray_stt.realtime.events import (
     Event,
     Notice,
@@ -35,65 +35,13 @@ from tray_stt.realtime.events import (
     SpeechStopped,
     StateChanged,
 )
-from tray_stt.realtime.journal import BYTES_PER_MS
-from tray_stt.realtime.models import Dialect, TranscriptionSettings
+from tray_stt.realtime.models import TranscriptionSettings
 from tray_stt.realtime.protocol import TranscriptionClient
 from tray_stt.realtime.transport import Connect, Transport, TransportClosed, websocket_connect
+from tray_stt.realtime.turns import Speech, SpeechBegan, TurnDetector, TurnEvent
 from tray_stt.realtime.wire import ErrorKind
 
-OPENAI_URL = "wss://api.openai.com/v1/realtime?intent=transcription"
-_AZURE_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 _HIGH_WATER = 64  # queued frames (~2.5 s of audio) before the feeder waits for the network
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where to connect and how to authenticate."""
-
-    url: str = OPENAI_URL
-    api_key: str | None = None
-    auth: str = "auto"  # auto | bearer | api-key
-    dialect: Dialect = Dialect.GA
-
-    @property
-    def is_openai(self) -> bool:
-        """Whether this is OpenAI's own service (where a key is required and beta is retired)."""
-        return urlsplit(self.url).hostname == "api.openai.com"
-
-    @property
-    def is_azure(self) -> bool:
-        """Whether this is an Azure OpenAI resource (which takes an ``api-key`` header)."""
-        return (urlsplit(self.url).hostname or "").endswith(_AZURE_SUFFIXES)
-
-    def headers(self) -> dict[str, str]:
-        """The upgrade request headers: credentials, and the beta marker where it is wanted."""
-        headers: dict[str, str] = {}
-        if self.api_key:
-            api_key_header = self.auth == "api-key" or (self.auth == "auto" and self.is_azure)
-            if api_key_header:
-                headers["api-key"] = self.api_key
-            else:
-                headers["Authorization"] = f"Bearer {self.api_key}"
-        if self.dialect is Dialect.BETA and not self.is_azure:
-            headers["OpenAI-Beta"] = "realtime=v1"  # Azure's preview never wanted it
-        return headers
-
-    def check(self) -> None:
-        """Refuse, before connecting, what cannot work."""
-        scheme = urlsplit(self.url).scheme
-        if scheme not in ("ws", "wss"):
-            raise ConfigError(
-                f"The endpoint URL must start with wss:// or ws:// (got {self.url!r})."
-            )
-        if self.is_openai and not self.api_key:
-            raise AuthenticationError(
-                "No API key is set: run `tray-stt set-key` (or choose Set API key in the tray "
-                "menu), or export OPENAI_API_KEY=sk-..."
-            )
-        if self.is_openai and self.dialect is Dialect.BETA:
-            raise ConfigError(
-                "OpenAI retired the beta realtime dialect on 2026-05-12: use --dialect ga."
-            )
 
 
 @dataclass(frozen=True)
@@ -133,7 +81,7 @@ class Session:
         options: SessionOptions | None = None,
         connect: Connect = websocket_connect,
         today: date | None = None,
-        turns: LocalTurns | None = None,
+        turns: TurnDetector | None = None,
     ) -> None:
         """``turns``: a client-side voice detector, for ``--turn local``."""
         endpoint.check()
@@ -481,7 +429,7 @@ class Session:
 
 def _captured_at(pcm: bytes) -> datetime:
     """When the first sample of audio that was just captured was heard."""
-    seconds = len(pcm) / (BYTES_PER_MS * 1000)
+    seconds = pcm_format.duration_s(len(pcm))
     return datetime.fromtimestamp(time.time() - seconds).astimezone()
 
 

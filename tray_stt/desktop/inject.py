@@ -1,0 +1,161 @@
+"""Putting a transcript into the focused window: carries out a ``pushtotalk.delivery.Plan``.
+
+xdotool/Xlib on X11, wtype/ydotool on Wayland and pynput elsewhere; the decisions are pure
+functions in pushtotalk.delivery.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Collection, Mapping
+
+from tray_stt.desktop.clipboard import clipboard_copy, clipboard_paste
+from tray_stt.desktop.xwindows import X11
+from tray_stt.pushtotalk.delivery import (
+    DEFAULT_TERMINALS,
+    DeliveryMode,
+    Desktop,
+    Window,
+    detect_desktop,
+    is_terminal,
+    paste_keys,
+    plan_delivery,
+    should_restore,
+    xdotool_keys,
+)
+
+Runner = Callable[[list[str]], None]
+
+
+def _run(command: list[str]) -> None:
+    subprocess.run(command, check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True)
+
+
+class Deliverer:
+    """Carries out a Plan; every failure becomes one sentence for ``on_notice``, never a raise."""
+
+    def __init__(
+        self,
+        mode: DeliveryMode = DeliveryMode.PASTE,
+        *,
+        terminal_classes: Collection[str] = DEFAULT_TERMINALS,
+        on_notice: Callable[[str], None] = lambda _message: None,
+        settle_s: float = 0.25,
+        modifier_timeout_s: float = 3.0,
+        env: Mapping[str, str] | None = None,
+        run: Runner = _run,
+        copy: Callable[[str], None] = clipboard_copy,
+        paste: Callable[[], str] = clipboard_paste,
+        x11: X11 | None = None,
+    ) -> None:
+        """``settle_s``: how long the target gets to read the clipboard before it is restored
+        (Tk reads it at once; Chromium and Electron read it asynchronously)."""
+        env = os.environ if env is None else env
+        self.desktop = detect_desktop(env)
+        tools = {t for t in ("xdotool", "wtype", "ydotool") if shutil.which(t)}
+        self.plan = plan_delivery(mode, self.desktop, tools)
+        self.terminal_classes = tuple(terminal_classes)
+        self._notice = on_notice
+        self._settle_s = settle_s
+        self._modifier_timeout_s = modifier_timeout_s
+        self._run = run
+        self._copy = copy
+        self._paste = paste
+        self._x11 = x11
+        if self._x11 is None and self.desktop is Desktop.X11:
+            try:
+                self._x11 = X11(env.get("DISPLAY"))
+            except Exception as exc:  # python-xlib missing, or the display refused us
+                on_notice(f"Cannot query X windows ({exc}); text goes to whatever has focus.")
+
+    def focused(self) -> Window | None:
+        """The window to deliver the next turn into: call it when the hotkey goes down."""
+        if self._x11 is None:
+            return None
+        try:
+            return self._x11.focused()
+        except Exception:
+            return None
+
+    def deliver(self, text: str, target: Window | None) -> None:
+        """Put ``text`` into ``target`` (or the focused window); blank text is not delivered."""
+        if not text.strip():
+            return
+        try:
+            self._deliver(text, target)
+        except Exception as exc:  # a failed injection must not end dictation; the log has it
+            self._notice(f"Could not deliver the text ({_describe(exc)}); it is in the daily log.")
+
+    def close(self) -> None:
+        """Release the X connection."""
+        if self._x11 is not None:
+            self._x11.close()
+
+    def _deliver(self, text: str, target: Window | None) -> None:
+        plan = self.plan
+        if plan.how is DeliveryMode.CLIPBOARD:
+            self._copy(text)
+            if plan.tell_user:
+                self._notice("The text is on the clipboard: press Ctrl+V to paste it.")
+            return
+        self._prepare(target)
+        if plan.how is DeliveryMode.TYPE:
+            self._type(text)
+        else:
+            self._paste_text(text, target)
+
+    def _prepare(self, target: Window | None) -> None:
+        """Wait for the hotkey's modifiers to be let go, then focus the key-down window."""
+        if self._x11 is None:
+            return
+        if not self._x11.wait_modifiers_released(self._modifier_timeout_s):
+            self._notice("Modifier keys are still held; injecting anyway.")
+        if target is not None and self._x11.focused() != target:
+            self._x11.focus(target)
+
+    def _type(self, text: str) -> None:
+        tool = self.plan.tool
+        if tool == "xdotool":
+            self._run(["xdotool", "type", "--delay", "2", "--", text])
+        elif tool == "wtype":
+            self._run(["wtype", "--", text])
+        elif tool == "ydotool":
+            self._run(["ydotool", "type", "--", text])
+        else:
+            from tray_stt.desktop.keyboard import pynput_type
+
+            pynput_type(text)
+
+    def _paste_text(self, text: str, target: Window | None) -> None:
+        try:
+            previous: str | None = self._paste()
+        except Exception:
+            previous = None  # nothing we can read back (empty, or not text): leave ours there
+        self._copy(text)
+        keys = paste_keys(self.desktop, is_terminal(target, self.terminal_classes))
+        if self.plan.tool == "xdotool":
+            self._run(["xdotool", "key", xdotool_keys(keys)])
+        else:
+            from tray_stt.desktop.keyboard import pynput_tap
+
+            pynput_tap(keys)
+        time.sleep(self._settle_s)  # the target reads the clipboard when it handles the chord
+        try:
+            now: str | None = self._paste()
+        except Exception:
+            now = None
+        if should_restore(previous, now, text):
+            assert previous is not None
+            self._copy(previous)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, subprocess.CalledProcessError):
+        stderr = exc.stderr.decode(errors="replace").strip() if exc.stderr else ""
+        return f"{exc.cmd[0]} failed: {stderr or exc.returncode}"
+    if isinstance(exc, FileNotFoundError):
+        return f"{exc.filename} is not installed"
+    return str(exc) or type(exc).__name__
