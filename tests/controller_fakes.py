@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tray_stt.config import Config
-from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.realtime.events import Event
 
 

@@ -28,7 +28,7 @@ from tray_stt.app.controller import (
 from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, BillingError
 from tray_stt.pushtotalk.delivery import DeliveryMode
-from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.realtime.events import (
     Event,
     SessionReady,

@@ -22,7 +22,7 @@ from realtime_server import RealtimeServer
 from tray_stt.app.pushtotalk import PushToTalk
 from tray_stt.config import CONFIG_TEMPLATE, PARSERS, Config
 from tray_stt.pushtotalk.cues import CUES, SoundCues, cue_for, load_sound, sound_path
-from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.realtime.events import SessionReady
 from tray_stt.realtime.journal import BYTES_PER_MS
 

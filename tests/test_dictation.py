@@ -13,7 +13,8 @@ from realtime_server import RealtimeServer
 
 from tray_stt.config import Config
 from tray_stt.pushtotalk.delivery import Window
-from tray_stt.pushtotalk.dictation import Dictation, DictationState
+from tray_stt.pushtotalk.dictation import Dictation
+from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.realtime.events import SessionReady
 from tray_stt.realtime.journal import BYTES_PER_MS
 from tray_stt.transcripts import DailyLog

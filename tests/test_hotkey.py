@@ -6,13 +6,13 @@ import pytest
 
 from tray_stt.errors import ConfigError
 from tray_stt.pushtotalk.hotkey import (
-    Action,
     Chord,
     HotkeyMachine,
     HotkeyMode,
     key_name,
     parse_chord,
 )
+from tray_stt.pushtotalk.talk import TalkAction
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_key_name_folds_sides_and_aliases() -> None:
     ]
 
 
-def hold(machine: HotkeyMachine, keys: list[tuple[str, str]]) -> list[Action]:
+def hold(machine: HotkeyMachine, keys: list[tuple[str, str]]) -> list[TalkAction]:
     """Feed ("down"|"up", key) steps; the actions that came out."""
     actions = []
     for step, key in keys:
@@ -75,13 +75,13 @@ def test_hold_starts_on_the_full_chord_and_stops_on_its_release() -> None:
     machine = HotkeyMachine(parse_chord("<ctrl>+<alt>+space"))
     steps = [("down", "ctrl"), ("down", "alt"), ("down", "space")]
     steps += [("up", "space"), ("up", "alt"), ("up", "ctrl")]
-    assert hold(machine, steps) == [Action.START, Action.STOP]
+    assert hold(machine, steps) == [TalkAction.PRESS, TalkAction.RELEASE]
 
 
 def test_hold_auto_repeat_gives_one_turn() -> None:
     machine = HotkeyMachine(parse_chord("f9"))
     steps = [("down", "f9")] * 15 + [("up", "f9")]  # what Xvfb sends for a 1.2 s hold
-    assert hold(machine, steps) == [Action.START, Action.STOP]
+    assert hold(machine, steps) == [TalkAction.PRESS, TalkAction.RELEASE]
 
 
 def test_hold_other_keys_neither_start_nor_stop() -> None:
@@ -93,7 +93,7 @@ def test_hold_other_keys_neither_start_nor_stop() -> None:
 def test_escape_cancels_and_the_release_then_does_nothing() -> None:
     machine = HotkeyMachine(parse_chord("f9"))
     steps = [("down", "f9"), ("down", "esc"), ("up", "esc"), ("up", "f9")]
-    assert hold(machine, steps) == [Action.START, Action.CANCEL]
+    assert hold(machine, steps) == [TalkAction.PRESS, TalkAction.CANCEL]
     assert not machine.active
 
 
@@ -106,16 +106,16 @@ def test_toggle_starts_on_one_press_and_stops_on_the_next() -> None:
     machine = HotkeyMachine(parse_chord("<ctrl>+<alt>+d"), HotkeyMode.TOGGLE)
     press = [("down", "ctrl"), ("down", "alt"), ("down", "d"), ("down", "d"), ("up", "d")]
     release = [("up", "alt"), ("up", "ctrl")]
-    assert hold(machine, press + release) == [Action.START]
+    assert hold(machine, press + release) == [TalkAction.PRESS]
     assert machine.active
-    assert hold(machine, press + release) == [Action.STOP]
+    assert hold(machine, press + release) == [TalkAction.RELEASE]
     assert not machine.active
 
 
 def test_toggle_escape_cancels() -> None:
     machine = HotkeyMachine(parse_chord("f8"), HotkeyMode.TOGGLE)
     steps = [("down", "f8"), ("up", "f8"), ("down", "esc"), ("up", "esc")]
-    assert hold(machine, steps) == [Action.START, Action.CANCEL]
+    assert hold(machine, steps) == [TalkAction.PRESS, TalkAction.CANCEL]
 
 
 def test_held_reports_keys_down() -> None:

@@ -18,7 +18,8 @@ from dictation_desktop import require, wait_until
 
 from tray_stt.desktop.hotkey_process import ENV_VAR, HotkeyProcess, use_hotkey_process
 from tray_stt.desktop.keyboard import HotkeyUnavailable
-from tray_stt.pushtotalk.hotkey import Action, HotkeyMode, parse_chord
+from tray_stt.pushtotalk.hotkey import HotkeyMode, parse_chord
+from tray_stt.pushtotalk.talk import TalkAction
 
 _ACTION_TIMEOUT_S = 15.0  # how long to wait for an action that must come; not a measurement
 
@@ -27,12 +28,12 @@ class Recorder:
     """The parent's on_action: the actions, in order, as the reader thread delivers them."""
 
     def __init__(self) -> None:
-        self.actions: queue.Queue[Action] = queue.Queue()
+        self.actions: queue.Queue[TalkAction] = queue.Queue()
 
-    def __call__(self, action: Action) -> None:
+    def __call__(self, action: TalkAction) -> None:
         self.actions.put(action)
 
-    def take(self, count: int) -> list[Action]:
+    def take(self, count: int) -> list[TalkAction]:
         return [self.actions.get(timeout=_ACTION_TIMEOUT_S) for _ in range(count)]
 
 
@@ -83,11 +84,11 @@ def test_hold_gives_one_start_despite_auto_repeat_and_a_stop(
     for _ in range(5):  # a held key: X auto-repeat sends a press per repeat, one release
         xdotool("keydown", "F9")
     xdotool("keyup", "F9")
-    assert recorder.take(2) == [Action.START, Action.STOP]
+    assert recorder.take(2) == [TalkAction.PRESS, TalkAction.RELEASE]
     xdotool("keydown", "F9")
     xdotool("keyup", "F9")
     # Had the repeats started or stopped a turn, these would not be the next two actions.
-    assert recorder.take(2) == [Action.START, Action.STOP]
+    assert recorder.take(2) == [TalkAction.PRESS, TalkAction.RELEASE]
 
 
 @pytest.mark.desktop
@@ -97,7 +98,12 @@ def test_escape_while_held_cancels(hold_f9: HotkeyProcess, recorder: Recorder) -
     xdotool("keyup", "F9")
     xdotool("key", "F9")
     # No STOP for the cancelled turn's key-up: the next action is the next press.
-    assert recorder.take(4) == [Action.START, Action.CANCEL, Action.START, Action.STOP]
+    assert recorder.take(4) == [
+        TalkAction.PRESS,
+        TalkAction.CANCEL,
+        TalkAction.PRESS,
+        TalkAction.RELEASE,
+    ]
 
 
 @pytest.mark.desktop
@@ -108,7 +114,7 @@ def test_toggle_chord_with_modifiers(display: str, recorder: Recorder) -> None:
         xdotool("key", "ctrl+alt+space")
         xdotool("key", "space")  # not the chord
         xdotool("key", "ctrl+alt+space")
-        assert recorder.take(2) == [Action.START, Action.STOP]
+        assert recorder.take(2) == [TalkAction.PRESS, TalkAction.RELEASE]
     finally:
         hotkey.stop()
 
@@ -157,7 +163,7 @@ def test_the_child_exits_when_the_parent_is_killed(display: str, tmp_path: Path)
         child_pid = int(parent.stdout.readline() or 0)
         assert child_pid, errors.read_text()
         xdotool("key", "F9")  # the parent hears the child before it dies
-        assert [parent.stdout.readline().strip() for _ in range(2)] == ["start", "stop"]
+        assert [parent.stdout.readline().strip() for _ in range(2)] == ["press", "release"]
         assert not gone(child_pid)
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)

@@ -18,7 +18,8 @@ from tray_stt.desktop.portal_hotkey import (
     request_path,
     session_path,
 )
-from tray_stt.pushtotalk.hotkey import Action, HotkeyMode, parse_chord
+from tray_stt.pushtotalk.hotkey import HotkeyMode, parse_chord
+from tray_stt.pushtotalk.talk import TalkAction
 
 WAIT_S = 5.0  # a bound on waiting for a signal to arrive, not a timing assertion
 
@@ -36,12 +37,12 @@ class Recorder:
     """The on_action callback: the actions in the order the reader thread reported them."""
 
     def __init__(self) -> None:
-        self.actions: queue.Queue[Action] = queue.Queue()
+        self.actions: queue.Queue[TalkAction] = queue.Queue()
 
-    def __call__(self, action: Action) -> None:
+    def __call__(self, action: TalkAction) -> None:
         self.actions.put(action)
 
-    def next(self) -> Action:
+    def next(self) -> TalkAction:
         return self.actions.get(timeout=WAIT_S)
 
     def nothing_more(self) -> None:
@@ -128,13 +129,13 @@ def test_hold_mode_press_starts_and_release_stops(portal: FakePortal) -> None:
     hotkey, recorder = started(portal)
     try:
         portal.emit("Activated")
-        assert recorder.next() is Action.START
+        assert recorder.next() is TalkAction.PRESS
         portal.emit("Deactivated")
-        assert recorder.next() is Action.STOP
+        assert recorder.next() is TalkAction.RELEASE
         portal.emit("Activated")
-        assert recorder.next() is Action.START
+        assert recorder.next() is TalkAction.PRESS
         portal.emit("Deactivated")
-        assert recorder.next() is Action.STOP
+        assert recorder.next() is TalkAction.RELEASE
         recorder.nothing_more()
     finally:
         hotkey.stop()
@@ -144,13 +145,13 @@ def test_toggle_mode_press_starts_and_the_next_press_stops(portal: FakePortal) -
     hotkey, recorder = started(portal, HotkeyMode.TOGGLE, chord="F9")
     try:
         portal.emit("Activated")
-        assert recorder.next() is Action.START
+        assert recorder.next() is TalkAction.PRESS
         portal.emit("Deactivated")  # the release does nothing in toggle mode
         portal.emit("Activated")
-        assert recorder.next() is Action.STOP
+        assert recorder.next() is TalkAction.RELEASE
         portal.emit("Deactivated")
         portal.emit("Activated")
-        assert recorder.next() is Action.START
+        assert recorder.next() is TalkAction.PRESS
         recorder.nothing_more()
     finally:
         hotkey.stop()
@@ -162,8 +163,8 @@ def test_repeated_activated_without_deactivated_starts_one_turn(portal: FakePort
         for _ in range(4):  # what a desktop repeating the press would send
             portal.emit("Activated")
         portal.emit("Deactivated")
-        assert recorder.next() is Action.START
-        assert recorder.next() is Action.STOP  # in order: no second START came between them
+        assert recorder.next() is TalkAction.PRESS
+        assert recorder.next() is TalkAction.RELEASE  # in order: no second START came between them
         recorder.nothing_more()
     finally:
         hotkey.stop()

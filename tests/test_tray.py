@@ -33,15 +33,14 @@ from tray_stt.app.controller import (
     Quit,
     Snapshot,
     Talk,
-    TalkAction,
 )
 from tray_stt.app.service import WAYLAND_HOTKEY, TrayApp, open_dictation
 from tray_stt.autostart.common import XdgAutostart
 from tray_stt.config import Config, load_config, save_settings
 from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.errors import AudioInputError, AuthenticationError
-from tray_stt.pushtotalk.dictation import DICTATION_STOPPED, DictationState
-from tray_stt.pushtotalk.hotkey import Action
+from tray_stt.pushtotalk.dictation import DICTATION_STOPPED
+from tray_stt.pushtotalk.talk import DictationState, TalkAction
 from tray_stt.realtime.events import (
     Event,
     Notice,
@@ -585,7 +584,9 @@ class FakeHotkey:
     fail_with: Exception | None = None
     gate: threading.Event | None = None  # start() waits for it, like a portal dialog
 
-    def __init__(self, config: Config, on_action: Callable[[Action], None], desktop: Any) -> None:
+    def __init__(
+        self, config: Config, on_action: Callable[[TalkAction], None], desktop: Any
+    ) -> None:
         self.on_action = on_action
         self.desktop = desktop
         self.running = False
@@ -715,12 +716,12 @@ def test_tray_app_hotkey_on_x11_drives_the_dictation(
     app = RunningApp(tmp_path, monkeypatch, environ={"DISPLAY": ":42"})
     [hotkey] = FakeHotkey.made
     assert hotkey.running and hotkey.desktop.value == "x11"
-    hotkey.on_action(Action.START)  # as pynput's listener thread calls it
+    hotkey.on_action(TalkAction.PRESS)  # as pynput's listener thread calls it
     app.wait_title("tray-stt: dictating")
-    hotkey.on_action(Action.CANCEL)
+    hotkey.on_action(TalkAction.CANCEL)
     app.wait_title("tray-stt: idle")
-    hotkey.on_action(Action.START)
-    hotkey.on_action(Action.STOP)
+    hotkey.on_action(TalkAction.PRESS)
+    hotkey.on_action(TalkAction.RELEASE)
     app.wait_title("tray-stt: transcribing")
     [talk] = app.dictations.opened  # still warm: the same microphone and connection
     assert talk.dictation.calls == ["press", "cancel", "press", "release"]

@@ -27,7 +27,8 @@ from typing import Protocol
 
 from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, LogWriteError, TraySttError
-from tray_stt.pushtotalk.dictation import DICTATION_STOPPED, DictationState
+from tray_stt.pushtotalk.dictation import DICTATION_STOPPED
+from tray_stt.pushtotalk.talk import DictationState, TalkAction
 from tray_stt.realtime.events import (
     Event,
     Notice,
@@ -113,15 +114,6 @@ class SetAutostart:
     """Turn start-at-login on or off."""
 
     enabled: bool
-
-
-class TalkAction(Enum):
-    """What a push-to-talk input asks for (the hotkey, ``tray-stt press|release|talk``)."""
-
-    PRESS = "press"
-    RELEASE = "release"
-    TOGGLE = "toggle"
-    CANCEL = "cancel"
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from tray_stt.desktop.keyboard import KeyboardHotkey
 from tray_stt.desktop.xwindows import KeyGrab
 from tray_stt.pushtotalk.cues import SoundCues
 from tray_stt.pushtotalk.delivery import Desktop
-from tray_stt.pushtotalk.dictation import Dictation, DictationState
-from tray_stt.pushtotalk.hotkey import MODIFIERS, Action, Chord, parse_chord
+from tray_stt.pushtotalk.dictation import Dictation
+from tray_stt.pushtotalk.hotkey import MODIFIERS, Chord, parse_chord
+from tray_stt.pushtotalk.talk import DictationState, TalkAction
 from tray_stt.realtime.events import Event, Notice
 from tray_stt.transcripts import daily_log
 
@@ -79,7 +80,7 @@ class PushToTalk:
 
 
 def global_hotkey(
-    config: Config, on_action: Callable[[Action], None], desktop: Desktop
+    config: Config, on_action: Callable[[TalkAction], None], desktop: Desktop
 ) -> KeyboardHotkey | HotkeyProcess:
     """The configured chord as a global hotkey (not started); grabbed on X11.
 

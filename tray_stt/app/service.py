@@ -38,7 +38,6 @@ from tray_stt.app.controller import (
     Start,
     Stop,
     Talk,
-    TalkAction,
     Toggle,
 )
 from tray_stt.app.listening import MicrophoneListener
@@ -51,8 +50,8 @@ from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.desktop.notify import Notifier
 from tray_stt.errors import ConfigError, ExitCode, TraySttError
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
-from tray_stt.pushtotalk.dictation import DictationState
-from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, Action, parse_chord
+from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, parse_chord
+from tray_stt.pushtotalk.talk import DictationState, TalkAction
 from tray_stt.realtime.events import Event
 
 _log = logging.getLogger(__name__)
@@ -241,10 +240,9 @@ class TrayApp:
             return None
         return hotkey
 
-    def _on_hotkey(self, action: Action) -> None:
+    def _on_hotkey(self, action: TalkAction) -> None:
         """On the key listener's thread: only post, so no key event waits for the microphone."""
-        talk = {Action.START: TalkAction.PRESS, Action.STOP: TalkAction.RELEASE}
-        self.controller.post(Talk(talk.get(action, TalkAction.CANCEL)))
+        self.controller.post(Talk(action))
 
     def _run_view(self, worker: threading.Thread) -> None:
         backend = _tray_backend(self.environ)

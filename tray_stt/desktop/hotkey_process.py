@@ -9,7 +9,7 @@ process: no NSApp, and it runs the listener's event loop *on its own main thread
 
 The child, ``python -m tray_stt.desktop.hotkey_process --hotkey CHORD --mode hold|toggle``,
 writes one JSON line per event to stdout, flushed: ``{"ready": true}`` once it listens, then
-``{"action": "start"|"stop"|"cancel"}``; a failure (no display, no permission, a bad chord) is a
+``{"action": "press"|"release"|"cancel"}``; a failure (no display, no permission, a bad chord) is a
 single ``{"error": SENTENCE}`` line and a non-zero exit, never a traceback. It exits when its
 stdin reaches end of file, which happens when the parent closes it or dies in any way (even
 ``kill -9``): nothing outlives the tray.
@@ -39,7 +39,8 @@ from tray_stt.desktop.keyboard import (
     require_macos_trust,
 )
 from tray_stt.errors import TraySttError
-from tray_stt.pushtotalk.hotkey import Action, Chord, HotkeyMachine, HotkeyMode, parse_chord
+from tray_stt.pushtotalk.hotkey import Chord, HotkeyMachine, HotkeyMode, parse_chord
+from tray_stt.pushtotalk.talk import TalkAction
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class HotkeyProcess:
         self,
         chord: Chord,
         mode: HotkeyMode,
-        on_action: Callable[[Action], None],
+        on_action: Callable[[TalkAction], None],
         *,
         grab: Callable[[Chord], Callable[[], None]] | None = None,
         python: str = sys.executable,
@@ -148,14 +149,14 @@ class HotkeyProcess:
                 ready = True
                 self._started.put(None)
             elif "action" in message:
-                self._deliver(Action(message["action"]))
+                self._deliver(TalkAction(message["action"]))
         code = process.wait()
         if not ready:
             self._started.put(f"The hotkey helper exited (code {code}) before it listened.")
         elif not self._stopping:
             _log.warning("The hotkey helper exited (code %s): the hotkey no longer works.", code)
 
-    def _deliver(self, action: Action) -> None:
+    def _deliver(self, action: TalkAction) -> None:
         try:
             self._on_action(action)
         except Exception:  # the reader must keep reading, or the child blocks on a full pipe
@@ -169,7 +170,7 @@ def _parse(line: str) -> dict[str, Any]:
         message = None
     if not isinstance(message, dict):
         return {"error": f"The hotkey helper said something unexpected: {line.strip()[:200]!r}."}
-    if "action" in message and message["action"] not in {a.value for a in Action}:
+    if "action" in message and message["action"] not in {a.value for a in TalkAction}:
         return {"error": f"The hotkey helper sent an unknown action {message['action']!r}."}
     return message
 
@@ -213,7 +214,7 @@ def _listener(chord: Chord, mode: HotkeyMode, out: IO[str]) -> Any:
     require_macos_trust()
     machine = HotkeyMachine(chord, mode)
 
-    def emit(action: Action | None) -> None:
+    def emit(action: TalkAction | None) -> None:
         if action is None:
             return
         try:

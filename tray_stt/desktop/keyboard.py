@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tray_stt.errors import ConfigError
-from tray_stt.pushtotalk.hotkey import Action, Chord, HotkeyMachine, HotkeyMode, key_name
+from tray_stt.pushtotalk.hotkey import Chord, HotkeyMachine, HotkeyMode, key_name
+from tray_stt.pushtotalk.talk import TalkAction
 
 
 class HotkeyUnavailable(ConfigError):
@@ -77,7 +78,7 @@ class KeyboardHotkey:
         self,
         chord: Chord,
         mode: HotkeyMode,
-        on_action: Callable[[Action], None],
+        on_action: Callable[[TalkAction], None],
         *,
         grab: Callable[[Chord], Callable[[], None]] | None = None,
     ) -> None:

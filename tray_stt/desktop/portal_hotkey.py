@@ -31,12 +31,12 @@ from tray_stt.autostart.common import APP_ID
 from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.pushtotalk.hotkey import (
     MODIFIERS,
-    Action,
     Chord,
     HotkeyMachine,
     HotkeyMode,
     keysym_name,
 )
+from tray_stt.pushtotalk.talk import TalkAction
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class PortalHotkey:
         self,
         chord: Chord,
         mode: HotkeyMode,
-        on_action: Callable[[Action], None],
+        on_action: Callable[[TalkAction], None],
         *,
         environ: Mapping[str, str] | None = None,
         bind_timeout: float = BIND_TIMEOUT_S,
@@ -329,7 +329,7 @@ class PortalHotkey:
         # so a repeated Activated (no key up between) changes nothing, as auto-repeat does not.
         chord = self.machine.chord
         keys = [*(m for m in MODIFIERS if m in chord.modifiers), chord.key]
-        actions: list[Action] = []
+        actions: list[TalkAction] = []
         with self._lock:
             for key in keys:
                 if member == "Activated":

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tray_stt.audio.portaudio import import_sounddevice
-from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.resources import assets_dir
 
 CUES = ("start", "stop", "cancel")

@@ -23,13 +23,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from enum import Enum
 from typing import Protocol
 
 from tray_stt.config import Config
 from tray_stt.errors import TraySttError
 from tray_stt.pushtotalk.delivery import Window
-from tray_stt.pushtotalk.hotkey import Action
+from tray_stt.pushtotalk.talk import DictationState, TalkAction
 from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, TranscriptFailed
 from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS, MIN_COMMIT_BYTES
@@ -37,14 +36,6 @@ from tray_stt.realtime.session import Session, SessionOptions
 from tray_stt.transcripts import DailyLog
 
 DICTATION_STOPPED = "Dictation stopped:"  # starts the Notice of a session that ended for good
-
-
-class DictationState(Enum):
-    """What the dictation is doing, for the tray icon and sound cues."""
-
-    IDLE = "idle"
-    RECORDING = "recording"  # the hotkey is held (or toggled on), or the tail is being recorded
-    TRANSCRIBING = "transcribing"  # committed; waiting for the text
 
 
 class AudioSource(Protocol):
@@ -63,13 +54,6 @@ class TextSink(Protocol):
     def close(self) -> None: ...
 
 
-class _Control(Enum):
-    PRESS = "press"
-    RELEASE = "release"
-    CANCEL = "cancel"
-    TOGGLE = "toggle"
-
-
 @dataclass
 class _Turn:
     target: Window | None
@@ -79,7 +63,7 @@ class _Turn:
 
 @dataclass(frozen=True)
 class _Message:
-    control: _Control
+    control: TalkAction
     target: Window | None = None
 
 
@@ -150,23 +134,27 @@ class Dictation:
 
     def press(self) -> None:
         """Start a turn (hotkey down); the focused window now is where its text will go."""
-        self._inbox.put(_Message(_Control.PRESS, self._deliverer.focused()))
+        self._inbox.put(_Message(TalkAction.PRESS, self._deliverer.focused()))
 
     def release(self) -> None:
         """End the turn after the tail (hotkey up)."""
-        self._inbox.put(_Message(_Control.RELEASE))
+        self._inbox.put(_Message(TalkAction.RELEASE))
 
     def cancel(self) -> None:
         """Discard the turn: nothing is transcribed or delivered."""
-        self._inbox.put(_Message(_Control.CANCEL))
+        self._inbox.put(_Message(TalkAction.CANCEL))
 
     def toggle(self) -> None:
         """Start a turn, or end the running one (a desktop shortcut that fires on press only)."""
-        self._inbox.put(_Message(_Control.TOGGLE, self._deliverer.focused()))
+        self._inbox.put(_Message(TalkAction.TOGGLE, self._deliverer.focused()))
 
-    def handle(self, action: Action) -> None:
+    def handle(self, action: TalkAction) -> None:
         """Carry out a hotkey action."""
-        {Action.START: self.press, Action.STOP: self.release, Action.CANCEL: self.cancel}[action]()
+        {
+            TalkAction.PRESS: self.press,
+            TalkAction.RELEASE: self.release,
+            TalkAction.CANCEL: self.cancel,
+        }[action]()
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop recording; transcripts of committed turns are still logged and delivered."""
@@ -243,20 +231,20 @@ class Dictation:
 
     def _control(self, message: _Message) -> Iterator[bytes]:
         control, turn = message.control, self._turn
-        if control is _Control.TOGGLE:
+        if control is TalkAction.TOGGLE:
             recording = turn is not None and turn.released_at is None
-            control = _Control.RELEASE if recording else _Control.PRESS
-        if control is _Control.PRESS:
+            control = TalkAction.RELEASE if recording else TalkAction.PRESS
+        if control is TalkAction.PRESS:
             if turn is not None and turn.released_at is None:
                 return  # already talking (a second press source, e.g. a shortcut and the key)
             if turn is not None:
                 self._end_turn(cancel=False)  # pressed again during the tail: that turn ends now
             yield from self._begin_turn(message.target)
-        elif control is _Control.RELEASE and turn is not None and turn.released_at is None:
+        elif control is TalkAction.RELEASE and turn is not None and turn.released_at is None:
             turn.released_at = self._clock()
             if self._tail_s <= 0:
                 self._end_turn(cancel=False)
-        elif control is _Control.CANCEL and turn is not None:
+        elif control is TalkAction.CANCEL and turn is not None:
             self._end_turn(cancel=True)
 
     def _begin_turn(self, target: Window | None) -> Iterator[bytes]:

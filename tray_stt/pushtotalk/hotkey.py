@@ -8,9 +8,10 @@ auto-repeat sends a press per repeat and must never restart or split a turn (pla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import StrEnum
 
 from tray_stt.errors import ConfigError
+from tray_stt.pushtotalk.talk import TalkAction
 
 MODIFIERS = ("ctrl", "alt", "shift", "cmd")
 CANCEL_KEY = "esc"
@@ -60,14 +61,6 @@ class HotkeyMode(StrEnum):
 
     HOLD = "hold"
     TOGGLE = "toggle"
-
-
-class Action(Enum):
-    """What the hotkey asks of the dictation."""
-
-    START = "start"
-    STOP = "stop"
-    CANCEL = "cancel"
 
 
 def key_name(raw: str) -> str:
@@ -246,30 +239,30 @@ class HotkeyMachine:
         """The keys down now (as far as this machine saw)."""
         return frozenset(self._down)
 
-    def press(self, key: str) -> Action | None:
+    def press(self, key: str) -> TalkAction | None:
         """A key went down (or auto-repeated)."""
         if key in self._down:
             return None  # auto-repeat: X11 sends a press per repeat and one release
         self._down.add(key)
         if key == CANCEL_KEY and self._active and CANCEL_KEY not in self.chord.keys:
             self._active = False
-            return Action.CANCEL
+            return TalkAction.CANCEL
         # One action per press of the chord: firing again needs a chord key let go and pressed
         # anew, since a key already down is auto-repeat (above).
         if not self.chord.keys <= self._down or key not in self.chord.keys:
             return None
         if self.mode is HotkeyMode.TOGGLE and self._active:
             self._active = False
-            return Action.STOP
+            return TalkAction.RELEASE
         self._active = True
-        return Action.START
+        return TalkAction.PRESS
 
-    def release(self, key: str) -> Action | None:
+    def release(self, key: str) -> TalkAction | None:
         """A key went up."""
         self._down.discard(key)
         if key not in self.chord.keys:
             return None
         if self.mode is HotkeyMode.HOLD and self._active:
             self._active = False
-            return Action.STOP
+            return TalkAction.RELEASE
         return None

@@ -26,7 +26,7 @@ from tray_stt.app.controller import (
     Snapshot,
     Toggle,
 )
-from tray_stt.pushtotalk.dictation import DictationState
+from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.realtime.models import MODELS
 from tray_stt.tray.icons import IconState, load_icon
 
