@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from tray_process import TrayProcess, private_env  # noqa: E402
 
-from tray_stt.app.control import ControlError  # noqa: E402
+from tray_stt.errors import ControlError  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -20,15 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tray_stt import resources
-from tray_stt.autostart import common as autostart_module
-from tray_stt.autostart.common import (
-    AutostartError,
-    XdgAutostart,
-    current_command,
-    exec_argv,
-    platform_autostart,
-    run_autostart_command,
-)
+from tray_stt.autostart.choose import platform_autostart, run_autostart_command
+from tray_stt.autostart.common import AutostartStatus, current_command
 from tray_stt.autostart.desktop_entry import entry_argv, exec_value, parse_desktop_entry
 from tray_stt.autostart.macos import LABEL, LaunchAgent
 from tray_stt.autostart.windows import (
@@ -38,6 +31,8 @@ from tray_stt.autostart.windows import (
     command_line,
     split_command_line,
 )
+from tray_stt.autostart.xdg import XdgAutostart, exec_argv
+from tray_stt.errors import AutostartError
 
 UID = 501
 SERVICE = f"gui/{UID}/{LABEL}"
@@ -351,9 +346,7 @@ def test_xdg_disable_masks_a_system_wide_entry(tmp_path: Path) -> None:
     system.parent.mkdir(parents=True)
     entry = xdg(tmp_path, [program, "--quiet-start"])
     system.write_text(entry.entry())
-    assert entry.status() == autostart_module.AutostartStatus(
-        True, str(system), f"enabled: {system}"
-    )
+    assert entry.status() == AutostartStatus(True, str(system), f"enabled: {system}")
 
     assert entry.disable().endswith(f"~/.config/autostart/tray-stt.desktop now hides {system}.")
     validate(entry.path)

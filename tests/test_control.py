@@ -24,15 +24,12 @@ from tray_stt.app.control import (
     LOCK_NAME,
     RUNTIME_DIR_ENV,
     SOCKET_NAME,
-    AlreadyRunning,
-    ControlError,
     ControlServer,
     InstanceLock,
-    NotRunning,
     runtime_dir,
     send_command,
 )
-from tray_stt.errors import ExitCode, TraySttError
+from tray_stt.errors import AlreadyRunning, ControlError, ExitCode, NotRunning, TraySttError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX lock and Unix socket")
 

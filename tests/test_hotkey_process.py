@@ -17,7 +17,7 @@ import pytest
 from dictation_desktop import require, wait_until
 
 from tray_stt.desktop.hotkey_process import ENV_VAR, HotkeyProcess, use_hotkey_process
-from tray_stt.desktop.keyboard import HotkeyUnavailable
+from tray_stt.errors import HotkeyUnavailable
 from tray_stt.pushtotalk.hotkey import HotkeyMode, parse_chord
 from tray_stt.pushtotalk.talk import TalkAction
 

@@ -17,8 +17,8 @@ import xtray
 from tray_process import TrayProcess, cli, private_env
 from xtray import TrayHost, docked_icon, drawn_icon, poll
 
-from tray_stt.autostart.common import exec_argv
 from tray_stt.autostart.desktop_entry import parse_desktop_entry, switched_off, unescape_string
+from tray_stt.autostart.xdg import exec_argv
 
 pytestmark = [pytest.mark.desktop, pytest.mark.skipif(os.name != "posix", reason="XDG autostart")]
 

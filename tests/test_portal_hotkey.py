@@ -10,7 +10,6 @@ import pytest
 from desktop_fixtures import private_session_bus  # noqa: F401
 from fake_portal import FakePortal
 
-from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.desktop.portal_hotkey import (
     SHORTCUT_ID,
     PortalHotkey,
@@ -18,6 +17,7 @@ from tray_stt.desktop.portal_hotkey import (
     request_path,
     session_path,
 )
+from tray_stt.errors import HotkeyUnavailable
 from tray_stt.pushtotalk.hotkey import HotkeyMode, parse_chord
 from tray_stt.pushtotalk.talk import TalkAction
 

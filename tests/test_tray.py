@@ -35,10 +35,9 @@ from tray_stt.app.controller import (
     Talk,
 )
 from tray_stt.app.service import WAYLAND_HOTKEY, TrayApp, open_dictation
-from tray_stt.autostart.common import XdgAutostart
+from tray_stt.autostart.xdg import XdgAutostart
 from tray_stt.config import Config, load_config, save_settings
-from tray_stt.desktop.keyboard import HotkeyUnavailable
-from tray_stt.errors import AudioInputError, AuthenticationError
+from tray_stt.errors import AudioInputError, AuthenticationError, HotkeyUnavailable
 from tray_stt.pushtotalk.dictation import DICTATION_STOPPED
 from tray_stt.pushtotalk.talk import DictationState, TalkAction
 from tray_stt.realtime.events import (

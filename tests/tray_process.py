@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tray_stt.app.control import ControlError, send_command
+from tray_stt.app.control import send_command
+from tray_stt.errors import ControlError
 
 START_TIMEOUT_S = 20.0
 # What may leak from the test runner's environment into the app's: nothing that selects a

@@ -21,7 +21,7 @@ from tray_stt.app.signals import signals_handled
 from tray_stt.audio.convert import paced
 from tray_stt.audio.microphone import Microphone, format_devices, list_input_devices
 from tray_stt.audio.wav import WavFile, open_wav
-from tray_stt.autostart.common import run_autostart_command
+from tray_stt.autostart.choose import run_autostart_command
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.credentials import KeyStore
 from tray_stt.desktop.clipboard import ClipboardSink

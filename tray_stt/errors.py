@@ -78,3 +78,23 @@ class ConnectionFailed(ServiceError):
 
 class AssetMissing(TraySttError):
     """An icon, sound or model file is missing from the installation."""
+
+
+class HotkeyUnavailable(ConfigError):
+    """No global key listener can run here (no X display, Wayland, missing permission)."""
+
+
+class AutostartError(TraySttError):
+    """Start at login could not be switched on or off; ``str()`` says why and what to do."""
+
+
+class ControlError(TraySttError):
+    """The running instance could not be reached or did not answer."""
+
+
+class NotRunning(ControlError):
+    """No tray-stt instance is running for this user."""
+
+
+class AlreadyRunning(ControlError):
+    """Another tray-stt instance holds the single-instance lock."""

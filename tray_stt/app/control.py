@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tray_stt.errors import TraySttError
+from tray_stt.errors import AlreadyRunning, ControlError, NotRunning, TraySttError
 
 if sys.platform == "win32":
     import msvcrt
@@ -52,18 +52,6 @@ _CONNECTION_TIMEOUT_S = 2.0  # how long one client may hold the accept thread
 _STARTING_RETRY_S = 0.05
 
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
-
-
-class ControlError(TraySttError):
-    """The running instance could not be reached or did not answer."""
-
-
-class NotRunning(ControlError):
-    """No tray-stt instance is running for this user."""
-
-
-class AlreadyRunning(ControlError):
-    """Another tray-stt instance holds the single-instance lock."""
 
 
 def runtime_dir() -> Path:

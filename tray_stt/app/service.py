@@ -42,13 +42,13 @@ from tray_stt.app.controller import (
 )
 from tray_stt.app.listening import MicrophoneListener
 from tray_stt.app.signals import signals_handled
-from tray_stt.autostart.common import Autostart, platform_autostart
+from tray_stt.autostart.choose import platform_autostart
+from tray_stt.autostart.common import Autostart
 from tray_stt.config import Config, config_path, load_config, save_settings, write_config_template
 from tray_stt.credentials import KeyStore
 from tray_stt.desktop.clipboard import ClipboardSink
-from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.desktop.notify import Notifier
-from tray_stt.errors import ConfigError, ExitCode, TraySttError
+from tray_stt.errors import ConfigError, ExitCode, HotkeyUnavailable, TraySttError
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, parse_chord
 from tray_stt.pushtotalk.talk import DictationState, TalkAction

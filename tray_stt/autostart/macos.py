@@ -12,7 +12,6 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 from tray_stt.autostart.common import (
-    AutostartError,
     AutostartStatus,
     Runner,
     registered_status,
@@ -20,6 +19,7 @@ from tray_stt.autostart.common import (
     tilde,
     write_atomically,
 )
+from tray_stt.errors import AutostartError
 
 LABEL = "com.github.tray-stt"
 _LAUNCHCTL_TIMEOUT_S = 10.0

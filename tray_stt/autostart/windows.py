@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from tray_stt.autostart.common import APP_ID, AutostartError, AutostartStatus, registered_status
+from tray_stt import APP_ID
+from tray_stt.autostart.common import AutostartStatus, registered_status
+from tray_stt.errors import AutostartError
 
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 # Where Task Manager's "Startup apps" keeps its Enabled/Disabled switch for each Run value.

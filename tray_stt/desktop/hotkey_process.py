@@ -32,13 +32,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
-from tray_stt.desktop.keyboard import (
-    HotkeyUnavailable,
-    _pynput_keyboard,
-    pynput_key_name,
-    require_macos_trust,
-)
-from tray_stt.errors import TraySttError
+from tray_stt.desktop.keyboard import hotkey_listener
+from tray_stt.errors import HotkeyUnavailable, TraySttError
 from tray_stt.pushtotalk.hotkey import Chord, HotkeyMachine, HotkeyMode, parse_chord
 from tray_stt.pushtotalk.talk import TalkAction
 
@@ -210,22 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _listener(chord: Chord, mode: HotkeyMode, out: IO[str]) -> Any:
-    keyboard = _pynput_keyboard()
-    require_macos_trust()
-    machine = HotkeyMachine(chord, mode)
-
-    def emit(action: TalkAction | None) -> None:
-        if action is None:
-            return
+    def emit(action: TalkAction) -> None:
         try:
             _write(out, {"action": action.value})
         except OSError:  # the parent is gone (its end of the pipe closed): so are we
             os._exit(0)
 
-    return keyboard.Listener(
-        on_press=lambda key: emit(machine.press(pynput_key_name(key))),
-        on_release=lambda key: emit(machine.release(pynput_key_name(key))),
-    )
+    return hotkey_listener(HotkeyMachine(chord, mode), emit)
 
 
 def _say_ready(listener: Any, out: IO[str]) -> None:

@@ -12,13 +12,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tray_stt.errors import ConfigError
+from tray_stt.errors import HotkeyUnavailable
 from tray_stt.pushtotalk.hotkey import Chord, HotkeyMachine, HotkeyMode, key_name
 from tray_stt.pushtotalk.talk import TalkAction
-
-
-class HotkeyUnavailable(ConfigError):
-    """No global key listener can run here (no X display, Wayland, missing permission)."""
 
 
 def _pynput_keyboard() -> Any:
@@ -68,6 +64,28 @@ def pynput_key_name(key: Any) -> str:
     return f"vk{getattr(key, 'vk', None)}"
 
 
+def hotkey_listener(machine: HotkeyMachine, on_action: Callable[[TalkAction], None]) -> Any:
+    """A pynput keyboard Listener, not yet started, that feeds every key to ``machine`` and
+    reports its actions; HotkeyUnavailable with what to do instead if that cannot work here.
+
+    ``on_action`` runs on pynput's listener thread; it must return quickly.
+    """
+    keyboard = _pynput_keyboard()
+    require_macos_trust()
+    lock = threading.Lock()  # pynput may call press and release from different threads
+
+    def feed(step: Callable[[str], TalkAction | None], key: Any) -> None:
+        with lock:
+            action = step(pynput_key_name(key))
+        if action is not None:
+            on_action(action)
+
+    return keyboard.Listener(
+        on_press=lambda key: feed(machine.press, key),
+        on_release=lambda key: feed(machine.release, key),
+    )
+
+
 class KeyboardHotkey:
     """Listens to the whole keyboard (pynput) and reports the chord's start/stop/cancel.
 
@@ -88,14 +106,11 @@ class KeyboardHotkey:
         self._grab = grab
         self._ungrab: Callable[[], None] | None = None
         self._on_action = on_action
-        self._lock = threading.Lock()
         self._listener: Any = None
 
     def start(self) -> None:
         """Start listening; HotkeyUnavailable with what to do instead if that cannot work."""
-        keyboard = _pynput_keyboard()
-        require_macos_trust()
-        self._listener = keyboard.Listener(on_press=self._pressed, on_release=self._released)
+        self._listener = hotkey_listener(self.machine, self._on_action)
         self._listener.start()
         self._listener.wait()
         if self._grab is not None:
@@ -109,18 +124,6 @@ class KeyboardHotkey:
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
-
-    def _pressed(self, key: Any) -> None:
-        with self._lock:
-            action = self.machine.press(pynput_key_name(key))
-        if action is not None:
-            self._on_action(action)
-
-    def _released(self, key: Any) -> None:
-        with self._lock:
-            action = self.machine.release(pynput_key_name(key))
-        if action is not None:
-            self._on_action(action)
 
 
 def pynput_tap(keys: Sequence[str]) -> None:

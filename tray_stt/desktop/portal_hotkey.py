@@ -27,8 +27,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tray_stt.autostart.common import APP_ID
-from tray_stt.desktop.keyboard import HotkeyUnavailable
+from tray_stt import APP_ID
+from tray_stt.errors import HotkeyUnavailable
 from tray_stt.pushtotalk.hotkey import (
     MODIFIERS,
     Chord,
