@@ -10,19 +10,17 @@ from pathlib import Path
 import pytest
 from controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 
-from tray_stt.app.controller import (
+from tray_stt.app.controller import Controller, DictationFactory, TalkAction
+from tray_stt.app.state import (
     AppState,
     ChangeSettings,
     Command,
-    Controller,
-    DictationFactory,
     Quit,
     SetAutostart,
     Snapshot,
     Start,
     Stop,
     Talk,
-    TalkAction,
     Toggle,
 )
 from tray_stt.config import Config

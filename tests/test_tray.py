@@ -26,15 +26,9 @@ with pytest.MonkeyPatch.context() as _patch:
 
 from tray_stt import __version__
 from tray_stt.app.control import send_command
-from tray_stt.app.controller import (
-    AppState,
-    Controller,
-    DictationFactory,
-    Quit,
-    Snapshot,
-    Talk,
-)
+from tray_stt.app.controller import Controller, DictationFactory
 from tray_stt.app.service import WAYLAND_HOTKEY, TrayApp, open_dictation
+from tray_stt.app.state import AppState, Quit, Snapshot, Talk
 from tray_stt.autostart.xdg import XdgAutostart
 from tray_stt.config import Config, load_config, save_settings
 from tray_stt.errors import AudioInputError, AuthenticationError, HotkeyUnavailable
@@ -50,17 +44,17 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
 )
 from tray_stt.realtime.models import MODELS, Dialect
+from tray_stt.tray.backend import choose_linux_backend
 from tray_stt.tray.icons import IconState, load_icon
 from tray_stt.tray.view import (
     LANGUAGES,
     TITLE_LIMIT,
     TrayActions,
     TrayView,
-    choose_linux_backend,
-    fit_icon,
     icon_state,
     title_for,
 )
+from tray_stt.tray.xorg import fit_icon
 
 CONFIG_TEXT = '# my settings, keep this comment\nmodel = "gpt-transcribe"  # chosen by hand\n'
 TOP_LEVEL = [

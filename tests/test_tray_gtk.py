@@ -35,7 +35,7 @@ from realtime_server import RealtimeServer
 from tray_process import TrayProcess, cli, private_env, write_file_microphone
 from xtray import docked_icon, need, poll, popup_menus, screenshot
 
-from tray_stt.tray.view import choose_linux_backend
+from tray_stt.tray.backend import choose_linux_backend
 
 # pytest finds fixtures in the test module's namespace (tests/desktop_fixtures.py explains).
 notification_daemon = desktop_fixtures.notification_daemon  # requested by some cases only
@@ -247,7 +247,7 @@ def test_choose_linux_backend_with_gi(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake_gi(monkeypatch, *typelibs)
-    with caplog.at_level(logging.WARNING, logger="tray_stt.tray.view"):
+    with caplog.at_level(logging.WARNING, logger="tray_stt.tray.backend"):
         assert choose_linux_backend(env) == backend
     # A fallback to an XEmbed-only icon says so, and how to get AppIndicator.
     warned = [record.getMessage() for record in caplog.records]

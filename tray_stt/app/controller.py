@@ -21,10 +21,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from tray_stt.app.state import (
+    AppState,
+    ChangeSettings,
+    Command,
+    Quit,
+    Reload,
+    SetAutostart,
+    Snapshot,
+    Start,
+    Stop,
+    Talk,
+    Toggle,
+)
 from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, LogWriteError, TraySttError
 from tray_stt.pushtotalk.dictation import DICTATION_STOPPED
@@ -42,85 +54,6 @@ from tray_stt.realtime.events import (
     TranscriptFailed,
 )
 from tray_stt.transcripts import daily_log, log_file
-
-
-class AppState(Enum):
-    """What the tray icon shows."""
-
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    LISTENING = "listening"
-    SPEECH = "speech"  # hearing speech
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything a view shows, at one moment."""
-
-    state: AppState
-    detail: str  # a sentence: why it is in this state
-    listening: bool  # the user wants to listen
-    last_transcript: str
-    partial: str
-    config: Config
-    autostart: bool
-    today_count: int
-    dictation: DictationState = DictationState.IDLE  # push-to-talk, independent of listening
-
-    @property
-    def log_path(self) -> Path:
-        """Today's log file."""
-        return log_file(self.config.log_dir, date.today())
-
-
-# -- commands -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Toggle:
-    """Start listening if idle, stop if listening."""
-
-
-@dataclass(frozen=True)
-class Start:
-    """Start listening."""
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Stop listening (outstanding transcripts still arrive)."""
-
-
-@dataclass(frozen=True)
-class Quit:
-    """Stop listening and end the controller loop."""
-
-
-@dataclass(frozen=True)
-class ChangeSettings:
-    """Change configuration keys (from the menu); persisted, and a running session restarts."""
-
-    changes: dict[str, object]
-
-
-@dataclass(frozen=True)
-class Reload:
-    """Read the configuration again (the key was stored, the file was edited)."""
-
-
-@dataclass(frozen=True)
-class SetAutostart:
-    """Turn start-at-login on or off."""
-
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class Talk:
-    """Push-to-talk: start, end, toggle or cancel a dictation turn."""
-
-    action: TalkAction
 
 
 @dataclass(frozen=True)
@@ -156,22 +89,7 @@ class _CoolDown:
     turn: int  # the turn count when the timer was set: any later turn keeps the dictation warm
 
 
-Command = (
-    Toggle
-    | Start
-    | Stop
-    | Quit
-    | ChangeSettings
-    | Reload
-    | SetAutostart
-    | Talk
-    | _FromSession
-    | _Ended
-    | _Retry
-    | _FromDictation
-    | _TalkState
-    | _CoolDown
-)
+_Item = Command | _FromSession | _Ended | _Retry | _FromDictation | _TalkState | _CoolDown
 
 
 class Listening(Protocol):
@@ -258,7 +176,7 @@ class Controller:
         keep_warm_s: float = KEEP_WARM_S,
     ) -> None:
         """``dictate`` opens a push-to-talk dictation; it writes the daily log itself."""
-        self._queue: queue.Queue[Command] = queue.Queue()
+        self._queue: queue.Queue[_Item] = queue.Queue()
         self._listen = listen
         self._notifier = notifier
         self._save = save
@@ -296,7 +214,7 @@ class Controller:
         with self._lock:
             return self._snapshot
 
-    def post(self, command: Command) -> None:
+    def post(self, command: _Item) -> None:
         """Queue a command; returns at once (safe from any thread)."""
         self._queue.put(command)
 
@@ -313,7 +231,7 @@ class Controller:
 
     # -- handling --------------------------------------------------------------------------
 
-    def _handle(self, command: Command) -> None:
+    def _handle(self, command: _Item) -> None:
         if getattr(command, "generation", self._generation) != self._generation:
             return  # from a worker that was already replaced
         if isinstance(command, Toggle):
@@ -565,7 +483,7 @@ class Controller:
             count = self.snapshot.today_count + 1
             self._update(last_transcript=event.text, partial="", today_count=count)
 
-    def _post_later(self, delay: float, command: Command) -> None:
+    def _post_later(self, delay: float, command: _Item) -> None:
         """Post ``command`` after ``delay`` seconds, from a timer that never holds up exit."""
         timer = threading.Timer(delay, self.post, args=(command,))
         timer.daemon = True

@@ -26,22 +26,10 @@ from typing import Any
 
 from tray_stt import __version__
 from tray_stt.app.control import ControlServer, InstanceLock
-from tray_stt.app.controller import (
-    Command,
-    Controller,
-    Dictating,
-    DictationFactory,
-    ListenerFactory,
-    Quit,
-    Reload,
-    Snapshot,
-    Start,
-    Stop,
-    Talk,
-    Toggle,
-)
+from tray_stt.app.controller import Controller, Dictating, DictationFactory, ListenerFactory
 from tray_stt.app.listening import MicrophoneListener
 from tray_stt.app.signals import signals_handled
+from tray_stt.app.state import Command, Quit, Reload, Snapshot, Start, Stop, Talk, Toggle
 from tray_stt.autostart.choose import platform_autostart
 from tray_stt.autostart.common import Autostart
 from tray_stt.config import Config, config_path, load_config, save_settings, write_config_template
@@ -339,7 +327,7 @@ def status_fields(snapshot: Snapshot) -> dict[str, Any]:
 def _tray_backend(environ: dict[str, str]) -> str | None:
     if sys.platform in ("darwin", "win32"):
         return sys.platform
-    from tray_stt.tray.view import choose_linux_backend
+    from tray_stt.tray.backend import choose_linux_backend
 
     backend = choose_linux_backend(environ)
     if backend is not None:

@@ -1,7 +1,8 @@
 """X11 queries for delivery: which window has focus, its WM_CLASS, and whether modifiers are held.
 
 Through python-xlib (installed with pynput on Linux), imported lazily: one round trip instead of an
-``xdotool``/``xprop`` process each, and no x11-utils needed. The only module that imports Xlib.
+``xdotool``/``xprop`` process each, and no x11-utils needed. The one module that imports Xlib
+besides tray.xorg, which extends pystray's own Xlib icon.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ called from any thread and hands the work to the tray's own thread where the pla
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from tray_stt import __version__
-from tray_stt.app.controller import (
+from tray_stt.app.state import (
     AppState,
     ChangeSettings,
     Command,
@@ -28,6 +27,7 @@ from tray_stt.app.controller import (
 )
 from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.realtime.models import MODELS
+from tray_stt.tray.backend import native_icon_class
 from tray_stt.tray.icons import IconState, load_icon
 
 _log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class TrayView:
         """Run the tray loop on this (the main) thread until Quit."""
         import pystray
 
-        icon_class = self._icon_class or _native_icon_class(pystray)
+        icon_class = self._icon_class or native_icon_class(pystray)
         snapshot = self._snapshot()
         self._icon = icon_class(
             "tray-stt",
@@ -298,168 +298,6 @@ def menu_key(snapshot: Snapshot) -> tuple[object, ...]:
     )
 
 
-def _native_icon_class(pystray: Any) -> Any:
-    """pystray's Icon for this platform; on xorg with its click and transparency repaired, on
-    GTK and AppIndicator quiet at stop when no notification daemon runs."""
-    if pystray.Icon.__module__ == "pystray._xorg":
-        return _xorg_icon_class(pystray.Icon)
-    if pystray.Icon.__module__ in ("pystray._gtk", "pystray._appindicator"):
-        return _gtk_icon_class(pystray.Icon)
-    return pystray.Icon
-
-
-def _gtk_icon_class(base: type[Any]) -> type[Any]:
-    class GtkIcon(base):  # type: ignore[misc]
-        """pystray's GTK or AppIndicator Icon, whose stop does not fail without a notification
-        daemon: pystray closes its own notification at stop, even when it never showed one
-        (tray-stt's go through tray_stt.desktop.notify), and that D-Bus call raises ServiceUnknown
-        (platform-notes §1), which ended every Quit in a traceback."""
-
-        def _initialize(self) -> None:
-            super()._initialize()
-            close = self._notifier.hide
-
-            def close_quietly() -> None:
-                try:
-                    close()
-                except Exception as exc:
-                    _log.debug("closing pystray's notification failed: %s", exc)
-
-            self._notifier.hide = close_quietly
-
-    return GtkIcon
-
-
-PANEL_GREY = (64, 64, 64)  # behind the icon when the tray's own background cannot be read
-
-
-def fit_icon(image: Any, size: tuple[int, int], background: Any = None) -> Any:
-    """The RGBA ``image`` as an opaque RGB picture of ``size``: square, centred, alpha blended.
-
-    pystray's xorg backend pastes the RGBA picture into a black RGB one stretched to the slot (a
-    24x30 slot makes a black, squashed icon); XEmbed windows have no alpha channel.
-    """
-    from PIL import Image
-
-    width, height = size
-    side = max(1, min(width, height))
-    if background is None or background.size != size:
-        background = Image.new("RGB", size, PANEL_GREY)
-    picture = background.convert("RGBA")
-    scaled = image.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS)
-    picture.alpha_composite(scaled, ((width - side) // 2, (height - side) // 2))
-    return picture.convert("RGB")
-
-
-def _xorg_icon_class(base: type[Any]) -> type[Any]:
-    import Xlib.error  # type: ignore[import-untyped, unused-ignore]
-    import Xlib.X  # type: ignore[import-untyped, unused-ignore]
-    from PIL import Image
-
-    class XorgIcon(base):  # type: ignore[misc]
-        """pystray's xorg Icon: hears clicks (pystray#151), draws on the tray's background,
-        docks once per tray manager, and docks again when a tray manager (re)starts."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            # A tray manager announces itself with a MANAGER client message on the root window
-            # (System Tray spec): at a login the panel often starts after us, or restarts.
-            manager_atom = self._display.intern_atom("MANAGER")
-            pystray_messages = self._message_handlers[Xlib.X.ClientMessage]
-
-            def on_client_message(event: Any) -> None:
-                if event.client_type != manager_atom:
-                    pystray_messages(event)
-                elif event.data[1][1] == self._net_system_tray_sx and self._wanted:
-                    self._show()
-
-            self._message_handlers[Xlib.X.ClientMessage] = on_client_message
-
-        def _create_window(self) -> Any:
-            window = super()._create_window()
-            mask = Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
-            # ParentRelative: clearing the window paints the tray's background, which _draw
-            # then reads back to blend the icon's transparent pixels with it.
-            window.change_attributes(event_mask=mask, background_pixmap=Xlib.X.ParentRelative)
-            # Before the first look for a tray manager, so none can appear unnoticed after it.
-            self._display.screen().root.change_attributes(event_mask=Xlib.X.StructureNotifyMask)
-            return window
-
-        _systray_manager: Any  # pystray's: the tray manager's window we asked to dock in
-        _wanted = False  # shown (docked, or waiting for a tray); only the loop thread sets it
-
-        def _assert_docked(self) -> None:
-            # pystray sends a dock request on every icon change and again in _show; trayer
-            # then moves the window into a second socket and drops it from both, leaving the
-            # icon undocked on the root window. Ask each tray manager once.
-            owner = self._get_systray_manager()
-            docked = self._systray_manager
-            if owner is not None and (docked is None or docked.id != owner.id):
-                self._dock_window()
-            assert self._systray_manager
-
-        def _show(self) -> None:
-            self._wanted = True
-            try:
-                self._assert_docked()
-            except AssertionError:
-                _log.info("no system tray yet: the icon docks when one starts")
-
-        def _hide(self) -> None:
-            self._wanted = False
-            super()._hide()
-
-        def _update_icon(self) -> None:
-            # Only redraw: docking is _show's and the MANAGER message's business.
-            self._draw()
-            self._icon_valid = True
-
-        def _on_destroy_notify(self, event: Any) -> None:
-            manager = self._systray_manager
-            if manager is None or event.window.id != manager.id:
-                return
-            # The tray is gone; its save-set put our window on the root window. Hide it there
-            # until a tray manager docks it again (now, if one already took over, or on MANAGER).
-            self._systray_manager = None
-            self._window.unmap()
-            self._show()
-
-        _quitting = False
-
-        def _stop(self) -> None:
-            # Runs on the loop thread (pystray dispatches it there). Its own DestroyNotify is
-            # sometimes never seen (python-xlib, one in a few dozen stops here), which left the
-            # process hanging after Quit: end the event loop on a flag instead.
-            self._quitting = True
-            super()._stop()
-
-        def _events(self) -> Any:
-            while not self._quitting:
-                yield self._display.next_event()
-
-        def _draw(self) -> None:
-            try:
-                geometry = self._window.get_geometry()
-                size = (geometry.width, geometry.height)
-                self._icon_data = fit_icon(self._icon, size, self._background(size))
-                self._icon_data.tostring = self._icon_data.tobytes
-                self._window.put_pil_image(self._gc, 0, 0, self._icon_data)
-            except Xlib.error.XError:
-                pass  # destroyed or not yet mapped: the next Expose draws it
-
-        def _background(self, size: tuple[int, int]) -> Any:
-            try:
-                self._window.clear_area(0, 0, 0, 0)
-                raw = self._window.get_image(0, 0, size[0], size[1], Xlib.X.ZPixmap, 0xFFFFFFFF)
-            except Xlib.error.XError:
-                return None
-            if len(raw.data) != size[0] * size[1] * 4:
-                return None  # not a 24-bit visual in 32-bit pixels: fall back to grey
-            return Image.frombytes("RGB", size, raw.data, "raw", "BGRX")
-
-    return XorgIcon
-
-
 def _on_ui_thread(call: Callable[[], None]) -> None:
     """Run a UI change where the platform allows it (macOS: the main thread only)."""
     if sys.platform == "darwin" and threading.current_thread() is not threading.main_thread():
@@ -471,47 +309,3 @@ def _on_ui_thread(call: Callable[[], None]) -> None:
         call()  # GTK/appindicator queue it with idle_add themselves; xorg and win32 marshal
     except Exception:
         _log.warning("updating the tray icon failed", exc_info=True)
-
-
-def choose_linux_backend(environ: dict[str, str] | os._Environ[str]) -> str | None:
-    """The pystray backend for this Linux desktop, or None to run without a tray.
-
-    AppIndicator (StatusNotifierItem) when PyGObject and its typelib are there: it works on KDE,
-    GNOME with the extension and Wayland panels, and where no StatusNotifierWatcher runs (an
-    XEmbed panel such as trayer, XFCE's or MATE's) libayatana shows an XEmbed icon instead and
-    switches to StatusNotifier when a watcher starts later (at a login the panel often starts
-    after us), so it is not second-guessed here. Without the typelib: a Gtk.StatusIcon, which
-    has the menu; without PyGObject: pystray's xorg icon, which has none. Both are XEmbed only.
-    """
-    if environ.get("PYSTRAY_BACKEND"):
-        return environ["PYSTRAY_BACKEND"]
-    if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
-        return None
-    gtk = _has_typelib("Gtk", "3.0")
-    indicator = _has_typelib("AyatanaAppIndicator3", "0.1") or _has_typelib("AppIndicator3", "0.1")
-    if gtk and indicator:
-        return "appindicator"
-    if environ.get("WAYLAND_DISPLAY") and not environ.get("DISPLAY"):
-        return None  # XEmbed trays do not exist on Wayland
-    if gtk:
-        _log.warning(
-            "No AppIndicator typelib (apt install gir1.2-ayatanaappindicator3-0.1): the icon is a "
-            "GTK status icon, which only XEmbed system trays show."
-        )
-        return "gtk"
-    _log.warning(
-        "No PyGObject (python3-gi) in this Python: the tray icon has no menu and only XEmbed "
-        'system trays show it; the README\'s "Linux tray backends" says how to get AppIndicator.'
-    )
-    return "xorg"
-
-
-def _has_typelib(namespace: str, version: str) -> bool:
-    """Whether PyGObject is importable and has ``namespace`` at ``version``."""
-    try:
-        import gi  # type: ignore[import-not-found, unused-ignore]
-
-        gi.require_version(namespace, version)
-    except (ImportError, ValueError):
-        return False
-    return True

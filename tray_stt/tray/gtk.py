@@ -1,0 +1,30 @@
+"""pystray's GTK and AppIndicator Icons, made to stop quietly without a notification daemon."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+
+def gtk_icon_class(base: type[Any]) -> type[Any]:
+    class GtkIcon(base):  # type: ignore[misc]
+        """pystray's GTK or AppIndicator Icon, whose stop does not fail without a notification
+        daemon: pystray closes its own notification at stop, even when it never showed one
+        (tray-stt's go through tray_stt.desktop.notify), and that D-Bus call raises ServiceUnknown
+        (platform-notes §1), which ended every Quit in a traceback."""
+
+        def _initialize(self) -> None:
+            super()._initialize()
+            close = self._notifier.hide
+
+            def close_quietly() -> None:
+                try:
+                    close()
+                except Exception as exc:
+                    _log.debug("closing pystray's notification failed: %s", exc)
+
+            self._notifier.hide = close_quietly
+
+    return GtkIcon
