@@ -29,14 +29,14 @@ from portaudio_fixtures import (
     write_asoundrc,
 )
 
-from tray_stt.audio.microphone import (
+from tray_stt.audio.devices import (
     InputDevice,
-    Microphone,
     format_devices,
     list_input_devices,
     no_device_message,
     portaudio_missing_message,
 )
+from tray_stt.audio.microphone import Microphone
 from tray_stt.errors import AudioInputError, ConfigError
 from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE
 
@@ -510,7 +510,8 @@ def run_python(script: str, env: dict[str, str], timeout: float = 60) -> Any:
 
 READ_FILE_DEVICE = """
 import json, sys
-from tray_stt.audio.microphone import Microphone, list_input_devices
+from tray_stt.audio.devices import list_input_devices
+from tray_stt.audio.microphone import Microphone
 devices = [(d.name, d.hostapi, d.max_input_channels) for d in list_input_devices()]
 notices = []
 mic = Microphone(sys.argv[1] if len(sys.argv) > 1 else "filemic", on_notice=notices.append)
@@ -568,7 +569,8 @@ def test_portaudio_unknown_name_lists_alsa_devices(tmp_path: Path) -> None:
 NO_DEVICE_SCRIPT = """
 import json
 from tray_stt.errors import AudioInputError
-from tray_stt.audio.microphone import Microphone, format_devices, list_input_devices
+from tray_stt.audio.devices import format_devices, list_input_devices
+from tray_stt.audio.microphone import Microphone
 listed = format_devices(list_input_devices())
 try:
     Microphone().start()

@@ -19,7 +19,8 @@ from tray_stt.app.listening import live_session, local_turns
 from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
 from tray_stt.audio.convert import paced
-from tray_stt.audio.microphone import Microphone, format_devices, list_input_devices
+from tray_stt.audio.devices import format_devices, list_input_devices
+from tray_stt.audio.microphone import Microphone
 from tray_stt.audio.wav import WavFile, open_wav
 from tray_stt.autostart.choose import run_autostart_command
 from tray_stt.config import Config, config_path, load_config

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -35,6 +33,7 @@ from tray_stt.autostart.common import Autostart
 from tray_stt.config import Config, config_path, load_config, save_settings, write_config_template
 from tray_stt.credentials import KeyStore
 from tray_stt.desktop.clipboard import ClipboardSink
+from tray_stt.desktop.dialogs import ask_secret, open_path
 from tray_stt.desktop.notify import Notifier
 from tray_stt.errors import ConfigError, ExitCode, HotkeyUnavailable, TraySttError
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
@@ -333,29 +332,6 @@ def _tray_backend(environ: dict[str, str]) -> str | None:
     if backend is not None:
         os.environ["PYSTRAY_BACKEND"] = backend
     return backend
-
-
-def open_path(path: Path) -> None:
-    """Open a file or folder with the desktop's default application."""
-    if sys.platform == "win32":
-        os.startfile(path)  # type: ignore[attr-defined]
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    if shutil.which(opener) is None:
-        raise ConfigError(f"Cannot open {path}: {opener} is not installed.")
-    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def ask_secret(title: str, prompt: str) -> str | None:
-    """A password dialog through zenity or kdialog; None when neither exists or it was cancelled."""
-    for command in (
-        ["zenity", "--password", f"--title={title}"],
-        ["kdialog", "--title", title, "--password", prompt],
-    ):
-        if shutil.which(command[0]):
-            result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-            return result.stdout.strip() or None if result.returncode == 0 else None
-    return None
 
 
 def run_tray_service(config_option: str | None, *, quiet: bool) -> int:

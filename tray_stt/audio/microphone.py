@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from tray_stt.audio.convert import Rechunker, Resampler, downmix
-from tray_stt.audio.portaudio import import_sounddevice, rescan
+from tray_stt.audio.devices import (
+    Backend,
+    InputDevice,
+    default_of,
+    load_backend,
+    pick_device,
+    portaudio_reason,
+    query_inputs,
+)
+from tray_stt.audio.portaudio import rescan
 from tray_stt.errors import AudioInputError
 from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE, checked_chunk_ms
-
-Backend = Any
-"""The `sounddevice` module, or a fake with the same functions and classes (tests/fake_audio.py)."""
 
 # 40 ms blocks, not blocksize=0: PortAudio then picks ~2.7 ms blocks through PulseAudio (52
 # frames on ALSA), and waking Python for each one cost 3.6 % of a core in the callback thread
@@ -40,60 +45,6 @@ _LOSS_NOTICE_S = 10.0
 # device is called dead and replaced by the default one.
 _FIRST_BLOCK_GRACE = 2
 _POLL_MAX_S = 0.05
-_NO_DEVICE_HINTS = {
-    "darwin": "allow microphone access in System Settings > Privacy & Security",
-    "win32": "enable it in Settings > System > Sound",
-}
-
-
-@dataclass(frozen=True)
-class InputDevice:
-    """A device PortAudio can record from, as `list_input_devices` reports it."""
-
-    index: int
-    name: str
-    default_samplerate: float
-    max_input_channels: int
-    is_default: bool
-    hostapi: str
-
-
-def list_input_devices(*, backend: Backend = None) -> list[InputDevice]:
-    """Every device PortAudio can record from, in PortAudio's order, the default one marked."""
-    return _query_inputs(_load_backend(backend))
-
-
-def format_devices(devices: Sequence[InputDevice]) -> str:
-    """The table `tray-stt devices` prints, or a sentence saying what to do when it is empty."""
-    if not devices:
-        return no_device_message()
-    width = max(4, *(len(d.name) for d in devices))
-    lines = [f"     #  {'name':<{width}}  default rate  host API"]
-    for d in devices:
-        mark = "*" if d.is_default else " "
-        rate = f"{d.default_samplerate:.0f} Hz"
-        lines.append(f"  {mark} {d.index:>2}  {d.name:<{width}}  {rate:>12}  {d.hostapi}")
-    lines.append("(* marks the default input device; choose a device by its name.)")
-    return "\n".join(lines)
-
-
-def no_device_message(platform: str = sys.platform) -> str:
-    """The sentence shown when PortAudio reports no input device at all."""
-    hint = _NO_DEVICE_HINTS.get(platform, "check that PulseAudio/PipeWire is running")
-    return f"No input device found: plug in a microphone, or {hint}."
-
-
-def portaudio_missing_message(platform: str = sys.platform) -> str:
-    """The sentence shown when the PortAudio library cannot be loaded."""
-    if platform in ("darwin", "win32"):  # the sounddevice wheels bundle PortAudio there
-        return (
-            "PortAudio could not be loaded: reinstall sounddevice with"
-            " `pip install --force-reinstall sounddevice`."
-        )
-    return (
-        "PortAudio is not installed: on Debian/Ubuntu run `sudo apt install libportaudio2`"
-        " (Fedora: `sudo dnf install portaudio`, Arch: `sudo pacman -S portaudio`)."
-    )
 
 
 class Microphone:
@@ -171,7 +122,7 @@ class Microphone:
         with self._lock:
             if not self._stopped.is_set():
                 return  # already started (an outage, with no device open, still counts)
-            self._sd = _load_backend(self._backend)
+            self._sd = load_backend(self._backend)
             self._queue = queue.Queue(_QUEUE_BLOCKS)
             self._overflows = self._dropped = self._reported_losses = 0
             self._outage = False
@@ -289,9 +240,7 @@ class Microphone:
                 return None
             self._refresh_devices()
             try:
-                self._opened = self._source = self._open_device(
-                    _default_of(_query_inputs(self._sd))
-                )
+                self._opened = self._source = self._open_device(default_of(query_inputs(self._sd)))
                 return self._opened
             except (AudioInputError, _OpenFailed):
                 pass
@@ -315,11 +264,11 @@ class Microphone:
 
     def _open_preferred(self) -> _Opened:
         try:
-            chosen, default = _pick(_query_inputs(self._sd), self._wanted)
+            chosen, default = pick_device(query_inputs(self._sd), self._wanted)
         except AudioInputError:
             # The list is fixed when PortAudio starts: a microphone plugged in since is not in it.
             self._refresh_devices()
-            chosen, default = _pick(_query_inputs(self._sd), self._wanted)
+            chosen, default = pick_device(query_inputs(self._sd), self._wanted)
         try:
             return self._open_device(chosen)
         except _OpenFailed as failure:
@@ -342,7 +291,7 @@ class Microphone:
             try:
                 stream = self._open_stream(device, rate, channels)
             except (self._sd.PortAudioError, ValueError) as e:
-                reason = _reason(e)
+                reason = portaudio_reason(e)
                 continue
             return _Opened(stream, device, rate, channels, self._clock())
         raise _OpenFailed(reason)
@@ -406,75 +355,6 @@ class _OpenFailed(Exception):
     """A device refused every format we tried; `str()` is PortAudio's reason."""
 
 
-def _load_backend(backend: Backend) -> Backend:
-    if backend is not None:
-        return backend
-    try:
-        return import_sounddevice()
-    except OSError as e:  # sounddevice raises OSError when it cannot load the PortAudio library
-        raise AudioInputError(portaudio_missing_message()) from e
-    except ImportError as e:
-        raise AudioInputError(
-            "The sounddevice package is not installed: run `pip install sounddevice`."
-        ) from e
-
-
-def _query_inputs(sd: Backend) -> list[InputDevice]:
-    try:
-        infos = list(sd.query_devices())
-        apis = [api["name"] for api in sd.query_hostapis()]
-        default = sd.default.device[0]
-    except sd.PortAudioError as e:
-        raise AudioInputError(f"Cannot list the audio input devices: {_reason(e)}.") from e
-    return [
-        InputDevice(
-            index=info.get("index", i),
-            name=info["name"],
-            default_samplerate=float(info["default_samplerate"]),
-            max_input_channels=int(info["max_input_channels"]),
-            is_default=info.get("index", i) == default,
-            hostapi=apis[info["hostapi"]] if 0 <= info["hostapi"] < len(apis) else "",
-        )
-        for i, info in enumerate(infos)
-        if info["max_input_channels"] > 0
-    ]
-
-
-def _default_of(devices: Sequence[InputDevice]) -> InputDevice:
-    if not devices:
-        raise AudioInputError(no_device_message())
-    # PortAudio may name no default (ALSA without a "default" PCM) yet list devices: take the first.
-    return next((d for d in devices if d.is_default), devices[0])
-
-
-def _pick(devices: Sequence[InputDevice], wanted: str | None) -> tuple[InputDevice, InputDevice]:
-    """(chosen, default): exact name, then case-insensitive name, then a unique substring."""
-    default = _default_of(devices)
-    if wanted is None:
-        return default, default
-    lowered = wanted.casefold()
-    tiers = (
-        [d for d in devices if d.name == wanted],
-        [d for d in devices if d.name.casefold() == lowered],
-        [d for d in devices if lowered in d.name.casefold()],
-    )
-    for matches in tiers:
-        # Windows lists one microphone once per host API, under the same name: any of them will do.
-        if matches and len({d.name for d in matches}) == 1:
-            return next((d for d in matches if d.hostapi == default.hostapi), matches[0]), default
-    if tiers[2]:
-        several = ", ".join(repr(name) for name in dict.fromkeys(d.name for d in tiers[2]))
-        raise AudioInputError(
-            f"The microphone name {wanted!r} matches several input devices ({several}):"
-            " give more of the name."
-        )
-    names = ", ".join(repr(name) for name in dict.fromkeys(d.name for d in devices))
-    raise AudioInputError(
-        f"No input device is named {wanted!r}; the input devices are: {names}."
-        " Run `tray-stt devices` to see them."
-    )
-
-
 def _formats(device: InputDevice) -> list[tuple[int, int]]:
     """(rate, channels) to try, best first: no resampling beats no downmixing."""
     rates = dict.fromkeys([SAMPLE_RATE, round(device.default_samplerate)])
@@ -490,11 +370,6 @@ def _close_stream(stream: Any) -> None:
         stream.abort()
     with contextlib.suppress(Exception):
         stream.close()
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e.args[0]) if e.args else str(e)
-    return text.rstrip(".") or type(e).__name__
 
 
 def _cannot_open(name: str, reason: str) -> str:
