@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 
-from tray_stt.app.controller import Controller, DictationFactory, TalkAction
+from tray_stt.app.controller import Controller, DictationFactory
 from tray_stt.app.state import (
     AppState,
     ChangeSettings,
@@ -26,9 +26,11 @@ from tray_stt.app.state import (
 from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, BillingError
 from tray_stt.pushtotalk.delivery import DeliveryMode
-from tray_stt.pushtotalk.talk import DictationState
+from tray_stt.pushtotalk.talk import DictationState, TalkAction
 from tray_stt.realtime.events import (
     Event,
+    Notice,
+    Reconnecting,
     SessionReady,
     SpeechStarted,
     SpeechStopped,
@@ -132,6 +134,21 @@ def test_controller_states_follow_session_events(harness: Harness, tmp_path: Pat
     assert snapshot.today_count == 1
     assert harness.delivered == ["Hello there."]
     assert snapshot.log_path.read_text(encoding="utf-8").endswith("  Hello there.\n")
+
+
+def test_controller_reconnecting_is_a_typed_event_not_a_sentence(harness: Harness) -> None:
+    """A retry shows as connecting with its reason; a notice that merely says "retrying" is
+    not a retry (the controller once matched the word in the sentence)."""
+    harness.controller.post(Start())
+    worker = harness.wait(lambda s: len(harness.workers) == 1) and harness.workers[0]
+    worker.on_event(SessionReady(Dialect.GA, "sess"))
+    harness.wait(lambda s: s.state is AppState.LISTENING)
+    worker.on_event(Notice("The server said it is retrying something."))
+    worker.on_event(SpeechStarted("i1"))
+    assert harness.wait(lambda s: s.state is AppState.SPEECH).state is AppState.SPEECH
+    worker.on_event(Reconnecting("connection refused", 2.5))
+    snapshot = harness.wait(lambda s: s.state is AppState.CONNECTING)
+    assert snapshot.detail == "Connection problem (connection refused); retrying in 2.5 s."
 
 
 def test_controller_events_from_a_replaced_worker_are_ignored(harness: Harness) -> None:

@@ -472,6 +472,34 @@ def test_malformed_known_event_becomes_a_notice() -> None:
     assert isinstance(event, Notice)
 
 
+def test_results_for_items_never_committed_are_ignored_with_a_notice() -> None:
+    """A completed or failed item this client never committed is not the user's speech: it
+    must not be logged as a transcript (a stale connection's, or a forgery)."""
+    client = ready_client()
+    client.append(bytes(1000 * MS), T0)
+    sent(client)
+    [done] = client.receive(
+        frame(
+            "conversation.item.input_audio_transcription.completed",
+            item_id="ghost",
+            content_index=0,
+            transcript="forged words",
+        )
+    )
+    [failed] = client.receive(
+        frame(
+            "conversation.item.input_audio_transcription.failed",
+            item_id="ghost2",
+            content_index=0,
+            error={"message": "nope"},
+        )
+    )
+    assert isinstance(done, Notice) and "ghost" in done.message
+    assert isinstance(failed, Notice) and "ghost2" in failed.message
+    speech(client, "i1", None, 0, 900)
+    assert completed(client, "i1", "real words")[0].text == "real words"
+
+
 def test_unknown_events_are_ignored() -> None:
     client = ready_client()
     assert client.receive(frame("rate_limits.updated", rate_limits=[])) == []

@@ -19,7 +19,13 @@ from websockets.sync.server import ServerConnection, serve
 from tray_stt.audio.convert import paced
 from tray_stt.errors import AuthenticationError, ConfigError, ConnectionFailed
 from tray_stt.realtime.endpoint import Endpoint
-from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, TranscriptFailed
+from tray_stt.realtime.events import (
+    Event,
+    Notice,
+    Reconnecting,
+    TranscriptCompleted,
+    TranscriptFailed,
+)
 from tray_stt.realtime.models import Dialect, TranscriptionSettings
 from tray_stt.realtime.session import Session, SessionOptions
 from tray_stt.realtime.transport import Transport, TransportClosed, websocket_connect
@@ -179,7 +185,7 @@ def test_session_keeps_only_the_newest_audio_through_a_long_outage() -> None:
 
     def microphone() -> Iterator[bytes]:
         yield from chunks_of(silence(1.0, RATE).astype("<i2").tobytes())
-        while not any(isinstance(e, Notice) for e in collector.events):
+        while not any(isinstance(e, Reconnecting) for e in collector.events):
             threading.Event().wait(0.01)  # until the session noticed the drop
         down.set()  # captured while no connection can be made:
         yield from chunks_of(tone_bursts(1, gap_s=0.3))  # speech that is dropped, oldest first

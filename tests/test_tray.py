@@ -32,11 +32,9 @@ from tray_stt.app.state import AppState, Quit, Snapshot, Talk
 from tray_stt.autostart.xdg import XdgAutostart
 from tray_stt.config import Config, load_config, save_settings
 from tray_stt.errors import AudioInputError, AuthenticationError, HotkeyUnavailable
-from tray_stt.pushtotalk.dictation import DICTATION_STOPPED
-from tray_stt.pushtotalk.talk import DictationState, TalkAction
+from tray_stt.pushtotalk.talk import DictationState, DictationStopped, TalkAction
 from tray_stt.realtime.events import (
     Event,
-    Notice,
     SessionReady,
     SpeechStarted,
     SpeechStopped,
@@ -799,13 +797,10 @@ def test_tray_push_to_talk_session_that_ended_is_replaced_at_the_next_press(
         t.wait(lambda s: s.dictation is DictationState.RECORDING)
         first = dictations.opened[0]
         first.dictation.running = False
-        first.on_event(Notice(f"{DICTATION_STOPPED} The server refused the credentials."))
+        first.on_event(DictationStopped(AuthenticationError("The server refused the key.")))
         snapshot = t.wait(lambda s: s.state is AppState.ERROR)
         assert snapshot.dictation is DictationState.IDLE
-        assert (
-            t.icon.title
-            == f"tray-stt: error · {DICTATION_STOPPED} The server refused the credentials."
-        )
+        assert t.icon.title == "tray-stt: error · Dictation stopped: The server refused the key."
         assert t.notifier.shown[-1][2] is True
         t.controller.post(Talk(TalkAction.PRESS))
         t.wait(lambda s: s.dictation is DictationState.RECORDING and len(dictations.opened) == 2)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tray_stt import __version__
+from tray_stt import APP_NAME, __version__
 from tray_stt.app.console import LiveOutput, Progress, TranscriptOutput
 from tray_stt.app.control import send_command
 from tray_stt.app.listening import live_session, local_turns
@@ -37,7 +37,7 @@ from tray_stt.transcripts import daily_log
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="tray-stt", description="Realtime speech-to-text over the OpenAI Realtime API."
+        prog=APP_NAME, description="Realtime speech-to-text over the OpenAI Realtime API."
     )
     parser.add_argument("--version", action="version", version=f"tray-stt {__version__}")
     parser.add_argument("--config", metavar="FILE", help="config file (default: per-user config)")
@@ -180,10 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = args.handler(args)
         return code
     except TraySttError as exc:
-        print(f"tray-stt: {exc}", file=sys.stderr)
+        print(f"{APP_NAME}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("tray-stt: interrupted.", file=sys.stderr)
+        print(f"{APP_NAME}: interrupted.", file=sys.stderr)
         return ExitCode.INTERRUPTED
 
 
@@ -268,7 +268,7 @@ def run_control(args: argparse.Namespace) -> int:
     answer = send_command(args.command)
     if not answer.get("ok"):
         print(
-            f"tray-stt: {answer.get('error', 'the running tray refused the command')}",
+            f"{APP_NAME}: {answer.get('error', 'the running tray refused the command')}",
             file=sys.stderr,
         )
         return ExitCode.FAILURE
@@ -281,7 +281,7 @@ def run_control(args: argparse.Namespace) -> int:
 def run_set_key(args: argparse.Namespace) -> int:
     """``tray-stt set-key``: store the API key (asked for without echo on a terminal)."""
     key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
-    print(KeyStore(warn=lambda message: print(f"tray-stt: {message}", file=sys.stderr)).save(key))
+    print(KeyStore(warn=lambda message: print(f"{APP_NAME}: {message}", file=sys.stderr)).save(key))
     return ExitCode.OK
 
 

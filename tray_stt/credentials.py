@@ -12,17 +12,18 @@ from typing import Any
 
 import platformdirs
 
+from tray_stt import APP_NAME
 from tray_stt.errors import ConfigError
 from tray_stt.files import replace_file
 
-SERVICE = "tray-stt"
+SERVICE = APP_NAME
 ACCOUNT = "api_key"
 _log = logging.getLogger(__name__)
 
 
 def key_file() -> Path:
     """Where the key is kept when no keyring backend exists."""
-    return platformdirs.user_config_path("tray-stt") / "api_key"
+    return platformdirs.user_config_path(APP_NAME) / "api_key"
 
 
 class KeyStore:

@@ -58,16 +58,46 @@ class ServiceError(TraySttError):
     exit_code = ExitCode.NETWORK
 
 
+BILLING_URL = "https://platform.openai.com/settings/organization/billing"
+
+SET_KEY_HINT = (
+    "run `tray-stt set-key` (or choose Set API key in the tray menu), or export "
+    "OPENAI_API_KEY=sk-..."
+)
+"""Every way a user sets the key, for each sentence that asks for one."""
+
+
 class AuthenticationError(ServiceError):
     """The API key is missing or was rejected."""
 
     exit_code = ExitCode.AUTHENTICATION
+
+    @classmethod
+    def missing(cls) -> AuthenticationError:
+        """No key is set where one is needed."""
+        return cls(f"No API key is set: {SET_KEY_HINT}")
+
+    @classmethod
+    def rejected(cls, by: str, detail: str) -> AuthenticationError:
+        """``by`` (the server, or a URL) refused the key; ``detail`` is its code or status."""
+        return cls(
+            f"{by} rejected the API key ({detail}): {SET_KEY_HINT} (an Azure key must belong to "
+            "that resource)."
+        )
 
 
 class BillingError(ServiceError):
     """The account has no credit left (``insufficient_quota``)."""
 
     exit_code = ExitCode.BILLING
+
+    @classmethod
+    def no_credit(cls, detail: str) -> BillingError:
+        """The account needs credit; ``detail`` is the server's code or status."""
+        return cls(
+            f"Your OpenAI account has no credit left ({detail}): add credit at {BILLING_URL} "
+            "and try again."
+        )
 
 
 class ConnectionFailed(ServiceError):

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -135,3 +136,22 @@ class DailyLog:
                 os.close(fd)
             except OSError:
                 _log.warning("closing the transcript log failed", exc_info=True)
+
+
+def log_first(
+    log: DailyLog | None, text: str, spoken_at: datetime, report: Callable[[LogWriteError], None]
+) -> bool:
+    """Write a completed transcript to the log before anything else happens to it.
+
+    Returns whether it holds words worth delivering. A log that refuses it is told to ``report``
+    and the caller still delivers the text: it must reach the user even when the disk will not
+    take it. Every consumer (listening in the tray, dictation, the console) goes through here.
+    """
+    if not text.strip():
+        return False
+    if log is not None:
+        try:
+            log.append(text, spoken_at)
+        except LogWriteError as exc:
+            report(exc)
+    return True

@@ -8,11 +8,13 @@ import threading
 import time
 from typing import TextIO
 
+from tray_stt import APP_NAME
 from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import LogWriteError
+from tray_stt.pushtotalk.talk import DictationEvent, DictationStopped
 from tray_stt.realtime.events import (
-    Event,
     Notice,
+    Reconnecting,
     SessionState,
     SpeechStarted,
     SpeechStopped,
@@ -21,7 +23,7 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
-from tray_stt.transcripts import DailyLog
+from tray_stt.transcripts import DailyLog, log_first
 
 
 class TranscriptOutput:
@@ -44,7 +46,7 @@ class TranscriptOutput:
         self.log_failures = 0
         self.status: Progress | None = None
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: DictationEvent) -> None:
         """Handle one session event (called on the session's receiving thread)."""
         if isinstance(event, TranscriptCompleted):
             self._deliver(event)
@@ -55,29 +57,26 @@ class TranscriptOutput:
                 f"Could not transcribe the utterance at {event.started_at:%H:%M:%S}: "
                 f"{event.reason}{partial}"
             )
-        elif isinstance(event, Notice):
+        elif isinstance(event, Notice | Reconnecting | DictationStopped):
             self.note(event.message)
         elif isinstance(event, StateChanged) and event.state is SessionState.RECONNECTING:
             self.note(f"Reconnecting{': ' + event.detail if event.detail else ''}…")
 
     def _deliver(self, event: TranscriptCompleted) -> None:
         text = " ".join(event.text.split())
-        if not text:
+        if not log_first(self._log, text, event.started_at, self._log_refused):
             return
         self.completed += 1
-        if self._log is not None:
-            try:
-                self._log.append(text, event.started_at)
-            except LogWriteError as exc:
-                # Still print it: the text must reach the user even when the disk refuses it.
-                self.log_failures += 1
-                self.note(str(exc))
         if self.status is not None:
             self.status.clear()
         self._stdout.write(text + "\n")
         self._stdout.flush()
         if self._clipboard is not None:
             self._clipboard.submit(text)
+
+    def _log_refused(self, error: LogWriteError) -> None:
+        self.log_failures += 1
+        self.note(str(error))
 
     def close(self) -> None:
         """Let the clipboard finish and close the log."""
@@ -90,7 +89,7 @@ class TranscriptOutput:
         """One diagnostic line on stderr."""
         if self.status is not None:
             self.status.clear()
-        self._stderr.write(f"tray-stt: {message}\n")
+        self._stderr.write(f"{APP_NAME}: {message}\n")
         self._stderr.flush()
 
 
@@ -107,7 +106,7 @@ class Progress:
         self._shown = 0.0
         self._drawn = False
         if not self._tty:
-            stream.write(f"tray-stt: transcribing {name} ({total_s:.1f} s of audio)\n")
+            stream.write(f"{APP_NAME}: transcribing {name} ({total_s:.1f} s of audio)\n")
             stream.flush()
 
     def update(self, done_s: float) -> None:
@@ -154,12 +153,12 @@ class LiveOutput(TranscriptOutput):
         # writer at a time, or a notice could land in the middle of a rewritten partial line.
         self._lock = threading.RLock()
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: DictationEvent) -> None:
         """Handle one session event."""
         with self._lock:
             self._handle(event)
 
-    def _handle(self, event: Event) -> None:
+    def _handle(self, event: DictationEvent) -> None:
         if isinstance(event, SpeechStarted):
             self._marker("speech started")
         elif isinstance(event, SpeechStopped):

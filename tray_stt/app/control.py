@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tray_stt import APP_NAME
 from tray_stt.errors import AlreadyRunning, ControlError, NotRunning, TraySttError
 
 if sys.platform == "win32":
@@ -41,7 +42,6 @@ else:
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "tray-stt"
 RUNTIME_DIR_ENV = "TRAY_STT_RUNTIME_DIR"
 COMMANDS = ("toggle", "start", "stop", "status", "quit", "press", "release", "talk")
 LOCK_NAME = "instance.lock"

@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
+from tray_stt import APP_NAME
 from tray_stt.app.state import (
     AppState,
     ChangeSettings,
@@ -39,11 +40,11 @@ from tray_stt.app.state import (
 )
 from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, LogWriteError, TraySttError
-from tray_stt.pushtotalk.dictation import DICTATION_STOPPED
-from tray_stt.pushtotalk.talk import DictationState, TalkAction
+from tray_stt.pushtotalk.talk import DictationEvent, DictationState, DictationStopped, TalkAction
 from tray_stt.realtime.events import (
     Event,
     Notice,
+    Reconnecting,
     SessionReady,
     SessionState,
     SpeechStarted,
@@ -53,7 +54,7 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
-from tray_stt.transcripts import daily_log, log_file
+from tray_stt.transcripts import daily_log, log_file, log_first
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class _Retry:
 
 @dataclass(frozen=True)
 class _FromDictation:
-    event: Event
+    event: DictationEvent
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class Dictating(Protocol):
 
 
 DictationFactory = Callable[
-    [Config, Callable[[Event], None], Callable[[DictationState], None]], Dictating
+    [Config, Callable[[DictationEvent], None], Callable[[DictationState], None]], Dictating
 ]
 
 MIC_RETRY_S = 5.0
@@ -282,15 +283,15 @@ class Controller:
 
     def _from_session(self, event: Event, generation: int) -> None:
         """On the session's thread: the transcript reaches the disk before anything else."""
-        if isinstance(event, TranscriptCompleted) and event.text.strip():
-            try:
-                with self._log_lock:
-                    if self._log is not None:  # None: the settings turned the log off
-                        self._log.append(event.text, event.started_at)
-            except LogWriteError as exc:  # still deliver the text: it must reach the user
-                self._notifier.notify("tray-stt", str(exc), urgent=True)
-            self._deliver_text(event.text)
+        if isinstance(event, TranscriptCompleted):
+            with self._log_lock:  # the settings may swap the log (None: turned off) meanwhile
+                words = log_first(self._log, event.text, event.started_at, self._log_refused)
+            if words:
+                self._deliver_text(event.text)
         self.post(_FromSession(event, generation))
+
+    def _log_refused(self, error: LogWriteError) -> None:
+        self._notifier.notify(APP_NAME, str(error), urgent=True)
 
     def _on_session_event(self, event: Event) -> None:
         if isinstance(event, SessionReady):
@@ -307,8 +308,8 @@ class Controller:
             self._count(event)
         elif isinstance(event, TranscriptFailed):
             when = f"{event.started_at:%H:%M:%S}"
-            self._notifier.notify("tray-stt", f"Could not transcribe the utterance at {when}.")
-        elif isinstance(event, Notice) and "retrying" in event.message:
+            self._notifier.notify(APP_NAME, f"Could not transcribe the utterance at {when}.")
+        elif isinstance(event, Reconnecting):
             self._update(state=AppState.CONNECTING, detail=event.message)
 
     def _on_ended(self, error: BaseException | None) -> None:
@@ -319,7 +320,7 @@ class Controller:
             return
         sentence = str(error) if isinstance(error, TraySttError) else f"internal error: {error!r}"
         self._update(state=AppState.ERROR, detail=sentence, partial="")
-        self._notifier.notify("tray-stt", sentence, urgent=True)
+        self._notifier.notify(APP_NAME, sentence, urgent=True)
         if isinstance(error, AudioInputError) and self.snapshot.listening:
             # A microphone may be plugged in: keep trying while the user wants to listen.
             self._post_later(MIC_RETRY_S, _Retry(self._generation))
@@ -331,7 +332,7 @@ class Controller:
             config = self._reload()
         except TraySttError as exc:
             self._update(state=AppState.ERROR, detail=str(exc))
-            self._notifier.notify("tray-stt", str(exc), urgent=True)
+            self._notifier.notify(APP_NAME, str(exc), urgent=True)
             return
         old = self.snapshot.config
         if config != old:
@@ -362,7 +363,7 @@ class Controller:
             self.snapshot.config.endpoint.check()
         except TraySttError as exc:
             self._update(state=AppState.ERROR, detail=str(exc))
-            self._notifier.notify("tray-stt", str(exc), urgent=True)
+            self._notifier.notify(APP_NAME, str(exc), urgent=True)
             return
         if self.snapshot.state is AppState.ERROR and not self.snapshot.listening:
             self._update(state=AppState.IDLE, detail="not listening")  # fixed, e.g. key set
@@ -373,7 +374,7 @@ class Controller:
         try:
             self._autostart.set(enabled)
         except TraySttError as exc:
-            self._notifier.notify("tray-stt", str(exc), urgent=True)
+            self._notifier.notify(APP_NAME, str(exc), urgent=True)
         self._update(autostart=self._autostart.enabled())
 
     # -- push-to-talk ------------------------------------------------------------------------
@@ -416,7 +417,7 @@ class Controller:
                 with contextlib.suppress(Exception):
                     talk.close()  # what it opened before failing (an X connection)
             sentence = str(exc) if isinstance(exc, TraySttError) else f"internal error: {exc!r}"
-            self._notifier.notify("tray-stt", f"Push-to-talk: {sentence}", urgent=True)
+            self._notifier.notify(APP_NAME, f"Push-to-talk: {sentence}", urgent=True)
             if not self.snapshot.listening:  # a running listening session keeps its icon
                 self._update(state=AppState.ERROR, detail=sentence, dictation=DictationState.IDLE)
             return False
@@ -458,7 +459,7 @@ class Controller:
         if was_recording:  # the turn is over (once: TRANSCRIBING and then IDLE both follow it)
             self._post_later(self._keep_warm_s, _CoolDown(self._turns))
 
-    def _on_dictation_event(self, event: Event) -> None:
+    def _on_dictation_event(self, event: DictationEvent) -> None:
         """What the dictation reports; it wrote the transcript to the log itself already."""
         if isinstance(event, TranscriptDelta):
             self._update(partial=event.text)
@@ -466,16 +467,16 @@ class Controller:
             self._count(event)
         elif isinstance(event, TranscriptFailed):
             when = f"{event.started_at:%H:%M:%S}"
-            self._notifier.notify("tray-stt", f"Could not transcribe the dictation at {when}.")
-        elif isinstance(event, Notice) and event.message.startswith(DICTATION_STOPPED):
+            self._notifier.notify(APP_NAME, f"Could not transcribe the dictation at {when}.")
+        elif isinstance(event, DictationStopped):
             # Its session ended (key rejected, no credit): say so; the next press opens anew.
             self._update(dictation=DictationState.IDLE, partial="")
             if not self.snapshot.listening:
                 self._update(state=AppState.ERROR, detail=event.message)
-            self._notifier.notify("tray-stt", event.message, urgent=True)
-        elif isinstance(event, Notice) and "retrying" not in event.message:
-            # Delivery trouble, "press Ctrl+V"; not every reconnect of a warm session.
-            self._notifier.notify("tray-stt", event.message)
+            self._notifier.notify(APP_NAME, event.message, urgent=True)
+        elif isinstance(event, Notice):
+            # Delivery trouble, "press Ctrl+V"; a reconnect of a warm session is no Notice.
+            self._notifier.notify(APP_NAME, event.message)
 
     def _count(self, event: TranscriptCompleted) -> None:
         """Show a transcript and count it; an empty one (nothing was said) is neither."""

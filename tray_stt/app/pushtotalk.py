@@ -17,8 +17,8 @@ from tray_stt.pushtotalk.cues import SoundCues
 from tray_stt.pushtotalk.delivery import Desktop
 from tray_stt.pushtotalk.dictation import Dictation
 from tray_stt.pushtotalk.hotkey import MODIFIERS, Chord, parse_chord
-from tray_stt.pushtotalk.talk import DictationState, TalkAction
-from tray_stt.realtime.events import Event, Notice
+from tray_stt.pushtotalk.talk import DictationEvent, DictationState, TalkAction
+from tray_stt.realtime.events import Notice
 from tray_stt.transcripts import daily_log
 
 
@@ -28,7 +28,7 @@ class PushToTalk:
     def __init__(
         self,
         config: Config,
-        on_event: Callable[[Event], None],
+        on_event: Callable[[DictationEvent], None],
         *,
         on_state: Callable[[DictationState], None] = lambda _state: None,
         hotkey: bool = True,
@@ -113,5 +113,5 @@ def _both(
     return both
 
 
-def _notice_to(on_event: Callable[[Event], None]) -> Callable[[str], None]:
+def _notice_to(on_event: Callable[[DictationEvent], None]) -> Callable[[str], None]:
     return lambda message: on_event(Notice(message))

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tray_stt import __version__
+from tray_stt import APP_NAME, __version__
 from tray_stt.app.control import ControlServer, InstanceLock
 from tray_stt.app.controller import Controller, Dictating, DictationFactory, ListenerFactory
 from tray_stt.app.listening import MicrophoneListener
@@ -38,8 +38,7 @@ from tray_stt.desktop.notify import Notifier
 from tray_stt.errors import ConfigError, ExitCode, HotkeyUnavailable, TraySttError
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, parse_chord
-from tray_stt.pushtotalk.talk import DictationState, TalkAction
-from tray_stt.realtime.events import Event
+from tray_stt.pushtotalk.talk import DictationEvent, DictationState, TalkAction
 
 _log = logging.getLogger(__name__)
 
@@ -83,9 +82,9 @@ class TrayApp:
         self.lock = lock
         self.view_options = view_options or {}
         self.notifier = notifier or Notifier()
-        self.keys = keys or KeyStore(warn=lambda message: self.notifier.notify("tray-stt", message))
+        self.keys = keys or KeyStore(warn=lambda message: self.notifier.notify(APP_NAME, message))
         config = self.reload()
-        self.clipboard = ClipboardSink(lambda message: self.notifier.notify("tray-stt", message))
+        self.clipboard = ClipboardSink(lambda message: self.notifier.notify(APP_NAME, message))
         self.controller = Controller(
             config,
             listen=listen,
@@ -209,7 +208,7 @@ class TrayApp:
                 _log.info("No portal push-to-talk shortcut: %s", exc)
             _log.info("%s", WAYLAND_HOTKEY)
             if not self.quiet:  # a login start stays silent; the README says the same
-                self.notifier.notify("tray-stt", WAYLAND_HOTKEY)
+                self.notifier.notify(APP_NAME, WAYLAND_HOTKEY)
             return None
         from tray_stt.app.pushtotalk import global_hotkey
 
@@ -223,7 +222,7 @@ class TrayApp:
                 "`tray-stt press` / `tray-stt release` to a desktop shortcut instead."
             )
             _log.warning("%s", message)
-            self.notifier.notify("tray-stt", message, urgent=True)
+            self.notifier.notify(APP_NAME, message, urgent=True)
             return None
         return hotkey
 
@@ -240,7 +239,7 @@ class TrayApp:
             )
             _log.warning("%s", message)
             if not self.quiet:
-                self.notifier.notify("tray-stt", message)
+                self.notifier.notify(APP_NAME, message)
             worker.join()
             return
         from tray_stt.tray.view import TrayActions, TrayView
@@ -250,7 +249,7 @@ class TrayApp:
             open_log_folder=lambda: open_path(self.controller.snapshot.config.log_dir),
             open_settings=self.open_settings,
             ask_api_key=self.ask_api_key,
-            about=lambda: self.notifier.notify("tray-stt", f"tray-stt {__version__}"),
+            about=lambda: self.notifier.notify(APP_NAME, f"{APP_NAME} {__version__}"),
         )
         self.view = TrayView(
             self.controller.post,
@@ -262,7 +261,7 @@ class TrayApp:
         self.notifier.set_hook(self.view.notify)
         threading.Thread(target=self._stop_view_after, args=(worker,), daemon=True).start()
         if not self.quiet:
-            self.notifier.notify("tray-stt", "Ready: click the icon to start listening.")
+            self.notifier.notify(APP_NAME, "Ready: click the icon to start listening.")
         self.view.run()
 
     def _stop_view_after(self, worker: threading.Thread) -> None:
@@ -278,16 +277,16 @@ class TrayApp:
 
     def ask_api_key(self) -> None:
         """Ask for the key with a desktop dialog where one exists, else say how to set it."""
-        key = ask_secret("tray-stt", "OpenAI API key:")
+        key = ask_secret(APP_NAME, "OpenAI API key:")
         if key is None:
             self.notifier.notify(
-                "tray-stt", "Set the API key from a terminal: tray-stt set-key", urgent=True
+                APP_NAME, "Set the API key from a terminal: tray-stt set-key", urgent=True
             )
             return
         try:
-            self.notifier.notify("tray-stt", self.keys.save(key))
+            self.notifier.notify(APP_NAME, self.keys.save(key))
         except ConfigError as exc:
-            self.notifier.notify("tray-stt", str(exc), urgent=True)
+            self.notifier.notify(APP_NAME, str(exc), urgent=True)
             return
         self.controller.post(Reload())  # the key is read from the store
 
@@ -300,7 +299,7 @@ WAYLAND_HOTKEY = (
 
 def open_dictation(
     config: Config,
-    on_event: Callable[[Event], None],
+    on_event: Callable[[DictationEvent], None],
     on_state: Callable[[DictationState], None],
 ) -> Dictating:
     """A push-to-talk dictation without a key listener of its own (the tray has one)."""
@@ -350,7 +349,7 @@ def run_tray_service(config_option: str | None, *, quiet: bool) -> int:
         app = TrayApp(path, quiet=quiet, environ=dict(os.environ), lock=lock)
         return app.run()
     except TraySttError as exc:
-        Notifier().notify("tray-stt", str(exc), urgent=True)
+        Notifier().notify(APP_NAME, str(exc), urgent=True)
         raise
     finally:
         lock.release()

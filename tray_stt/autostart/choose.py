@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, cast
 
+from tray_stt import APP_NAME
 from tray_stt.autostart.common import Autostart, Runner, current_command
 from tray_stt.autostart.xdg import XdgAutostart
 from tray_stt.errors import AutostartError, ExitCode, TraySttError
@@ -64,7 +65,7 @@ def run_autostart_command(
     err = sys.stderr if err is None else err
     if action not in ("enable", "disable", "status"):
         print(
-            f"tray-stt: unknown autostart action {action!r}: use enable, disable or status.",
+            f"{APP_NAME}: unknown autostart action {action!r}: use enable, disable or status.",
             file=err,
         )
         return int(ExitCode.USAGE)
@@ -77,7 +78,7 @@ def run_autostart_command(
         else:
             sentence = target.status().detail
     except TraySttError as exc:
-        print(f"tray-stt: {exc}", file=err)
+        print(f"{APP_NAME}: {exc}", file=err)
         return int(exc.exit_code)
     print(sentence, file=out)
     return int(ExitCode.OK)

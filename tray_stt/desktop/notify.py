@@ -24,11 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tray_stt import APP_NAME
 from tray_stt.resources import app_icon_path
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "tray-stt"
 TITLE_LIMIT = 63  # win32 szInfoTitle[64], in UTF-16 units, less the terminating NUL
 BODY_LIMIT = 255  # win32 szInfo[256]
 DUPLICATE_WINDOW_S = 30.0

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tray_stt import APP_ID
+from tray_stt import APP_ID, APP_NAME
 from tray_stt.errors import HotkeyUnavailable
 from tray_stt.pushtotalk.hotkey import (
     MODIFIERS,
@@ -47,7 +47,7 @@ REQUEST_INTERFACE = "org.freedesktop.portal.Request"
 SESSION_INTERFACE = "org.freedesktop.portal.Session"
 REGISTRY_INTERFACE = "org.freedesktop.host.portal.Registry"
 SHORTCUT_ID = "push-to-talk"
-SHORTCUT_DESCRIPTION = "tray-stt: dictate (hold to talk)"
+SHORTCUT_DESCRIPTION = f"{APP_NAME}: dictate (hold to talk)"
 CALL_TIMEOUT_S = 5.0
 RESPONSE_TIMEOUT_S = 10.0
 BIND_TIMEOUT_S = 60.0  # the desktop may show a dialog and wait for the user

@@ -26,16 +26,14 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tray_stt.config import Config
-from tray_stt.errors import TraySttError
+from tray_stt.errors import LogWriteError
 from tray_stt.pushtotalk.delivery import Window
-from tray_stt.pushtotalk.talk import DictationState, TalkAction
+from tray_stt.pushtotalk.talk import DictationEvent, DictationState, DictationStopped, TalkAction
 from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, TranscriptFailed
 from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS, MIN_COMMIT_BYTES
 from tray_stt.realtime.session import Session, SessionOptions
-from tray_stt.transcripts import DailyLog
-
-DICTATION_STOPPED = "Dictation stopped:"  # starts the Notice of a session that ended for good
+from tray_stt.transcripts import DailyLog, log_first
 
 
 class AudioSource(Protocol):
@@ -86,7 +84,7 @@ class Dictation:
         tail_ms: int = 300,
         pre_roll_ms: int = 300,
         log: DailyLog | None = None,
-        on_event: Callable[[Event], None] = lambda _event: None,
+        on_event: Callable[[DictationEvent], None] = lambda _event: None,
         on_state: Callable[[DictationState], None] = lambda _state: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -194,7 +192,7 @@ class Dictation:
         except BaseException as exc:  # reported through wait(); the CLI or tray shows it
             self._failure = exc
             self._microphone.stop()
-            self._on_event(Notice(f"{DICTATION_STOPPED} {exc}"))
+            self._on_event(DictationStopped(exc))
         finally:
             self._ended.set()
 
@@ -294,20 +292,18 @@ class Dictation:
             with self._pending_lock:
                 turn = self._pending.popleft() if self._pending else None
                 idle = not self._pending
-            if isinstance(event, TranscriptCompleted):
-                self._write_log(event)
+            if isinstance(event, TranscriptCompleted) and self._logged(event):
                 self._deliveries.put((event.text, turn.target if turn else None))
             if idle and self._turn is None:
                 self._on_state(DictationState.IDLE)
         self._on_event(event)
 
-    def _write_log(self, event: TranscriptCompleted) -> None:
-        if self._log is None:
-            return
-        try:
-            self._log.append(event.text, event.started_at)
-        except TraySttError as exc:  # still delivered: the text must not be lost twice
-            self._on_event(Notice(str(exc)))
+    def _logged(self, event: TranscriptCompleted) -> bool:
+        """Log first; whether the transcript has words to deliver."""
+        return log_first(self._log, event.text, event.started_at, self._log_refused)
+
+    def _log_refused(self, error: LogWriteError) -> None:
+        self._on_event(Notice(str(error)))  # still delivered: the text must not be lost twice
 
     # -- the delivery thread -------------------------------------------------------------------
 

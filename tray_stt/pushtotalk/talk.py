@@ -7,7 +7,10 @@ Standard library only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
+
+from tray_stt.realtime.events import Event
 
 
 class TalkAction(Enum):
@@ -25,3 +28,20 @@ class DictationState(Enum):
     IDLE = "idle"
     RECORDING = "recording"  # the hotkey is held (or toggled on), or the tail is being recorded
     TRANSCRIBING = "transcribing"  # committed; waiting for the text
+
+
+@dataclass(frozen=True)
+class DictationStopped:
+    """The dictation's session ended for good (key rejected, no credit); the next press opens a
+    new one."""
+
+    error: BaseException
+
+    @property
+    def message(self) -> str:
+        """The sentence the tray shows."""
+        return f"Dictation stopped: {self.error}"
+
+
+DictationEvent = Event | DictationStopped
+"""What a dictation reports: its session's events, and its own end."""

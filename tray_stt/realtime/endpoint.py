@@ -56,10 +56,7 @@ class Endpoint:
                 f"The endpoint URL must start with wss:// or ws:// (got {self.url!r})."
             )
         if self.is_openai and not self.api_key:
-            raise AuthenticationError(
-                "No API key is set: run `tray-stt set-key` (or choose Set API key in the tray "
-                "menu), or export OPENAI_API_KEY=sk-..."
-            )
+            raise AuthenticationError.missing()
         if self.is_openai and self.dialect is Dialect.BETA:
             raise ConfigError(
                 "OpenAI retired the beta realtime dialect on 2026-05-12: use --dialect ga."

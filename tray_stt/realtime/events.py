@@ -17,8 +17,6 @@ from tray_stt.errors import (
 from tray_stt.realtime.models import Dialect
 from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
 
-BILLING_URL = "https://platform.openai.com/settings/organization/billing"
-
 
 @dataclass(frozen=True)
 class SessionReady:
@@ -78,6 +76,19 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Reconnecting:
+    """A connection failed for a reason retrying can fix; the next try is in ``delay_s``."""
+
+    reason: str
+    delay_s: float
+
+    @property
+    def message(self) -> str:
+        """The sentence a console or a tooltip shows."""
+        return f"Connection problem ({self.reason}); retrying in {self.delay_s:.1f} s."
+
+
+@dataclass(frozen=True)
 class ServerError:
     """An ``error`` event, classified."""
 
@@ -89,15 +100,9 @@ class ServerError:
         detail = self.error.code or self.error.type or "error"
         message = self.error.message.rstrip(".")
         if self.kind is ErrorKind.AUTHENTICATION:
-            return AuthenticationError(
-                f"The server rejected the API key ({detail}): set OPENAI_API_KEY, or api_key in "
-                "the config file, to a valid key."
-            )
+            return AuthenticationError.rejected("The server", detail)
         if self.kind is ErrorKind.BILLING:
-            return BillingError(
-                "Your OpenAI account has no credit left (insufficient_quota): add credit at "
-                f"{BILLING_URL} and try again."
-            )
+            return BillingError.no_credit(detail)
         if self.kind is ErrorKind.CONFIGURATION:
             if self.error.type == "client_configuration":
                 return ConfigError(self.error.message)
@@ -136,6 +141,7 @@ Event = (
     | TranscriptCompleted
     | TranscriptFailed
     | Notice
+    | Reconnecting
     | ServerError
     | StateChanged
 )

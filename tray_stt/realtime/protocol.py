@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -106,6 +106,8 @@ class TranscriptionClient:
         self._offline_limit = None if offline_ms is None else offline_ms * BYTES_PER_MS
         self._dropped = 0
         self._journal = AudioJournal()
+        # Before any audio there is no utterance to time; the epoch only keeps the type simple.
+        self._latest_capture = datetime.fromtimestamp(0, UTC)
         self._order: list[_Utterance] = []
         self._frontier = 0  # audio before this is committed or discarded silence
         self._marks: list[int] = []  # manual commits not yet sent
@@ -159,6 +161,7 @@ class TranscriptionClient:
     def append(self, pcm: bytes, when: datetime) -> None:
         """Add captured 24 kHz PCM16 audio; it is sent as soon as the connection is ready."""
         self._journal.append(pcm, when)
+        self._latest_capture = when
         if self._streaming:
             self._send_tail()
         else:
@@ -378,8 +381,10 @@ class TranscriptionClient:
         if not isinstance(transcript, str):
             raise TypeError("transcript")
         utterance = self._conn.items.get(item_id)
-        if utterance is None:  # never committed as far as we know: release it rather than lose it
-            return [TranscriptCompleted(transcript, self._now(), item_id)]
+        if utterance is None:
+            # The server completes only what was committed, and a committed item is known here:
+            # an unknown id is a stale connection's or a forgery, never the user's words.
+            return [Notice(f"Ignored a transcript for item {item_id!r}, which was never sent.")]
         if utterance.outcome is None:
             utterance.outcome = TranscriptCompleted(transcript, utterance.started_at, item_id)
         return self._release()
@@ -390,9 +395,9 @@ class TranscriptionClient:
         message = error.get("message") if isinstance(error, dict) else None
         reason = message if isinstance(message, str) and message else "transcription failed"
         utterance = self._conn.items.get(item_id)
-        if utterance is None:
-            partial = self._conn.early_text.pop(item_id, "")
-            return [TranscriptFailed(reason, partial, self._now(), item_id)]
+        if utterance is None:  # as for completed: not an utterance of ours
+            self._conn.early_text.pop(item_id, None)
+            return [Notice(f"Ignored a failure of item {item_id!r}, which was never sent.")]
         if utterance.outcome is None:
             utterance.outcome = self._failed(utterance, reason)
         return self._release()
@@ -554,12 +559,10 @@ class TranscriptionClient:
     def _failed(self, utterance: _Utterance, reason: str) -> TranscriptFailed:
         return TranscriptFailed(reason, utterance.text, utterance.started_at, utterance.item_id)
 
-    def _now(self) -> datetime:
-        return self._time_at(self._journal.end)
-
     def _time_at(self, offset: int) -> datetime:
-        """When the audio at ``offset`` was captured; now, if nothing was ever captured."""
-        return self._journal.time_at(offset) or datetime.now().astimezone()
+        """When the audio at ``offset`` was captured, else the latest capture time the shell
+        gave: the core reads no clock, so its times are always capture times."""
+        return self._journal.time_at(offset) or self._latest_capture
 
 
 def _segment_end(conn: _Connection) -> int:

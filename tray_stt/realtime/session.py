@@ -28,6 +28,7 @@ from tray_stt.realtime.endpoint import Endpoint
 from tray_stt.realtime.events import (
     Event,
     Notice,
+    Reconnecting,
     ServerError,
     SessionReady,
     SessionState,
@@ -318,7 +319,7 @@ class Session:
             return False
         delay = min(self.options.backoff_s * 2 ** max(failures - 1, 0), self.options.backoff_max_s)
         delay *= random.uniform(0.8, 1.2)
-        self._emit(Notice(f"Connection problem ({reason}); retrying in {delay:.1f} s."))
+        self._emit(Reconnecting(reason, delay))
         return not self._closing.wait(delay)
 
     def _serve(self, transport: Transport) -> tuple[_Ending, bool]:
@@ -372,9 +373,7 @@ class Session:
         if self._fatal is not None or self._closing.is_set():
             return _Ending.FATAL if self._fatal is not None else _Ending.DONE
         if closed.code == 3000:
-            self._fail(
-                AuthenticationError(f"The server refused the credentials ({closed.reason}).")
-            )
+            self._fail(AuthenticationError.rejected("The server", closed.reason or "close 3000"))
             return _Ending.FATAL
         if closed.code == 4000:
             self._fail(ConfigError(f"The server refused the request ({closed.reason})."))

@@ -134,14 +134,9 @@ def _body(exc: Exception) -> str:
 def _refusal(url: str, status: int, body: str) -> Exception:
     """Translate an HTTP refusal of the upgrade (Azure refuses some requests there, §2.3)."""
     if status in (401, 403):
-        return AuthenticationError(
-            f"{url} refused the credentials (HTTP {status}): check the API key and, for Azure, "
-            "that it belongs to this resource."
-        )
+        return AuthenticationError.rejected(url, f"HTTP {status}")
     if status == 429 and "quota" in body:
-        return BillingError(
-            "Your account has no credit left (HTTP 429, insufficient_quota): add credit."
-        )
+        return BillingError.no_credit("HTTP 429, insufficient_quota")
     if status in (429, 500, 502, 503, 504):
         return TransportClosed(None, f"the server answered HTTP {status}")
     detail = f": {body}" if body else ""

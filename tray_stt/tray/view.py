@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from tray_stt import __version__
+from tray_stt import APP_ID, APP_NAME, __version__
 from tray_stt.app.state import (
     AppState,
     ChangeSettings,
@@ -85,7 +85,7 @@ def title_for(snapshot: Snapshot) -> str:
         text = snapshot.detail
     else:
         text = snapshot.partial or snapshot.last_transcript
-    title = f"tray-stt: {state}" + (f" · {' '.join(text.split())}" if text else "")
+    title = f"{APP_NAME}: {state}" + (f" · {' '.join(text.split())}" if text else "")
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
 
 
@@ -152,7 +152,7 @@ class TrayView:
                 self._do(self._actions.ask_api_key),
             ),
             item("Settings", self._do(self._actions.open_settings)),
-            item(f"About tray-stt {__version__}", self._do(self._actions.about)),
+            item(f"About {APP_NAME} {__version__}", self._do(self._actions.about)),
             menu.SEPARATOR,
             item("Quit", self._do(self._quit)),
         )
@@ -219,7 +219,7 @@ class TrayView:
         icon_class = self._icon_class or native_icon_class(pystray)
         snapshot = self._snapshot()
         self._icon = icon_class(
-            "tray-stt",
+            APP_ID,
             icon=load_icon(icon_state(snapshot)),
             title=title_for(snapshot),
             menu=self.build_menu(),
