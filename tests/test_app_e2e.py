@@ -1,8 +1,8 @@
 """The tray service end to end: real ``python -m tray_stt`` processes, headless (no display).
 
-Each test gets a private HOME, XDG folders and runtime directory (tests/tray_process.py). Without
-DISPLAY or WAYLAND_DISPLAY there is no tray host, so the service runs headless: the control socket
-and notifications are all it offers, which is exactly what these tests drive.
+Each test gets a private HOME, XDG folders and runtime directory (tests/support/tray_process.py).
+Without DISPLAY or WAYLAND_DISPLAY there is no tray host, so the service runs headless: the control
+socket and notifications are all it offers, which is exactly what these tests drive.
 """
 
 from __future__ import annotations
@@ -16,18 +16,14 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import desktop_fixtures
 import numpy as np
 import pytest
-from audio_fixtures import silence, tone, write_wav
-from dictation_desktop import PulseMicrophone
-from fake_notification_daemon import FakeNotificationDaemon
-from realtime_server import RealtimeServer
-from tray_process import TrayProcess, cli, private_env, write_file_microphone
 
-# pytest finds fixtures in the test module's namespace (tests/desktop_fixtures.py explains).
-notification_daemon = desktop_fixtures.notification_daemon
-private_session_bus = desktop_fixtures.private_session_bus
+from tests.support.audio_samples import silence, tone, write_wav
+from tests.support.dictation_desktop import PulseMicrophone
+from tests.support.fake_notification_daemon import FakeNotificationDaemon
+from tests.support.realtime_server import RealtimeServer
+from tests.support.tray_process import TrayProcess, cli, private_env, write_file_microphone
 
 NO_KEY = "No API key is set"
 TRANSCRIPTS = ["First words from the microphone.", "Second one.", "And the third."]

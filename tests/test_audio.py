@@ -14,7 +14,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import soxr
-from audio_fixtures import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.audio_samples import (
     energy_bursts,
     have_espeak,
     read_wav,
@@ -24,9 +27,6 @@ from audio_fixtures import (
     wav_bytes,
     write_wav,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tray_stt.audio import wav as audio
 from tray_stt.audio.wav import (
     BYTES_PER_MS,

@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 
+from tests.support.controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 from tray_stt.app.controller import (
     AppState,
     ChangeSettings,

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_audio import FedMicrophone
-from portaudio_fixtures import REPO, needs_portaudio, virtual_microphone
-from realtime_server import RealtimeServer
 
+from tests.support import REPO
+from tests.support.fake_sounddevice import FedMicrophone
+from tests.support.realtime_server import RealtimeServer
+from tests.support.virtual_audio import needs_portaudio, virtual_microphone
 from tray_stt.app.pushtotalk import PushToTalk
 from tray_stt.config import CONFIG_TEMPLATE, PARSERS, Config
 from tray_stt.pushtotalk.cues import CUES, SoundCues, cue_for, load_sound, sound_path

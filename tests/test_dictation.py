@@ -8,9 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from fake_audio import FedMicrophone
-from realtime_server import RealtimeServer
 
+from tests.support.fake_sounddevice import FedMicrophone
+from tests.support.realtime_server import RealtimeServer
 from tray_stt.config import Config
 from tray_stt.desktop.xwindows import Window
 from tray_stt.pushtotalk.dictation import Dictation, DictationState

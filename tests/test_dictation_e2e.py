@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from audio_fixtures import spoken_wav
-from conftest import _start_xvfb, _stop, kill_selection_owners
-from dictation_desktop import (
+
+from tests.support.audio_samples import spoken_wav
+from tests.support.dictation_desktop import (
     PulseMicrophone,
     TkEntry,
     XTerm,
@@ -25,7 +24,8 @@ from dictation_desktop import (
     set_clipboard,
     wait_until,
 )
-from realtime_server import RealtimeServer
+from tests.support.realtime_server import RealtimeServer
+from tests.support.xvfb import xvfb_server
 
 pytestmark = pytest.mark.desktop
 
@@ -99,15 +99,10 @@ def client_types(server: RealtimeServer) -> list[str]:
 def own_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private Xvfb per test: focus, grabs and keyboard state never reach other tests."""
     require("Xvfb")
-    with tempfile.TemporaryFile() as log:
-        server, display = _start_xvfb(log)
+    with xvfb_server() as display:
         monkeypatch.setenv("DISPLAY", display)
         monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-        try:
-            yield display
-        finally:
-            kill_selection_owners(display)
-            _stop(server)
+        yield display
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dictation_desktop import require, wait_until
 
+from tests.support.dictation_desktop import require, wait_until
 from tray_stt.desktop.hotkey_process import ENV_VAR, HotkeyProcess, use_hotkey_process
 from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.pushtotalk.hotkey import Action, HotkeyMode, parse_chord

@@ -26,11 +26,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from audio_fixtures import spoken_wav
-from fake_audio import FakeBackend, FakeDevice, FedMicrophone
-from portaudio_fixtures import needs_portaudio, portaudio_env, virtual_microphone, write_asoundrc
-from realtime_server import RealtimeServer
 
+from tests.support.audio_samples import spoken_wav
+from tests.support.fake_sounddevice import FakeBackend, FakeDevice, FedMicrophone
+from tests.support.realtime_server import RealtimeServer
+from tests.support.virtual_audio import (
+    needs_portaudio,
+    portaudio_env,
+    virtual_microphone,
+    write_asoundrc,
+)
 from tray_stt.app.listening import MicrophoneListener
 from tray_stt.audio.microphone import Microphone
 from tray_stt.config import Config

@@ -11,27 +11,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import desktop_fixtures
 import pytest
-import xtray
-from tray_process import TrayProcess, cli, private_env
-from xtray import TrayHost, docked_icon, drawn_icon, poll
 
+from tests.support.fake_notification_daemon import FakeNotificationDaemon
+from tests.support.tray_host import TrayHost, docked_icon, drawn_icon, poll
+from tests.support.tray_process import TrayProcess, cli, private_env
 from tray_stt.autostart.common import exec_argv
 from tray_stt.autostart.desktop_entry import parse_desktop_entry, switched_off, unescape_string
 
 pytestmark = [pytest.mark.desktop, pytest.mark.skipif(os.name != "posix", reason="XDG autostart")]
 
-# pytest finds fixtures in the test module's namespace (tests/desktop_fixtures.py explains).
-notification_daemon = desktop_fixtures.notification_daemon
-private_session_bus = desktop_fixtures.private_session_bus
-tray_host = xtray.tray_host
-
 
 def test_login_runs_the_autostart_entry_and_the_tray_answers(
     tray_host: str,
     tmp_path: Path,
-    notification_daemon: desktop_fixtures.FakeNotificationDaemon,
+    notification_daemon: FakeNotificationDaemon,
     private_session_bus: str,
 ) -> None:
     env = private_env(tmp_path, DISPLAY=tray_host, DBUS_SESSION_BUS_ADDRESS=private_session_bus)

@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from audio_fixtures import tone
-from fake_audio import FakeBackend, FakeDevice, hide_portaudio
-from portaudio_fixtures import (
-    REPO,
+
+from tests.support import REPO
+from tests.support.audio_samples import tone
+from tests.support.fake_sounddevice import FakeBackend, FakeDevice, hide_portaudio
+from tests.support.virtual_audio import (
     needs_portaudio,
     portaudio_env,
     pulse_daemon,
     write_asoundrc,
 )
-
 from tray_stt.audio.microphone import (
     InputDevice,
     Microphone,

@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from desktop_fixtures import notification_daemon, private_session_bus  # noqa: F401
-from fake_notification_daemon import FakeNotificationDaemon
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.fake_notification_daemon import FakeNotificationDaemon
 from tray_stt.desktop.notify import (
     BODY_LIMIT,
     TITLE_LIMIT,
@@ -63,7 +62,7 @@ def _recording_notifier() -> tuple[Notifier, RecordingBackend, FakeClock]:
 
 
 def test_notifier_dbus_notification_reaches_the_daemon(
-    notification_daemon: FakeNotificationDaemon,  # noqa: F811
+    notification_daemon: FakeNotificationDaemon,
 ) -> None:
     notifier = Notifier(platform="linux")
     assert isinstance(notifier.backend, DBusBackend)
@@ -83,7 +82,7 @@ def test_notifier_dbus_notification_reaches_the_daemon(
 
 
 def test_notifier_no_daemon_on_the_bus_warns_once_and_never_raises(
-    private_session_bus: str,  # noqa: F811
+    private_session_bus: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     notifier = Notifier(backend=DBusBackend())
@@ -108,7 +107,7 @@ def test_notifier_no_session_bus_at_all_never_raises(
 
 
 def test_notifier_daemon_error_reply_is_swallowed(
-    private_session_bus: str,  # noqa: F811
+    private_session_bus: str,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -124,7 +123,7 @@ def test_notifier_daemon_error_reply_is_swallowed(
 
 @pytest.mark.skipif(shutil.which("notify-send") is None, reason="apt install libnotify-bin")
 def test_notify_send_backend_reaches_the_daemon(
-    notification_daemon: FakeNotificationDaemon,  # noqa: F811
+    notification_daemon: FakeNotificationDaemon,
 ) -> None:
     notifier = Notifier(backend=NotifySendBackend("notify-send"))
     notifier.notify("-u \\n option?", 'Body: "quotes", \\ and \\n', urgent=True)

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from desktop_fixtures import private_session_bus  # noqa: F401
-from fake_portal import FakePortal
 
+from tests.support.fake_portal import FakePortal
 from tray_stt.desktop.keyboard import HotkeyUnavailable
 from tray_stt.desktop.portal_hotkey import (
     SHORTCUT_ID,
@@ -24,7 +23,7 @@ WAIT_S = 5.0  # a bound on waiting for a signal to arrive, not a timing assertio
 
 
 @pytest.fixture
-def portal(private_session_bus: str, tmp_path: Path) -> Iterator[FakePortal]:  # noqa: F811
+def portal(private_session_bus: str, tmp_path: Path) -> Iterator[FakePortal]:
     fake = FakePortal(private_session_bus, tmp_path / "portal.jsonl")
     try:
         yield fake
@@ -181,7 +180,7 @@ def test_stop_closes_the_portal_session(portal: FakePortal) -> None:
 
 
 def test_no_portal_on_the_bus_is_unavailable_with_a_sentence(
-    private_session_bus: str,  # noqa: F811
+    private_session_bus: str,
 ) -> None:
     hotkey = PortalHotkey(
         parse_chord("F9"),
@@ -200,7 +199,7 @@ def test_no_session_bus_is_unavailable_with_a_sentence() -> None:
 
 
 def test_a_portal_without_global_shortcuts_is_unavailable(
-    private_session_bus: str,  # noqa: F811
+    private_session_bus: str,
     tmp_path: Path,
 ) -> None:
     fake = FakePortal(private_session_bus, tmp_path / "portal.jsonl", no_shortcuts=True)
@@ -213,7 +212,7 @@ def test_a_portal_without_global_shortcuts_is_unavailable(
 
 
 def test_user_declining_the_binding_is_unavailable_and_closes_the_session(
-    private_session_bus: str,  # noqa: F811
+    private_session_bus: str,
     tmp_path: Path,
 ) -> None:
     fake = FakePortal(private_session_bus, tmp_path / "portal.jsonl", decline=True)
@@ -233,8 +232,7 @@ def test_user_declining_the_binding_is_unavailable_and_closes_the_session(
 def test_tray_on_wayland_dictates_through_the_portal_shortcut(
     portal: FakePortal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_tray import RunningApp
-
+    from tests.test_tray import RunningApp
     from tray_stt.app.service import WAYLAND_HOTKEY
 
     environ = {"WAYLAND_DISPLAY": "wayland-0", "DBUS_SESSION_BUS_ADDRESS": portal.bus_address}

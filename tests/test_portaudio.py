@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from portaudio_fixtures import needs_portaudio, virtual_microphone
+
+from tests.support.virtual_audio import needs_portaudio, virtual_microphone
 
 pytestmark = needs_portaudio
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sdk_validation import validate_client_event
 
+from tests.support.realtime_server.sdk_validation import validate_client_event
 from tray_stt.errors import ProtocolError
 from tray_stt.realtime.events import (
     Notice,

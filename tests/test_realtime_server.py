@@ -1,4 +1,4 @@
-"""Tests of the loopback realtime server (tests/realtime_server.py) with a raw WebSocket client."""
+"""Tests of the loopback realtime server (tests/support/realtime_server/) with a raw client."""
 
 from __future__ import annotations
 
@@ -7,9 +7,19 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from realtime_client import AUTH, COMPLETED, DELTA, FAILED, Client, ga_update, silence, tone
-from realtime_server import RealtimeServer
 from websockets.exceptions import ConnectionClosed
+
+from tests.support.realtime_server import RealtimeServer
+from tests.support.realtime_server.client import (
+    AUTH,
+    COMPLETED,
+    DELTA,
+    FAILED,
+    Client,
+    ga_update,
+    silence,
+    tone,
+)
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
-"""Unit tests of tests/sdk_validation.py (strict checks against the openai SDK's models)."""
+"""Unit tests of tests/support/realtime_server/sdk_validation.py (strict checks, openai SDK)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from realtime_client import COMPLETED, DELTA, ga_update
-from sdk_validation import validate_client_event, validate_server_event
+
+from tests.support.realtime_server.client import COMPLETED, DELTA, ga_update
+from tests.support.realtime_server.sdk_validation import (
+    validate_client_event,
+    validate_server_event,
+)
 
 
 def test_validation_accepts_good_events_and_explicit_nulls() -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_fixtures import silence, tone
-from realtime_server import RealtimeServer
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
+from tests.support.audio_samples import silence, tone
+from tests.support.realtime_server import RealtimeServer
 from tray_stt.audio.wav import paced
 from tray_stt.errors import AuthenticationError, ConfigError, ConnectionFailed
 from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, TranscriptFailed

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from audio_fixtures import speak
 
+from tests.support.audio_samples import speak
 from tray_stt.audio import silero
 from tray_stt.errors import ConfigError
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_fixtures import silence, spoken_wav, tone, write_wav
-from realtime_server import RealtimeServer
+
+from tests.support.audio_samples import silence, spoken_wav, tone, write_wav
+from tests.support.realtime_server import RealtimeServer
 
 SENTENCES = [
     "Hello from the tray.",

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
+
+from tests.support.controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 
 with pytest.MonkeyPatch.context() as _patch:
     # pystray picks its backend at import; without a display only "dummy" imports.

@@ -14,22 +14,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import desktop_fixtures
 import numpy as np
 import pytest
-import xtray
-from audio_fixtures import silence, tone
-from fake_notification_daemon import FakeNotificationDaemon
-from realtime_server import RealtimeServer
-from tray_process import TrayProcess, cli, private_env, write_file_microphone
-from xtray import docked_icon, need, poll, screenshot
+
+from tests.support.audio_samples import silence, tone
+from tests.support.fake_notification_daemon import FakeNotificationDaemon
+from tests.support.realtime_server import RealtimeServer
+from tests.support.tray_host import docked_icon, need, poll, screenshot
+from tests.support.tray_process import TrayProcess, cli, private_env, write_file_microphone
 
 pytestmark = pytest.mark.desktop
-
-# pytest finds fixtures in the test module's namespace (tests/desktop_fixtures.py explains).
-notification_daemon = desktop_fixtures.notification_daemon
-private_session_bus = desktop_fixtures.private_session_bus
-tray_host = xtray.tray_host
 
 TRANSCRIPTS = ["Clicked on and heard.", "Second turn."]
 

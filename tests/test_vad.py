@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from audio_fixtures import speak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.audio_samples import speak
 from tray_stt.audio import silero
 from tray_stt.audio.vad import (
     FRAME_SAMPLES,

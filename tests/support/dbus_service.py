@@ -1,7 +1,8 @@
 """The parent's side of a fake D-Bus service run as a child process (notifications, portal).
 
 The child prints READY once it owns its bus name and appends one JSON line per method call to a
-log file, which the test reads back.
+log file, which the test reads back. It runs as ``python path/to/its/file.py`` with the repository
+root on PYTHONPATH, so its own ``from tests.support... import`` lines resolve as they do here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.support import REPO
 
 
 class ServiceProcess:
@@ -26,7 +29,8 @@ class ServiceProcess:
         self._name = name
         log_path.write_text("")
         argv = [sys.executable, script, "--log", str(log_path), *options]
-        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": bus_address}
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": bus_address, "PYTHONPATH": path}
         self._process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
         self._await_ready()
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tray_process import end_process
+
+from tests.support.tray_process import end_process
 
 ICON_CLASS = "^tray-stt$"
 

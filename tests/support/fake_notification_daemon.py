@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fake_service_process import ServiceProcess
 from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     DBusAddress,
     HeaderFields,
@@ -25,6 +24,8 @@ from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     new_signal,
 )
 from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped, unused-ignore]
+
+from tests.support.dbus_service import ServiceProcess
 
 BUS_NAME = "org.freedesktop.Notifications"
 OBJECT_PATH = "/org/freedesktop/Notifications"

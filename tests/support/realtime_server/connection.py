@@ -1,4 +1,4 @@
-"""One WebSocket connection of the loopback realtime server (see realtime_server.py)."""
+"""One WebSocket connection of the loopback realtime server (see server.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from realtime_records import ConnectionRecord, ItemRecord, Scheduler
-from sdk_validation import validate_client_event, validate_server_event
-from server_vad import EnergyVad, bytes_per_ms, logprobs, speech_ms, split_deltas, usage_tokens
-from session_config import (
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection
+
+from tests.support.realtime_server.records import ConnectionRecord, ItemRecord, Scheduler
+from tests.support.realtime_server.sdk_validation import (
+    validate_client_event,
+    validate_server_event,
+)
+from tests.support.realtime_server.session_config import (
     STREAMING_MODELS,
     ConfigError,
     SessionConfig,
@@ -25,11 +30,17 @@ from session_config import (
     render_beta,
     render_ga,
 )
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import ServerConnection
+from tests.support.realtime_server.vad import (
+    EnergyVad,
+    bytes_per_ms,
+    logprobs,
+    speech_ms,
+    split_deltas,
+    usage_tokens,
+)
 
 if TYPE_CHECKING:
-    from realtime_server import RealtimeServer
+    from tests.support.realtime_server.server import RealtimeServer
 
 __all__ = ["RealtimeSession"]
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+
 needs_portaudio = pytest.mark.skipif(
     ctypes.util.find_library("portaudio") is None,
     reason="libportaudio2 is not installed (apt install libportaudio2)",

@@ -9,7 +9,7 @@ Threaded (``websockets.sync``), on 127.0.0.1 and a free port::
         assert server.violations == []
 
 Protocol reference: /work/shared/realtime-protocol.md. The per-connection logic is in
-realtime_connection.py, session config in session_config.py, VAD in server_vad.py.
+connection.py, session config in session_config.py, VAD in vad.py.
 
 Script rule ("exactly once" across reconnects): the server keeps the set of delivered script
 indices (an item whose ``completed`` or ``failed`` event was sent). On each connection the i-th
@@ -30,9 +30,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from realtime_connection import RealtimeSession
-from realtime_records import ConnectionRecord, ItemRecord
 from websockets.sync.server import Server, ServerConnection, serve
+
+from tests.support.realtime_server.connection import RealtimeSession
+from tests.support.realtime_server.records import ConnectionRecord, ItemRecord
 
 __all__ = ["ConnectionRecord", "ItemRecord", "RealtimeServer"]
 

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fake_service_process import ServiceProcess
 from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     DBusAddress,
     HeaderFields,
@@ -32,6 +31,8 @@ from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     new_signal,
 )
 from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped, unused-ignore]
+
+from tests.support.dbus_service import ServiceProcess
 
 BUS_NAME = "org.freedesktop.portal.Desktop"
 OBJECT_PATH = "/org/freedesktop/portal/desktop"

@@ -1,12 +1,6 @@
-"""Desktop-tier fixtures: a private D-Bus session bus and a fake notification daemon on it.
+"""D-Bus fixtures of the desktop tier: a private session bus and a fake notification daemon on it.
 
-pytest finds fixtures only in conftest.py files, plugins and the test module's own namespace, so
-a test module imports the ones it uses, and those they depend on:
-
-    from desktop_fixtures import notification_daemon, private_session_bus  # noqa: F401
-
-(``tests/`` is on sys.path under pytest's default rootdir-relative import mode.) Alternatively,
-``pytest_plugins = ["desktop_fixtures"]`` in tests/conftest.py registers them for every module.
+tests/conftest.py registers them (``pytest_plugins``), so any test can request them by name.
 """
 
 from __future__ import annotations
@@ -19,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_notification_daemon import FakeNotificationDaemon
+
+from tests.support.fake_notification_daemon import FakeNotificationDaemon
 
 _START_TIMEOUT_S = 10.0
 

@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from server_vad import VadParams
+from tests.support.realtime_server.vad import VadParams
 
 __all__ = [
     "STREAMING_MODELS",
