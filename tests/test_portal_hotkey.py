@@ -232,7 +232,7 @@ def test_user_declining_the_binding_is_unavailable_and_closes_the_session(
 def test_tray_on_wayland_dictates_through_the_portal_shortcut(
     portal: FakePortal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_tray import RunningApp
+    from tests.support.tray_harness import RunningApp
     from tray_stt.app.service import WAYLAND_HOTKEY
 
     environ = {"WAYLAND_DISPLAY": "wayland-0", "DBUS_SESSION_BUS_ADDRESS": portal.bus_address}

@@ -3,7 +3,7 @@
 What runs here is what a user without AppIndicator support gets: the venv has no PyGObject, so
 pystray's xorg backend draws the icon. That backend has no menu (pystray HAS_MENU=False), so the
 test clicks the icon itself, whose default action toggles listening; the menu model is covered by
-tests/test_tray.py. Screenshots of the tray are saved under the test's tmp_path and, when
+tests/tray/test_view_menu.py. Screenshots of the tray are saved under the test's tmp_path and, when
 $TRAY_STT_ARTIFACTS is set, copied there.
 """
 
