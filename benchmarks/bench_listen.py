@@ -1,10 +1,11 @@
 """Benchmark of ``tray-stt listen``: CPU and memory while streaming live, local end-of-turn delay.
 
-The microphone is a private PulseAudio daemon's null-sink monitor (as in tests/test_listen_e2e.py)
-into which paplay speaks espeak-ng sentences in real time, over and over. CPU and memory are read
-from /proc for the listening process alone; the loopback server runs in this process, which
-notes when each client frame arrives. End of speech -> commit is measured on those arrival times:
-from the last loud sample the server received before a commit to the commit itself.
+The microphone is a private PulseAudio daemon's null-sink monitor (as in
+tests/app/test_listen_e2e.py) into which paplay speaks espeak-ng sentences in real time, over and
+over. CPU and memory are read from /proc for the listening process alone; the loopback server runs
+in this process, which notes when each client frame arrives. End of speech -> commit is measured
+on those arrival times: from the last loud sample the server received before a commit to the
+commit itself.
 
 Run: .venv/bin/python -m benchmarks.bench_listen   (prints a table; asserts nothing)
 """

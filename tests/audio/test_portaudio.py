@@ -12,10 +12,10 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.support import REPO
 from tests.support.virtual_audio import needs_portaudio, virtual_microphone
 
 pytestmark = needs_portaudio
@@ -54,7 +54,7 @@ def probe(mode: str, env: dict[str, str]) -> list[dict[str, object]]:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
     result: list[dict[str, object]] = json.loads(done.stdout)

@@ -1,7 +1,7 @@
 """Desktop tier: the real GTK menu of the real tray app, opened and used with xdotool.
 
-tests/test_tray_desktop.py runs pystray's xorg backend, which has no menu. Here the app runs in a
-second virtual environment, .venv-gtk (Debian's python3 with --system-site-packages, so that the
+tests/tray/test_desktop_xorg.py runs pystray's xorg backend, which has no menu. Here the app runs in
+a second virtual environment, .venv-gtk (Debian's python3 with --system-site-packages, so that the
 system's PyGObject is importable; .ci/setup makes it when given ``test``), in an XEmbed tray
 (trayer) on Xvfb with a private D-Bus and a fake notification daemon:
 
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support import REPO
 from tests.support.audio_samples import silence, tone
 from tests.support.fake_notification_daemon import FakeNotificationDaemon
 from tests.support.realtime_server import RealtimeServer
@@ -35,7 +36,7 @@ from tests.support.tray_host import docked_icon, need, poll, popup_menus, screen
 from tests.support.tray_process import TrayProcess, cli, private_env, write_file_microphone
 from tray_stt.tray.view import choose_linux_backend
 
-GTK_PYTHON = Path(__file__).resolve().parent.parent / ".venv-gtk" / "bin" / "python"
+GTK_PYTHON = REPO / ".venv-gtk" / "bin" / "python"
 SYSTEM_PYTHON = "/usr/bin/python3"
 TRANSCRIPTS = ["Chosen from the menu."]
 # The icon's WM_CLASS: pystray's Gtk.StatusIcon window is named after the program

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.support import REPO
 from tray_stt.errors import AssetMissing
 from tray_stt.resources import app_icon_path, assets_dir
 from tray_stt.tray.icons import SIZES, IconState, icon_path, load_icon
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = REPO / "assets"
 SCRIPT = ASSETS / "make_icons.py"
 LIGHT_PANEL = (255, 255, 255)
 DARK_PANEL = (0x20, 0x20, 0x20)
