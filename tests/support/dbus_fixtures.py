@@ -96,4 +96,4 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.stdout.close()
 
 
-__all__ = ["FakeNotificationDaemon", "notification_daemon", "private_session_bus"]
+__all__ = ["notification_daemon", "private_session_bus"]
