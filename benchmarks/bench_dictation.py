@@ -7,7 +7,7 @@
    Entry whose StringVar writes every change to a file; the time from ``deliver()`` to the file
    holding the text. The clipboard settle delay comes after the paste and is not counted.
 
-Run: .venv/bin/python benchmarks/bench_dictation.py [--turns 10]   (prints a table; asserts nothing)
+Run: .venv/bin/python -m benchmarks.bench_dictation [--turns 10]   (prints a table; asserts nothing)
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import argparse
 import os
 import queue
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -26,18 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import _start_xvfb, _stop, kill_selection_owners  # noqa: E402
-from dictation_desktop import TkEntry, set_clipboard, wait_until  # noqa: E402
-from realtime_server import RealtimeServer  # noqa: E402
-
-from tray_stt.config import Config  # noqa: E402
-from tray_stt.desktop.inject import Deliverer  # noqa: E402
-from tray_stt.pushtotalk.delivery import DeliveryMode  # noqa: E402
-from tray_stt.pushtotalk.dictation import Dictation  # noqa: E402
-from tray_stt.realtime.events import Event, SessionReady  # noqa: E402
+from tests.support.dictation_desktop import TkEntry, set_clipboard, wait_until
+from tests.support.realtime_server import RealtimeServer
+from tests.support.xvfb import xvfb_server
+from tray_stt.config import Config
+from tray_stt.desktop.inject import Deliverer
+from tray_stt.pushtotalk.delivery import DeliveryMode
+from tray_stt.pushtotalk.dictation import Dictation
+from tray_stt.realtime.events import Event, SessionReady
 
 CHUNK = (np.sin(np.arange(480) * 0.2) * 12000).astype("<i2").tobytes()  # 20 ms, loud
 TAIL_MS = 200
@@ -113,8 +108,7 @@ def key_up_to_commit(turns: int) -> list[float]:
 
 def completed_to_text(turns: int) -> list[float]:
     """Milliseconds from deliver() to the text in a Tk Entry, per turn (paste via xdotool)."""
-    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log:
-        server, display = _start_xvfb(log)
+    with tempfile.TemporaryDirectory() as tmp, xvfb_server() as display:
         env = {**os.environ, "DISPLAY": display}
         env.pop("WAYLAND_DISPLAY", None)
         saved = {k: os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY")}
@@ -137,8 +131,6 @@ def completed_to_text(turns: int) -> list[float]:
         finally:
             deliverer.close()
             entry.close()
-            kill_selection_owners(display)
-            _stop(server)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

@@ -1,12 +1,13 @@
 """Benchmark of ``tray-stt listen``: CPU and memory while streaming live, local end-of-turn delay.
 
-The microphone is a private PulseAudio daemon's null-sink monitor (as in tests/test_listen_e2e.py)
-into which paplay speaks espeak-ng sentences in real time, over and over. CPU and memory are read
-from /proc for the listening process alone; the loopback server runs in this process, which
-notes when each client frame arrives. End of speech -> commit is measured on those arrival times:
-from the last loud sample the server received before a commit to the commit itself.
+The microphone is a private PulseAudio daemon's null-sink monitor (as in
+tests/app/test_listen_e2e.py) into which paplay speaks espeak-ng sentences in real time, over and
+over. CPU and memory are read from /proc for the listening process alone; the loopback server runs
+in this process, which notes when each client frame arrives. End of speech -> commit is measured
+on those arrival times: from the last loud sample the server received before a commit to the
+commit itself.
 
-Run: .venv/bin/python benchmarks/bench_listen.py   (prints a table; asserts nothing)
+Run: .venv/bin/python -m benchmarks.bench_listen   (prints a table; asserts nothing)
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from tests.support.audio_samples import spoken_wav
+from tests.support.realtime_server import RealtimeServer, connection
+from tests.support.virtual_audio import virtual_microphone
+from tray_stt.audio.vad import LocalTurns
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-import realtime_connection  # noqa: E402
-from audio_fixtures import spoken_wav  # noqa: E402
-from portaudio_fixtures import virtual_microphone  # noqa: E402
-from realtime_server import RealtimeServer  # noqa: E402
-
-from tray_stt.audio.vad import LocalTurns  # noqa: E402
 
 SENTENCES = [
     "Hello from the tray.",
@@ -57,17 +55,17 @@ Arrival = tuple[float, str]  # monotonic time, raw client frame
 def timed_frames() -> Iterator[list[Arrival]]:
     """Note the arrival time of every client frame the loopback server receives."""
     arrivals: list[Arrival] = []
-    original = realtime_connection.RealtimeSession._on_frame
+    original = connection.RealtimeSession._on_frame
 
     def on_frame(self: Any, message: str | bytes) -> None:
         arrivals.append((time.monotonic(), message if isinstance(message, str) else ""))
         original(self, message)
 
-    realtime_connection.RealtimeSession._on_frame = on_frame  # type: ignore[method-assign]
+    connection.RealtimeSession._on_frame = on_frame  # type: ignore[method-assign]
     try:
         yield arrivals
     finally:
-        realtime_connection.RealtimeSession._on_frame = original  # type: ignore[method-assign]
+        connection.RealtimeSession._on_frame = original  # type: ignore[method-assign]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,7 +1,7 @@
 """Benchmarks of the realtime core: client CPU, fast-mode speed, completed-to-fsync latency.
 
 The loopback server runs in a child process so its CPU is not counted as the client's.
-Run: .venv/bin/python benchmarks/bench_transcribe.py   (prints a table; asserts nothing)
+Run: .venv/bin/python -m benchmarks.bench_transcribe   (prints a table; asserts nothing)
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,19 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from audio_fixtures import silence, tone, write_wav  # noqa: E402
-
-from tray_stt.audio.convert import paced  # noqa: E402
-from tray_stt.audio.wav import open_wav  # noqa: E402
-from tray_stt.realtime.endpoint import Endpoint  # noqa: E402
-from tray_stt.realtime.events import Event, TranscriptCompleted  # noqa: E402
-from tray_stt.realtime.models import TranscriptionSettings  # noqa: E402
-from tray_stt.realtime.session import Session, SessionOptions  # noqa: E402
-from tray_stt.realtime.transport import Transport, websocket_connect  # noqa: E402
-from tray_stt.transcripts import DailyLog  # noqa: E402
+from tests.support.audio_samples import silence, tone, write_wav
+from tray_stt.audio.convert import paced
+from tray_stt.audio.wav import open_wav
+from tray_stt.realtime.endpoint import Endpoint
+from tray_stt.realtime.events import Event, TranscriptCompleted
+from tray_stt.realtime.models import TranscriptionSettings
+from tray_stt.realtime.session import Session, SessionOptions
+from tray_stt.realtime.transport import Transport, websocket_connect
+from tray_stt.transcripts import DailyLog
 
 RATE_IN = 44100  # a typical file or microphone rate: the client resamples it
 COMPLETED = "conversation.item.input_audio_transcription.completed"
@@ -38,7 +33,7 @@ COMPLETED = "conversation.item.input_audio_transcription.completed"
 
 def serve(port_out: multiprocessing.connection.Connection) -> None:  # type: ignore[name-defined]
     """Child process: the loopback realtime server until killed."""
-    from realtime_server import RealtimeServer
+    from tests.support.realtime_server import RealtimeServer
 
     with RealtimeServer(completion_delay=0.0) as server:
         port_out.send(server.url)

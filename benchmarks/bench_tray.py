@@ -1,6 +1,7 @@
 """Benchmark of the running tray service: idle CPU, resident memory, launch to ready.
 
-Two configurations, each a real ``python -m tray_stt`` in a private HOME (tests/tray_process.py):
+Two configurations, each a real ``python -m tray_stt`` in a private HOME
+(tests/support/tray_process.py):
 
 - headless (no display): launch until the control socket answers ``status``;
 - xorg tray (Xvfb + trayer, when installed): launch until the icon is docked in the tray.
@@ -8,7 +9,7 @@ Two configurations, each a real ``python -m tray_stt`` in a private HOME (tests/
 Idle CPU is the process's user+system time over the idle period divided by wall time (targets:
 ~0 %, no polling loops); RSS is VmRSS at the end (target <= 80 MB); launch targets <= 1 s.
 
-    .venv/bin/python benchmarks/bench_tray.py [--idle-seconds 20]
+    .venv/bin/python -m benchmarks.bench_tray [--idle-seconds 20]
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from tray_process import TrayProcess, private_env  # noqa: E402
-
-from tray_stt.errors import ControlError  # noqa: E402
+from tests.support.tray_process import TrayProcess, private_env
+from tray_stt.errors import ControlError
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -101,7 +98,7 @@ def xorg_env(root: Path) -> tuple[dict[str, str], list[subprocess.Popen[bytes]]]
 
 
 def icon_docked(tray: TrayProcess) -> bool:
-    from xtray import docked_icon
+    from tests.support.tray_host import docked_icon
 
     return docked_icon(tray.env["DISPLAY"]) is not None
 

@@ -13,7 +13,7 @@ utterances: one turn per sentence is right; a lead-in under the 400 ms pre-roll 
 loud sample (-40 dBFS) is "short lead"; a last loud sample not sent is "cut tail". CPU is
 `time.process_time` over every condition, one thread; "% core" is CPU seconds per audio second.
 
-Run: .venv/bin/python benchmarks/bench_vad.py [--seconds 60] [--only NAME]   (asserts nothing)
+Run: .venv/bin/python -m benchmarks.bench_vad [--seconds 60] [--only NAME]   (asserts nothing)
 Candidates that are not installed (or whose native library will not load) are skipped with a
 note. Silero on plain onnxruntime needs a separate venv with `onnxruntime` and
 `silero-vad --no-deps`: the silero-vad package itself requires torch.
@@ -38,11 +38,10 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tray_stt.audio.vad import FrameScorer, LocalTurns
+from tray_stt.realtime.turns import Speech, SpeechBegan, SpeechEnded
 
-from tray_stt.audio.vad import FrameScorer, LocalTurns  # noqa: E402
-from tray_stt.realtime.turns import Speech, SpeechBegan, SpeechEnded  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RATE = 24_000
 GRID = 240  # 10 ms scoring frames at 24 kHz
@@ -397,8 +396,8 @@ CANDIDATES = [
     Candidate("ten-vad 0.5", ten, 0.5, ("ten-vad",),
               "from ten_vad import TenVad; TenVad(256, 0.5)", turns=True),
     Candidate("tray_stt.audio.vad (numpy Silero)", tray_stt_scorer, 0.5, (),
-              "from tray_stt import vad; vad.SileroScorer()", turns=True,
-              files=(ROOT / "tray_stt" / "silero.py", ROOT / "assets" / "models")),
+              "from tray_stt.audio import vad; vad.SileroScorer()", turns=True,
+              files=(ROOT / "tray_stt" / "audio" / "silero.py", ROOT / "assets" / "models")),
 ]  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""Tests of tray_stt.app: the controller, the control socket, the tray service and the commands."""

@@ -1,0 +1,174 @@
+"""``tray-stt dictate`` end to end, under Xvfb: xdotool holds the real pynput hotkey, PulseAudio
+plays spoken WAVs into the microphone, the loopback server scripts the transcripts, and the text
+is read back from a Tk Entry and an xterm."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.audio_samples import spoken_wav
+from tests.support.dictation_desktop import (
+    PulseMicrophone,
+    TkEntry,
+    XTerm,
+    clipboard,
+    dictate_env,
+    lines_until,
+    require,
+    set_clipboard,
+    wait_until,
+)
+from tests.support.realtime_server import RealtimeServer
+from tests.support.xvfb import xvfb_server
+
+pytestmark = pytest.mark.desktop
+
+KOREAN = "안녕하세요, 세계 — café déjà vu"
+ENGLISH = "Hello from the hotkey."
+
+
+@pytest.fixture
+def pulse(tmp_path: Path) -> Iterator[PulseMicrophone]:
+    microphone = PulseMicrophone(tmp_path)
+    try:
+        yield microphone
+    finally:
+        microphone.close()
+
+
+@pytest.fixture
+def speech(tmp_path: Path) -> Path:
+    path = tmp_path / "speech.wav"
+    spoken_wav(path, ["Hello from the hotkey."], gap_s=0.2)
+    return path
+
+
+class Dictate:
+    """A running ``tray-stt dictate``; its stderr is collected on a thread."""
+
+    def __init__(self, env: dict[str, str], tmp_path: Path, *args: str) -> None:
+        self.log_dir = tmp_path / "logs"
+        command = [sys.executable, "-m", "tray_stt", "dictate", "--log-dir", str(self.log_dir)]
+        self.process = subprocess.Popen(
+            [*command, *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stderr is not None
+        started = lines_until(iter(self.process.stderr.readline, ""), "and speak")
+        assert "and speak" in started[-1], "".join(started)
+        self.stderr: list[str] = started
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+
+    def close(self) -> str:
+        """Ctrl+C; returns the stdout."""
+        self.process.send_signal(2)
+        stdout, _ = self.process.communicate(timeout=30)
+        return stdout
+
+
+def xdotool(env: dict[str, str], *args: str) -> None:
+    subprocess.run(["xdotool", *args], env=env, check=True, timeout=10)
+
+
+def hold_and_speak(env: dict[str, str], key: str, pulse: PulseMicrophone, wav: Path) -> None:
+    """Hold ``key`` (X auto-repeat sends presses meanwhile) while the WAV plays."""
+    xdotool(env, "keydown", key)
+    pulse.speak(wav)
+    xdotool(env, "keyup", key)
+
+
+def client_types(server: RealtimeServer) -> list[str]:
+    return [str(e.get("type")) for c in server.connections for e in c.client_events]
+
+
+@pytest.fixture
+def own_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private Xvfb per test: focus, grabs and keyboard state never reach other tests."""
+    require("Xvfb")
+    with xvfb_server() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        yield display
+
+
+@pytest.fixture
+def desktop(own_display: str, tmp_path: Path, pulse: PulseMicrophone) -> dict[str, str]:
+    require("xdotool", "xclip")
+    return dictate_env(tmp_path, own_display, pulse)
+
+
+def test_dictate_pastes_non_ascii_into_tk_entry_and_restores_clipboard(
+    desktop: dict[str, str], tmp_path: Path, pulse: PulseMicrophone, speech: Path
+) -> None:
+    with RealtimeServer(transcripts=[KOREAN]) as server:
+        entry = TkEntry(tmp_path, desktop)
+        set_clipboard(desktop, "PREVIOUS-CLIP")
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "f9")
+        try:
+            hold_and_speak(desktop, "F9", pulse, speech)
+            assert wait_until(lambda: entry.text == KOREAN), (entry.text, dictate.stderr)
+            assert wait_until(lambda: clipboard(desktop) == "PREVIOUS-CLIP")
+        finally:
+            stdout = dictate.close()
+            entry.close()
+        types = client_types(server)
+        events = server.connections[0].client_events
+        session = next(e["session"] for e in events if e["type"] == "session.update")
+    assert types.count("input_audio_buffer.commit") == 1  # auto-repeat did not split the turn
+    assert session["audio"]["input"]["turn_detection"] is None
+    assert KOREAN in stdout
+    log = next(dictate.log_dir.glob("*.txt")).read_text(encoding="utf-8")
+    assert log.rstrip().endswith(KOREAN)
+
+
+def test_dictate_pastes_into_xterm_with_ctrl_shift_v(
+    desktop: dict[str, str], tmp_path: Path, pulse: PulseMicrophone, speech: Path
+) -> None:
+    with RealtimeServer(transcripts=[ENGLISH, KOREAN]) as server:
+        term = XTerm(tmp_path, desktop)
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "<ctrl>+<alt>+space")
+        try:
+            hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
+            assert wait_until(lambda: term.text == ENGLISH), (term.text, dictate.stderr)
+            hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
+            both = ENGLISH + KOREAN
+            assert wait_until(lambda: term.text == both), (term.text, dictate.stderr)
+        finally:
+            dictate.close()
+            term.close()
+
+
+def test_dictate_escape_cancels_the_turn(
+    desktop: dict[str, str], tmp_path: Path, pulse: PulseMicrophone, speech: Path
+) -> None:
+    with RealtimeServer(transcripts=[ENGLISH, "a second turn"]) as server:
+        entry = TkEntry(tmp_path, desktop)
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "f9")
+        try:
+            xdotool(desktop, "keydown", "F9")
+            pulse.speak(speech)
+            xdotool(desktop, "key", "Escape")
+            xdotool(desktop, "keyup", "F9")
+            hold_and_speak(desktop, "F9", pulse, speech)
+            assert wait_until(lambda: entry.text == ENGLISH), (entry.text, dictate.stderr)
+        finally:
+            dictate.close()
+            entry.close()
+        types = client_types(server)
+    assert types.count("input_audio_buffer.commit") == 1
+    first_commit = types.index("input_audio_buffer.commit")
+    assert types[:first_commit].count("input_audio_buffer.clear") >= 2  # cancel, then press

@@ -1,0 +1,1 @@
+"""Tests of tray_stt.desktop: notifications, the portal and X11 hotkeys, the hotkey process."""

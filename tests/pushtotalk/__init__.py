@@ -1,0 +1,1 @@
+"""Tests of tray_stt.pushtotalk: the hotkey machine, dictation turns, delivery and cues."""

@@ -1,0 +1,1 @@
+"""Tests of tray_stt.realtime: the protocol core, the session worker and the audio journal."""

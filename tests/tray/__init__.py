@@ -1,0 +1,1 @@
+"""Tests of tray_stt.tray: the icons and the pystray view."""
