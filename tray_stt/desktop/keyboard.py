@@ -1,7 +1,7 @@
 """The pynput shell: a global key listener feeding the hotkey machine, and key injection.
 
 The only module that imports pynput, lazily: importing it with no display raises (not always an
-ImportError), and on Wayland its X listener sees only XWayland windows (platform-notes §3).
+ImportError), and on Wayland its X listener sees only XWayland windows (docs/architecture.md §6.2).
 """
 
 from __future__ import annotations

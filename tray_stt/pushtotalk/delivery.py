@@ -72,7 +72,7 @@ class Plan:
 
 
 def plan_delivery(mode: DeliveryMode, desktop: Desktop, tools: Collection[str]) -> Plan:
-    """Choose the strategy for ``mode`` with the tools installed (platform-notes §3)."""
+    """Choose the strategy for ``mode`` with the tools installed (docs/architecture.md §6.3)."""
     if mode is DeliveryMode.CLIPBOARD or desktop is Desktop.NONE:
         return Plan(DeliveryMode.CLIPBOARD, tell_user=mode is not DeliveryMode.CLIPBOARD)
     if desktop is Desktop.WAYLAND:

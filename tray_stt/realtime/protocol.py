@@ -4,7 +4,7 @@ No sockets, threads or clocks: the I/O shell (session.py) feeds server frames to
 to ``append`` and sends what ``take_outgoing`` returns. The client owns the whole session, across
 connections: completed transcripts are released in spoken order, and audio whose transcript has not
 arrived when a connection ends is sent again on the next one, so each utterance is transcribed
-exactly once (realtime-protocol.md §6.4, §10).
+exactly once (docs/protocol.md §8).
 """
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ class TranscriptionClient:
         kind = event.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            return []  # unknown events are ignored, as the protocol asks (§10.9)
+            return []  # unknown events are ignored, as the protocol asks (docs/protocol.md §7)
         try:
             return handler(self, event)
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -598,7 +598,7 @@ _HANDLERS = {
     "input_audio_buffer.cleared": TranscriptionClient._on_cleared,
     "conversation.item.input_audio_transcription.delta": TranscriptionClient._on_delta,
     "conversation.item.input_audio_transcription.completed": TranscriptionClient._on_completed,
-    # A legacy name OpenAI's own agents SDK still tolerates (§6.4).
+    # A legacy name OpenAI's own agents SDK still tolerates (docs/protocol.md §7).
     "input_audio_transcription_completed": TranscriptionClient._on_completed,
     "conversation.item.input_audio_transcription.failed": TranscriptionClient._on_failed,
     "error": TranscriptionClient._on_error,

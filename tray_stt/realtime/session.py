@@ -50,7 +50,7 @@ class SessionOptions:
     """Timeouts and limits of the session worker."""
 
     connect_timeout_s: float = 10.0
-    max_session_s: float = 55 * 60  # the server ends sessions at 60 minutes (§8)
+    max_session_s: float = 55 * 60  # the server ends sessions at 60 minutes (docs/protocol.md §10)
     rollover_wait_s: float = 10.0  # for the old session's transcripts before switching
     final_wait_s: float = 30.0  # with no word from the server, at the end of input
     live_silence_ms: int | None = None  # live sources: silence kept for resends (see protocol)

@@ -1,6 +1,6 @@
 """Client events as JSON text, in either dialect, and classification of server errors.
 
-Pure functions: realtime-protocol.md §3-§4 for the shapes, §7 for what each error means to us.
+Pure functions: docs/protocol.md §3 and §6 for the shapes, §9 for what each error means to us.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def session_update(
     audio_input = {
         "format": {"type": "audio/pcm", "rate": 24000},
         "transcription": _transcription(settings, dialect),
-        # Explicit null matters: the server creates sessions with server_vad on (§3.3).
+        # Explicit null matters: the server creates sessions with server_vad on (docs/protocol.md §5).
         "turn_detection": turn,
         "noise_reduction": _noise_reduction(settings),
     }
@@ -150,7 +150,7 @@ _CONFIG_CODES = {
 
 
 def classify_error(error: ServerErrorInfo, *, config_event_ids: frozenset[str]) -> ErrorKind:
-    """Map an error to what the client must do (realtime-protocol.md §7)."""
+    """Map an error to what the client must do (docs/protocol.md §9)."""
     code = (error.code or "").lower()
     etype = (error.type or "").lower()
     message = error.message.lower()

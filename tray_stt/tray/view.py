@@ -2,7 +2,7 @@
 
 Menu callbacks only post commands. Every change to the icon comes through ``show``, which may be
 called from any thread and hands the work to the tray's own thread where the platform needs it
-(platform-notes §1: AppKit must only be touched from the main thread).
+(docs/architecture.md §6.1: AppKit must only be touched from the main thread).
 """
 
 from __future__ import annotations
@@ -228,7 +228,9 @@ class TrayView:
         self._menu_shown = menu_key(snapshot)
         try:
             self._icon.run(setup=self._setup)
-        except Exception:  # GTK raises at stop when no notification daemon exists (§1)
+        except (
+            Exception
+        ):  # GTK raises at stop when no notification daemon exists (docs/architecture.md §6.1)
             _log.warning("the tray loop ended with an error", exc_info=True)
 
     def stop(self) -> None:
@@ -269,7 +271,7 @@ class TrayView:
                 icon.title = wanted[1]
                 self._shown = wanted
             if menu != self._menu_shown:
-                # Changed from outside the menu (control socket, errors): redraw it (§1). Not
+                # Changed from outside the menu (control socket, errors): redraw it (docs/architecture.md §6.1). Not
                 # on every partial transcript: appindicator rebuilds the whole GTK menu.
                 self._menu_shown = menu
                 icon.update_menu()
