@@ -34,7 +34,8 @@ _UNIONS: dict[tuple[str, str], Any] = {
 # GA: session.created/updated reuse the *create request* model, which lacks id/object/expires_at
 # (docs/protocol.md §7); deltas carry an unmodelled ``obfuscation`` string (docs/protocol.md §7).
 # Beta: TranscriptionSession is the REST response model; the events also carry id/object/include/
-# input_audio_noise_reduction (docs/protocol.md §7; OpenAI's example RealtimeBetaServerEventTranscriptionSessionCreated).
+# input_audio_noise_reduction (docs/protocol.md §7; OpenAI's example
+# RealtimeBetaServerEventTranscriptionSessionCreated).
 _SESSION_EXTRAS = frozenset({("session", "id"), ("session", "object"), ("session", "expires_at")})
 _BETA_SESSION_EXTRAS = _SESSION_EXTRAS | {
     ("session", "include"),
