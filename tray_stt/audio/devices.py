@@ -12,7 +12,8 @@ from tray_stt.audio.portaudio import import_sounddevice
 from tray_stt.errors import AudioInputError
 
 Backend = Any
-"""The `sounddevice` module, or a fake with the same functions and classes (tests/support/fake_sounddevice.py)."""
+"""The `sounddevice` module, or a fake with the same functions and classes
+(tests/support/fake_sounddevice.py)."""
 
 _NO_DEVICE_HINTS = {
     "darwin": "allow microphone access in System Settings > Privacy & Security",

@@ -132,7 +132,8 @@ def _body(exc: Exception) -> str:
 
 
 def _refusal(url: str, status: int, body: str) -> Exception:
-    """Translate an HTTP refusal of the upgrade (Azure refuses some requests there, docs/protocol.md §1.4)."""
+    """Translate an HTTP refusal of the upgrade (Azure refuses some requests there: docs/protocol.md
+    §1.4)."""
     if status in (401, 403):
         return AuthenticationError.rejected(url, f"HTTP {status}")
     if status == 429 and "quota" in body:

@@ -81,7 +81,8 @@ def session_update(
     audio_input = {
         "format": {"type": "audio/pcm", "rate": 24000},
         "transcription": _transcription(settings, dialect),
-        # Explicit null matters: the server creates sessions with server_vad on (docs/protocol.md §5).
+        # Explicit null matters: the server creates sessions with server_vad on
+        # (docs/protocol.md §5).
         "turn_detection": turn,
         "noise_reduction": _noise_reduction(settings),
     }

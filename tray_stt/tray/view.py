@@ -271,8 +271,9 @@ class TrayView:
                 icon.title = wanted[1]
                 self._shown = wanted
             if menu != self._menu_shown:
-                # Changed from outside the menu (control socket, errors): redraw it (docs/architecture.md §6.1). Not
-                # on every partial transcript: appindicator rebuilds the whole GTK menu.
+                # Changed from outside the menu (control socket, errors): redraw it
+                # (docs/architecture.md §6.1). Not on every partial transcript: appindicator
+                # rebuilds the whole GTK menu.
                 self._menu_shown = menu
                 icon.update_menu()
 
