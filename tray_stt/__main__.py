@@ -14,7 +14,7 @@ from typing import Any
 
 from tray_stt import APP_NAME, __version__
 from tray_stt.app.console import LiveOutput, Progress, TranscriptOutput
-from tray_stt.app.control import send_command
+from tray_stt.app.control import COMMANDS, send_command
 from tray_stt.app.listening import live_session, local_turns
 from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=run_devices)
 
-    for name, text in CONTROL_COMMANDS.items():
-        control = commands.add_parser(name, help=text)
+    for name, command in COMMANDS.items():
+        control = commands.add_parser(name, help=command.help)
         control.set_defaults(handler=run_control)
 
     set_key = commands.add_parser(
@@ -85,18 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     autostart.add_argument("action", choices=["enable", "disable", "status"])
     autostart.set_defaults(handler=lambda args: run_autostart_command(args.action))
     return parser
-
-
-CONTROL_COMMANDS = {
-    "toggle": "start or stop listening in the running tray",
-    "start": "start listening in the running tray",
-    "stop": "stop listening in the running tray",
-    "status": "show what the running tray is doing",
-    "quit": "quit the running tray",
-    "press": "start a push-to-talk turn in the running tray",
-    "release": "end the push-to-talk turn in the running tray",
-    "talk": "start or end a push-to-talk turn in the running tray (shortcuts without release)",
-}
 
 
 def _add_session_options(command: argparse.ArgumentParser) -> None:

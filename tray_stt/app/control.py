@@ -28,12 +28,15 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from tray_stt import APP_NAME
+from tray_stt.app.state import Command, Quit, Start, Stop, Talk, Toggle
 from tray_stt.errors import AlreadyRunning, ControlError, NotRunning, TraySttError
+from tray_stt.pushtotalk.talk import TalkAction
 
 if sys.platform == "win32":
     import msvcrt
@@ -43,7 +46,34 @@ else:
 log = logging.getLogger(__name__)
 
 RUNTIME_DIR_ENV = "TRAY_STT_RUNTIME_DIR"
-COMMANDS = ("toggle", "start", "stop", "status", "quit", "press", "release", "talk")
+
+
+@dataclass(frozen=True)
+class ControlCommand:
+    """One command of the control socket: its ``tray-stt NAME`` help, and what it posts."""
+
+    help: str
+    post: Callable[[], Command] | None  # None: answered from the snapshot (status)
+
+
+COMMANDS: dict[str, ControlCommand] = {
+    "toggle": ControlCommand("start or stop listening in the running tray", Toggle),
+    "start": ControlCommand("start listening in the running tray", Start),
+    "stop": ControlCommand("stop listening in the running tray", Stop),
+    "status": ControlCommand("show what the running tray is doing", None),
+    "quit": ControlCommand("quit the running tray", Quit),
+    "press": ControlCommand(
+        "start a push-to-talk turn in the running tray", lambda: Talk(TalkAction.PRESS)
+    ),
+    "release": ControlCommand(
+        "end the push-to-talk turn in the running tray", lambda: Talk(TalkAction.RELEASE)
+    ),
+    "talk": ControlCommand(
+        "start or end a push-to-talk turn in the running tray (shortcuts without release)",
+        lambda: Talk(TalkAction.TOGGLE),
+    ),
+}
+"""The one table of control commands: the socket, the tray service and the CLI read it."""
 LOCK_NAME = "instance.lock"
 SOCKET_NAME = "control.sock"
 TOKEN_NAME = "control.json"  # Windows only

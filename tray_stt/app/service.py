@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from tray_stt import APP_NAME, __version__
-from tray_stt.app.control import ControlServer, InstanceLock
+from tray_stt.app.control import COMMANDS, ControlServer, InstanceLock
 from tray_stt.app.controller import Controller, Dictating, DictationFactory, ListenerFactory
 from tray_stt.app.listening import MicrophoneListener
 from tray_stt.app.signals import signals_handled
-from tray_stt.app.state import Command, Quit, Reload, Snapshot, Start, Stop, Talk, Toggle
+from tray_stt.app.state import Quit, Reload, Snapshot, Talk
 from tray_stt.autostart.choose import platform_autostart
 from tray_stt.autostart.common import Autostart
 from tray_stt.config import Config, config_path, load_config, save_settings, write_config_template
@@ -126,21 +126,13 @@ class TrayApp:
 
     def handle(self, command: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Answer one control command (on the control server's thread)."""
-        posts: dict[str, Callable[[], Command]] = {
-            "toggle": Toggle,
-            "start": Start,
-            "stop": Stop,
-            "quit": Quit,
-            "press": lambda: Talk(TalkAction.PRESS),
-            "release": lambda: Talk(TalkAction.RELEASE),
-            "talk": lambda: Talk(TalkAction.TOGGLE),
-        }
-        if command in posts:
-            self.controller.post(posts[command]())
-            return {"ok": True}
-        if command == "status":
+        known = COMMANDS.get(command)
+        if known is None:
+            return {"ok": False, "error": f"Unknown command {command!r}."}
+        if known.post is None:  # status
             return {"ok": True, **status_fields(self.controller.snapshot)}
-        return {"ok": False, "error": f"Unknown command {command!r}."}
+        self.controller.post(known.post())
+        return {"ok": True}
 
     # -- running ----------------------------------------------------------------------------------
 
