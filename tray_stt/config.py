@@ -64,6 +64,7 @@ class Config:
     tail_ms: int = 300  # recorded after the key is let go, so the last syllable is not cut
     pre_roll_ms: int = 300  # recorded before the key went down, so the first one is not cut
     terminal_classes: tuple[str, ...] = DEFAULT_TERMINALS  # WM_CLASS names that get Ctrl+Shift+V
+    join_dictations: bool = True  # a space and the right first letter between consecutive turns
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
@@ -177,6 +178,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "tail_ms": _number(int, 0, 3000),
     "pre_roll_ms": _number(int, 0, 2000),
     "terminal_classes": _strings,
+    "join_dictations": _bool,
     "sound_cues": _bool,
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
@@ -314,6 +316,7 @@ CONFIG_TEMPLATE = """\
 # hotkey = "<ctrl>+<alt>+space"   # push-to-talk; or "f9"; "off": no global hotkey in the tray
 # hotkey_mode = "hold"       # hold | toggle
 # delivery = "paste"         # paste | type | clipboard
+# join_dictations = true     # consecutive turns into one field: "Hello there. How are you."
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
 """
 

@@ -145,7 +145,7 @@ def test_dictate_pastes_into_xterm_with_ctrl_shift_v(
             hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
             assert wait_until(lambda: term.text == ENGLISH), (term.text, dictate.stderr)
             hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
-            both = ENGLISH + KOREAN
+            both = f"{ENGLISH} {KOREAN}"  # joined like typing, not glued together
             assert wait_until(lambda: term.text == both), (term.text, dictate.stderr)
         finally:
             dictate.close()

@@ -164,3 +164,41 @@ def test_failed_injection_is_a_notice_not_an_exception() -> None:
     assert notices == [
         "Could not deliver the text (wtype is not installed); it is in the daily log."
     ]
+
+
+def typed(commands: list[list[str]]) -> list[str]:
+    return [command[-1] for command in commands if command[1] == "type"]
+
+
+def test_consecutive_turns_into_one_window_are_joined_like_typing() -> None:
+    """Three turns were "Hello there.How are you.Fine." in the same field."""
+    x11, clip, commands = FakeX11(GEDIT), Clipboard(""), []
+    d = deliverer(DeliveryMode.TYPE, x11, clip, commands)
+    for text in ("Hello there.", "How are you.", "Fine"):
+        d.deliver(text, GEDIT)
+    assert typed(commands) == ["Hello there.", " How are you.", " Fine"]
+
+
+def test_joining_starts_afresh_in_another_window_later_or_when_off() -> None:
+    now = [0.0]
+    x11, clip, commands = FakeX11(GEDIT), Clipboard(""), []
+    d = deliverer(DeliveryMode.TYPE, x11, clip, commands)
+    d._clock = lambda: now[0]  # type: ignore[method-assign]
+    d.deliver("Hello there.", GEDIT)
+    d.deliver("In the terminal.", XTERM)  # another window: its own start
+    now[0] = 500.0
+    d.deliver("Much later.", XTERM)  # minutes later: the cursor may be anywhere
+    d._join = False
+    d.deliver("Glued.", XTERM)
+    assert typed(commands) == ["Hello there.", "In the terminal.", "Much later.", "Glued."]
+
+
+def test_paste_carries_the_joined_text_and_clipboard_mode_never_joins() -> None:
+    x11, clip, commands = FakeX11(GEDIT), Clipboard(""), []
+    d = deliverer(DeliveryMode.PASTE, x11, clip, commands)
+    d.deliver("One.", GEDIT)
+    d.deliver("two", GEDIT)
+    assert clip.history[:2] == ["One.", " Two"]  # then the clipboard before " Two" comes back
+    d.plan = Plan(DeliveryMode.CLIPBOARD)
+    d.deliver("Three.", GEDIT)
+    assert clip.history[-1] == "Three."

@@ -26,8 +26,10 @@ from tray_stt.pushtotalk.delivery import (
     should_restore,
     xdotool_keys,
 )
+from tray_stt.pushtotalk.joining import join
 
 Runner = Callable[[list[str]], None]
+JOIN_WINDOW_S = 120.0  # a turn later than this starts afresh, even in the same window
 
 
 def _run(command: list[str]) -> None:
@@ -50,9 +52,13 @@ class Deliverer:
         copy: Callable[[str], None] = clipboard_copy,
         paste: Callable[[], str] = clipboard_paste,
         x11: X11 | None = None,
+        join_dictations: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``settle_s``: how long the target gets to read the clipboard before it is restored
-        (Tk reads it at once; Chromium and Electron read it asynchronously)."""
+        (Tk reads it at once; Chromium and Electron read it asynchronously).
+        ``join_dictations``: a turn delivered into the window of the previous one, soon after
+        it, is joined to it like typing (pushtotalk.joining)."""
         env = os.environ if env is None else env
         self.desktop = detect_desktop(env)
         tools = {t for t in ("xdotool", "wtype", "ydotool") if shutil.which(t)}
@@ -65,6 +71,9 @@ class Deliverer:
         self._copy = copy
         self._paste = paste
         self._x11 = x11
+        self._join = join_dictations
+        self._clock = clock
+        self._last: tuple[int | None, str, float] | None = None  # window id, text, when
         if self._x11 is None and self.desktop is Desktop.X11:
             try:
                 self._x11 = X11(env.get("DISPLAY"))
@@ -84,10 +93,21 @@ class Deliverer:
         """Put ``text`` into ``target`` (or the focused window); blank text is not delivered."""
         if not text.strip():
             return
+        text = self._joined(text, target)
         try:
             self._deliver(text, target)
         except Exception as exc:  # a failed injection must not end dictation; the log has it
             self._notice(f"Could not deliver the text ({_describe(exc)}); it is in the daily log.")
+            return
+        self._last = (target.id if target else None, text, self._clock())
+
+    def _joined(self, text: str, target: Window | None) -> str:
+        """``text`` joined to the previous turn if it went into the same window just now."""
+        if not self._join or self._last is None or self.plan.how is DeliveryMode.CLIPBOARD:
+            return text  # from the clipboard the user pastes where they like
+        window, previous, at = self._last
+        same = window == (target.id if target else None)
+        return join(previous, text) if same and self._clock() - at < JOIN_WINDOW_S else text
 
     def close(self) -> None:
         """Release the X connection."""
