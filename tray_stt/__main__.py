@@ -177,7 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:
     path, must_exist = config_path(args.config, os.environ)
-    return load_config(path, must_exist=must_exist, env=os.environ, overrides=overrides)
+    keys = KeyStore(warn=_warn)  # the key `tray-stt set-key` stored serves every command
+    return load_config(
+        path, must_exist=must_exist, env=os.environ, overrides=overrides, stored_key=keys.load
+    )
+
+
+def _warn(message: str) -> None:
+    print(f"{APP_NAME}: {message}", file=sys.stderr)
 
 
 def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -269,7 +276,7 @@ def run_control(args: argparse.Namespace) -> int:
 def run_set_key(args: argparse.Namespace) -> int:
     """``tray-stt set-key``: store the API key (asked for without echo on a terminal)."""
     key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
-    print(KeyStore(warn=lambda message: print(f"{APP_NAME}: {message}", file=sys.stderr)).save(key))
+    print(KeyStore(warn=_warn).save(key))
     return ExitCode.OK
 
 

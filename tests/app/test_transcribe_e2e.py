@@ -25,7 +25,11 @@ LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d  (.+)$")
 
 
 def run_cli(
-    *args: str, tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     environment = {
         "PATH": os.environ["PATH"],
@@ -38,6 +42,7 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "tray_stt", *args],
         env=environment,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -135,6 +140,26 @@ def test_transcribe_bad_key_exits_with_authentication_code(
     line = assert_clean_failure(result, 3)
     assert "API key" in line
     assert not (tmp_path / "logs").exists()
+
+
+def test_transcribe_uses_the_key_stored_with_set_key(three_tones: Path, tmp_path: Path) -> None:
+    """`set-key` then `transcribe` said "No API key is set: run `tray-stt set-key`": only the
+    tray read the stored key."""
+    stored = run_cli("set-key", tmp_path=tmp_path, env={"OPENAI_API_KEY": ""}, input="sk-stored\n")
+    assert stored.returncode == 0, stored.stderr
+    with RealtimeServer(api_key="sk-stored", transcripts=["Stored key works."]) as server:
+        result = run_cli(
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--log-dir",
+            str(tmp_path / "logs"),
+            tmp_path=tmp_path,
+            env={"OPENAI_API_KEY": ""},
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Stored key works." in result.stdout
 
 
 def test_transcribe_without_credit_exits_with_billing_code(
