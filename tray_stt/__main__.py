@@ -275,7 +275,10 @@ def run_control(args: argparse.Namespace) -> int:
 
 def run_set_key(args: argparse.Namespace) -> int:
     """``tray-stt set-key``: store the API key (asked for without echo on a terminal)."""
-    key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    try:
+        key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    except EOFError:  # Ctrl+D at the prompt
+        key = ""
     print(KeyStore(warn=_warn).save(key))
     return ExitCode.OK
 

@@ -54,20 +54,21 @@ class KeyStore:
         """Store the key; returns a sentence saying where."""
         key = key.strip()
         if not key:
-            raise ConfigError("The API key is empty: paste the whole key, starting with sk-.")
+            raise ConfigError(
+                "No API key was entered, so none was stored: paste the whole key, starting "
+                "with sk-."
+            )
         keyring = _keyring()
         if keyring is not None:
             try:
                 keyring.set_password(SERVICE, ACCOUNT, key)
                 return "The API key is stored in the system keyring."
             except Exception as exc:  # NoKeyringError on a headless machine, for one
-                reason = type(exc).__name__
-        else:
-            reason = "keyring is not installed"
+                _log.debug("the keyring refused the key: %r", exc)
         self._write_file(key)
         self._warn(
-            f"No system keyring is available ({reason}); the API key is stored in "
-            f"{self._path}, readable only by you."
+            f"No system keyring is available; the API key is stored in {self._path}, "
+            "readable only by you."
         )
         return f"The API key is stored in {self._path}."
 
