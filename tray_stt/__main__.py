@@ -177,14 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:
     path, must_exist = config_path(args.config, os.environ)
-    keys = KeyStore(warn=_warn)  # the key `tray-stt set-key` stored serves every command
+    keys = KeyStore()  # the key `tray-stt set-key` stored serves every command
     return load_config(
         path, must_exist=must_exist, env=os.environ, overrides=overrides, stored_key=keys.load
     )
-
-
-def _warn(message: str) -> None:
-    print(f"{APP_NAME}: {message}", file=sys.stderr)
 
 
 def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -279,7 +275,7 @@ def run_set_key(args: argparse.Namespace) -> int:
         key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
     except EOFError:  # Ctrl+D at the prompt
         key = ""
-    print(KeyStore(warn=_warn).save(key))
+    print(KeyStore().save(key))
     return ExitCode.OK
 
 

@@ -6,7 +6,6 @@ The only module that imports ``keyring``. The key is never printed or logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,9 @@ def key_file() -> Path:
 
 
 class KeyStore:
-    """Reads and writes the API key; ``warn`` hears when the fallback file is used."""
+    """Reads and writes the API key: the system keyring, else a private file."""
 
-    def __init__(
-        self, *, warn: Callable[[str], None] = _log.warning, path: Path | None = None
-    ) -> None:
-        self._warn = warn
+    def __init__(self, *, path: Path | None = None) -> None:
         self._path = path or key_file()
 
     def load(self) -> str | None:
@@ -51,7 +47,7 @@ class KeyStore:
             return None
 
     def save(self, key: str) -> str:
-        """Store the key; returns a sentence saying where."""
+        """Store the key; returns the one sentence saying where (and why there)."""
         key = key.strip()
         if not key:
             raise ConfigError(
@@ -66,11 +62,10 @@ class KeyStore:
             except Exception as exc:  # NoKeyringError on a headless machine, for one
                 _log.debug("the keyring refused the key: %r", exc)
         self._write_file(key)
-        self._warn(
-            f"No system keyring is available; the API key is stored in {self._path}, "
+        return (
+            f"No system keyring is available, so the API key is stored in {self._path}, "
             "readable only by you."
         )
-        return f"The API key is stored in {self._path}."
 
     def _write_file(self, key: str) -> None:
         try:
