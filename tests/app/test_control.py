@@ -187,7 +187,7 @@ def test_control_kill_9_leaves_a_stale_socket_that_the_next_instance_replaces(
     assert (run_dir / SOCKET_NAME).exists()
     with pytest.raises(NotRunning) as raised:
         send_command("toggle")
-    assert str(raised.value) == "tray-stt is not running: start it with `tray-stt`."
+    assert str(raised.value) == "the tray is not running: start it with `tray-stt`."
     assert raised.value.exit_code is ExitCode.FAILURE
     assert int(raised.value.exit_code) == 1
 

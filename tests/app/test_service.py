@@ -237,3 +237,21 @@ def wait_for(condition: Any, timeout: float = 10.0) -> bool:
             return True
         waiter.wait(0.02)
     return False
+
+
+def test_tray_app_first_run_without_a_key_says_what_to_do_once_and_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A critical "No API key is set" arrived together with "Ready: click the icon"."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    t = RunningApp(tmp_path, monkeypatch, environ={"OPENAI_API_KEY": ""}, quiet=False)
+    try:
+        assert wait_for(lambda: any("No API key" in body for _, body, _ in t.notifier.shown))
+        t.icon.on_loop(lambda: None)  # whatever the start-up said, it has said by now
+        bodies = [body for _, body, _ in t.notifier.shown]
+        assert sum("No API key" in body for body in bodies) == 1
+        assert "set-key" in next(b for b in bodies if "No API key" in b)
+        assert not any(body.startswith("Ready") for body in bodies), bodies
+    finally:
+        t.quit()

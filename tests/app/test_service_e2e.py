@@ -153,7 +153,7 @@ def test_app_status_with_nothing_running_says_so(env: dict[str, str]) -> None:
     result = cli(env, "status")
     assert result.returncode == 1
     assert result.stdout == ""
-    assert result.stderr == "tray-stt: tray-stt is not running: start it with `tray-stt`.\n"
+    assert result.stderr == "tray-stt: the tray is not running: start it with `tray-stt`.\n"
 
 
 def test_app_sigterm_quits_cleanly(service: TrayProcess) -> None:

@@ -405,7 +405,7 @@ def _connect(directory: Path, timeout: float, request: dict[str, Any]) -> socket
             return _connect_once(directory, max(deadline - time.monotonic(), 0.01), request)
         except (FileNotFoundError, ConnectionRefusedError) as error:
             if not _instance_alive(directory) or time.monotonic() >= deadline:
-                raise NotRunning("tray-stt is not running: start it with `tray-stt`.") from error
+                raise NotRunning("the tray is not running: start it with `tray-stt`.") from error
             threading.Event().wait(_STARTING_RETRY_S)
 
 

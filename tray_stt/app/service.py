@@ -254,9 +254,18 @@ class TrayApp:
         # Windows notifications are balloons of the icon: only pystray can show them.
         self.notifier.set_hook(self.view.notify)
         threading.Thread(target=self._stop_view_after, args=(worker,), daemon=True).start()
-        if not self.quiet:
-            self.notifier.notify(APP_NAME, "Ready: click the icon to start listening.")
+        if not self.quiet and self._can_start():
+            self.notifier.notify(APP_NAME, READY.get(backend, READY_CLICK))
         self.view.run()
+
+    def _can_start(self) -> bool:
+        """Whether listening can start as configured; if not, the controller already said why
+        (one notification that says what to do, and no \"Ready\" beside it)."""
+        try:
+            self.controller.snapshot.config.endpoint.check()
+        except TraySttError:
+            return False
+        return True
 
     def _stop_view_after(self, worker: threading.Thread) -> None:
         """Quit from the control socket ends the controller; then the tray must go too."""
@@ -303,6 +312,11 @@ class TrayApp:
         finally:
             self._asking.release()
 
+
+READY_CLICK = "Ready: click the icon to start listening."
+READY = {  # where a click opens the menu, the ready sentence says so
+    "appindicator": "Ready: open the tray icon's menu and choose Start listening.",
+}
 
 WAYLAND_HOTKEY = (
     "Global hotkeys do not work on Wayland: for push-to-talk, bind `tray-stt press` (and "
