@@ -66,6 +66,7 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
+from tray_stt.realtime.models import Dialect, check_settings
 from tray_stt.transcripts import daily_log, log_file, log_first
 
 
@@ -371,10 +372,23 @@ class Controller:
         if config.log_dir != old.log_dir:
             count = _count_today(config)  # what the new folder holds of today
         self._update(config=config, today_count=count)
+        if config.transcription.model != old.transcription.model:
+            self._warn_about_model(config)
         if self.snapshot.listening:
             self._start()  # the session must be configured anew
         else:
             self._check_config()
+
+    def _warn_about_model(self, config: Config) -> None:
+        """A model chosen in the menu that is about to be shut down: say so where the user
+        looks (the console prints the same warning at start)."""
+        dialect = Dialect.GA if config.dialect is Dialect.AUTO else config.dialect
+        try:
+            warnings = check_settings(config.transcription, dialect, date.today())
+        except TraySttError:
+            return  # refused outright: starting says why
+        for warning in warnings:
+            self._notifier.notify(APP_NAME, warning)
 
     def _switch_log(self, config: Config) -> None:
         """Log where the settings say now (or not at all); a stopped worker's last transcripts
