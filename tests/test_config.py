@@ -8,6 +8,7 @@ import pytest
 
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.errors import ConfigError
+from tray_stt.pushtotalk.delivery import DeliveryMode, WindowRule
 from tray_stt.realtime.models import Dialect, TurnMode
 
 
@@ -141,3 +142,23 @@ def test_config_hotkey_is_normalised_or_off(tmp_path: Path) -> None:
     assert load(path, {"TRAY_STT_HOTKEY": " Off "}).hotkey == "off"
     with pytest.raises(ConfigError, match="TRAY_STT_HOTKEY"):
         load(path, {"TRAY_STT_HOTKEY": "ctrl+nosuchkey"})
+
+
+def test_config_window_delivery_merges_over_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('window_delivery = { Slack = "paste+Return", xterm = "paste" }\n')
+    rules = dict(load(path).window_delivery)
+    assert rules["slack"] == WindowRule(DeliveryMode.PASTE, "Return")
+    assert rules["xterm"] == WindowRule(DeliveryMode.PASTE)  # the user's over the default
+    assert rules["uxterm"] == WindowRule(DeliveryMode.PRIMARY)  # a default kept
+    from_env = load(path, {"TRAY_STT_WINDOW_DELIVERY": "kitty=type, foot=clipboard"})
+    assert dict(from_env.window_delivery)["foot"] == WindowRule(DeliveryMode.CLIPBOARD)
+
+
+def test_config_window_delivery_bad_rule_says_what_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('window_delivery = { xterm = "teleport" }\n')
+    with pytest.raises(
+        ConfigError, match='xterm = "teleport": use paste, type, clipboard, primary'
+    ):
+        load(path)

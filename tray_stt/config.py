@@ -22,7 +22,13 @@ import platformdirs
 from tray_stt import APP_NAME
 from tray_stt.errors import ConfigError
 from tray_stt.files import replace_file
-from tray_stt.pushtotalk.delivery import DEFAULT_TERMINALS, DeliveryMode
+from tray_stt.pushtotalk.delivery import (
+    DEFAULT_TERMINALS,
+    DEFAULT_WINDOW_RULES,
+    DeliveryMode,
+    WindowRule,
+    parse_window_rule,
+)
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
 from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint
 from tray_stt.realtime.models import (
@@ -65,6 +71,8 @@ class Config:
     pre_roll_ms: int = 300  # recorded before the key went down, so the first one is not cut
     terminal_classes: tuple[str, ...] = DEFAULT_TERMINALS  # WM_CLASS names that get Ctrl+Shift+V
     join_dictations: bool = True  # a space and the right first letter between consecutive turns
+    # WM_CLASS -> how text reaches such windows, over ``delivery`` (stock xterm: typed).
+    window_delivery: tuple[tuple[str, WindowRule], ...] = DEFAULT_WINDOW_RULES
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
@@ -104,6 +112,26 @@ def _strings(value: object) -> tuple[str, ...]:
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         return tuple(i.strip() for i in items if i.strip())
     raise ValueError('must be a list of strings, like ["Kubernetes", "tray-stt"]')
+
+
+def _window_rules(value: object) -> tuple[tuple[str, WindowRule], ...]:
+    """A table ``{xterm = "type", slack = "paste+Return"}`` (or ``"xterm=type, ..."`` from the
+    environment), merged over the defaults."""
+    if isinstance(value, str):
+        pairs = [item.partition("=")[::2] for item in value.split(",") if item.strip()]
+        value = {name.strip(): rule.strip() for name, rule in pairs}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError('must be a table of window classes, like { xterm = "type" }')
+    rules = dict(DEFAULT_WINDOW_RULES)
+    for name, rule in value.items():
+        try:
+            rules[str(name).strip().lower()] = parse_window_rule(rule)
+        except ValueError:
+            modes = ", ".join(DeliveryMode)
+            raise ValueError(
+                f'{name} = "{rule}": use {modes}, optionally with a key, like "paste+Return"'
+            ) from None
+    return tuple(rules.items())
 
 
 def _bool(value: object) -> bool:
@@ -179,6 +207,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "pre_roll_ms": _number(int, 0, 2000),
     "terminal_classes": _strings,
     "join_dictations": _bool,
+    "window_delivery": lambda v: _window_rules(v),
     "sound_cues": _bool,
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
@@ -317,6 +346,7 @@ CONFIG_TEMPLATE = """\
 # hotkey_mode = "hold"       # hold | toggle
 # delivery = "paste"         # paste | type | clipboard
 # join_dictations = true     # consecutive turns into one field: "Hello there. How are you."
+# window_delivery = { xterm = "type", slack = "paste+Return" }   # per WM_CLASS
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
 """
 

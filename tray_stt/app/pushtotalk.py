@@ -45,6 +45,7 @@ class PushToTalk:
             terminal_classes=config.terminal_classes,
             on_notice=notice,
             join_dictations=config.join_dictations,
+            window_rules=dict(config.window_delivery),
         )
         # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
         mic = microphone or Microphone(config.device, chunk_ms=20, on_notice=notice)

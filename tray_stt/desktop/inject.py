@@ -12,18 +12,21 @@ import subprocess
 import time
 from collections.abc import Callable, Collection, Mapping
 
-from tray_stt.desktop.clipboard import clipboard_copy, clipboard_paste
+from tray_stt.desktop.clipboard import clipboard_copy, clipboard_paste, primary_copy
 from tray_stt.desktop.xwindows import X11
 from tray_stt.pushtotalk.delivery import (
     DEFAULT_TERMINALS,
+    DEFAULT_WINDOW_RULES,
     DeliveryMode,
     Desktop,
     Window,
+    WindowRule,
     detect_desktop,
     is_terminal,
     paste_keys,
     plan_delivery,
     should_restore,
+    window_rule,
     xdotool_keys,
 )
 from tray_stt.pushtotalk.joining import join
@@ -51,8 +54,10 @@ class Deliverer:
         run: Runner = _run,
         copy: Callable[[str], None] = clipboard_copy,
         paste: Callable[[], str] = clipboard_paste,
+        copy_primary: Callable[[str], None] = primary_copy,
         x11: X11 | None = None,
         join_dictations: bool = True,
+        window_rules: Mapping[str, WindowRule] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``settle_s``: how long the target gets to read the clipboard before it is restored
@@ -61,8 +66,9 @@ class Deliverer:
         it, is joined to it like typing (pushtotalk.joining)."""
         env = os.environ if env is None else env
         self.desktop = detect_desktop(env)
-        tools = {t for t in ("xdotool", "wtype", "ydotool") if shutil.which(t)}
-        self.plan = plan_delivery(mode, self.desktop, tools)
+        self._tools = {t for t in ("xdotool", "wtype", "ydotool") if shutil.which(t)}
+        self.plan = plan_delivery(mode, self.desktop, self._tools)
+        self._rules = dict(DEFAULT_WINDOW_RULES if window_rules is None else window_rules)
         self.terminal_classes = tuple(terminal_classes)
         self._notice = on_notice
         self._settle_s = settle_s
@@ -70,6 +76,7 @@ class Deliverer:
         self._run = run
         self._copy = copy
         self._paste = paste
+        self._copy_primary = copy_primary
         self._x11 = x11
         self._join = join_dictations
         self._clock = clock
@@ -97,9 +104,20 @@ class Deliverer:
         try:
             self._deliver(text, target)
         except Exception as exc:  # a failed injection must not end dictation; the log has it
-            self._notice(f"Could not deliver the text ({_describe(exc)}); it is in the daily log.")
+            self._notice(self._rescued(text, _describe(exc)))
             return
         self._last = (target.id if target else None, text, self._clock())
+
+    def _rescued(self, text: str, reason: str) -> str:
+        """After a failed delivery: the text on the clipboard, and the sentence that says so."""
+        try:
+            self._copy(text)
+        except Exception:
+            return f"Could not deliver the text ({reason}); it is in the daily log."
+        return (
+            f"Could not deliver the text ({reason}); it is on the clipboard (press Ctrl+V to "
+            "paste it) and in the daily log."
+        )
 
     def _joined(self, text: str, target: Window | None) -> str:
         """``text`` joined to the previous turn if it went into the same window just now."""
@@ -115,7 +133,8 @@ class Deliverer:
             self._x11.close()
 
     def _deliver(self, text: str, target: Window | None) -> None:
-        plan = self.plan
+        rule = window_rule(target, self._rules)
+        plan = self.plan if rule is None else plan_delivery(rule.mode, self.desktop, self._tools)
         if plan.how is DeliveryMode.CLIPBOARD:
             self._copy(text)
             if plan.tell_user:
@@ -123,9 +142,23 @@ class Deliverer:
             return
         self._prepare(target)
         if plan.how is DeliveryMode.TYPE:
-            self._type(text)
+            self._type(text, plan.tool)
+        elif plan.how is DeliveryMode.PRIMARY:
+            self._copy_primary(text)
+            self._chord(("shift", "Insert"), plan.tool)
         else:
-            self._paste_text(text, target)
+            self._paste_text(text, target, plan.tool)
+        if rule is not None and rule.then:
+            self._chord((rule.then,), plan.tool)
+
+    def _chord(self, keys: tuple[str, ...], tool: str | None) -> None:
+        """Press ``keys`` together (a paste chord, or a rule's key after the text)."""
+        if tool == "xdotool":
+            self._run(["xdotool", "key", xdotool_keys(keys)])
+        else:
+            from tray_stt.desktop.keyboard import pynput_tap
+
+            pynput_tap([key.lower() for key in keys])
 
     def _prepare(self, target: Window | None) -> None:
         """Wait for the hotkey's modifiers to be let go, then focus the key-down window."""
@@ -136,8 +169,7 @@ class Deliverer:
         if target is not None and self._x11.focused() != target:
             self._x11.focus(target)
 
-    def _type(self, text: str) -> None:
-        tool = self.plan.tool
+    def _type(self, text: str, tool: str | None) -> None:
         if tool == "xdotool":
             self._run(["xdotool", "type", "--delay", "2", "--", text])
         elif tool == "wtype":
@@ -149,19 +181,13 @@ class Deliverer:
 
             pynput_type(text)
 
-    def _paste_text(self, text: str, target: Window | None) -> None:
+    def _paste_text(self, text: str, target: Window | None, tool: str | None) -> None:
         try:
             previous: str | None = self._paste()
         except Exception:
             previous = None  # nothing we can read back (empty, or not text): leave ours there
         self._copy(text)
-        keys = paste_keys(self.desktop, is_terminal(target, self.terminal_classes))
-        if self.plan.tool == "xdotool":
-            self._run(["xdotool", "key", xdotool_keys(keys)])
-        else:
-            from tray_stt.desktop.keyboard import pynput_tap
-
-            pynput_tap(keys)
+        self._chord(paste_keys(self.desktop, is_terminal(target, self.terminal_classes)), tool)
         time.sleep(self._settle_s)  # the target reads the clipboard when it handles the chord
         try:
             now: str | None = self._paste()
