@@ -259,3 +259,12 @@ def test_parse_window_rule() -> None:
             parse_window_rule(bad)
     assert window_rule(None, {"xterm": WindowRule(PASTE)}) is None
     assert window_rule(GEDIT, dict(DEFAULT_WINDOW_RULES)) is None
+
+
+def test_copy_transcripts_to_clipboard_keeps_the_pasted_text_there() -> None:
+    """With "Copy transcripts to clipboard" on, the old clipboard was restored over the text."""
+    x11, clip, commands = FakeX11(GEDIT), Clipboard("PREVIOUS"), []
+    d = deliverer(DeliveryMode.PASTE, x11, clip, commands)
+    d._keep = True
+    d.deliver("Dictated.", GEDIT)
+    assert clip.history == ["Dictated."] and clip.text == "Dictated."

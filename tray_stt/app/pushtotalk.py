@@ -46,6 +46,7 @@ class PushToTalk:
             on_notice=notice,
             join_dictations=config.join_dictations,
             window_rules=dict(config.window_delivery),
+            keep_on_clipboard=config.clipboard,
         )
         # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
         mic = microphone or Microphone(config.device, chunk_ms=20, on_notice=notice)

@@ -58,12 +58,14 @@ class Deliverer:
         x11: X11 | None = None,
         join_dictations: bool = True,
         window_rules: Mapping[str, WindowRule] | None = None,
+        keep_on_clipboard: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``settle_s``: how long the target gets to read the clipboard before it is restored
         (Tk reads it at once; Chromium and Electron read it asynchronously).
         ``join_dictations``: a turn delivered into the window of the previous one, soon after
-        it, is joined to it like typing (pushtotalk.joining)."""
+        it, is joined to it like typing (pushtotalk.joining). ``keep_on_clipboard`` (the
+        "Copy transcripts to clipboard" setting): a pasted text stays on the clipboard."""
         env = os.environ if env is None else env
         self.desktop = detect_desktop(env)
         self._tools = {t for t in ("xdotool", "wtype", "ydotool") if shutil.which(t)}
@@ -77,6 +79,7 @@ class Deliverer:
         self._copy = copy
         self._paste = paste
         self._copy_primary = copy_primary
+        self._keep = keep_on_clipboard
         self._x11 = x11
         self._join = join_dictations
         self._clock = clock
@@ -193,7 +196,7 @@ class Deliverer:
             now: str | None = self._paste()
         except Exception:
             now = None
-        if should_restore(previous, now, text):
+        if not self._keep and should_restore(previous, now, text):
             assert previous is not None
             self._copy(previous)
 
