@@ -251,7 +251,8 @@ def test_daily_log_repairs_a_partial_last_line_before_appending(tmp_path: Path) 
     with DailyLog(tmp_path) as log:
         log_first(log, "alpha", NOV23, pytest.fail, notices.append)
     assert well_formed(path) == ["06:32:20  whole", "14:05:09  alpha"]
-    assert notices == [f"Removed an incomplete last line (10 bytes) from the transcript log {path}."]
+    removed = f"Removed an incomplete last line (10 bytes) from the transcript log {path}."
+    assert notices == [removed]
 
 
 def test_daily_log_directory_that_is_a_file_is_reported_once(tmp_path: Path) -> None:

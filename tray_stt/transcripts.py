@@ -31,11 +31,7 @@ _LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
 # O_BINARY stops Windows from turning "\n" into "\r\n". Each is 0 where it does not exist.
 # O_RDWR, not O_WRONLY: a partial last line left by a crash is found by reading the file's end.
 _OPEN_FLAGS = (
-    os.O_RDWR
-    | os.O_APPEND
-    | os.O_CREAT
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
+    os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
 
 
