@@ -212,7 +212,7 @@ def test_hostile_server_first_connection(behaviour: str, tmp_path: Path) -> None
         assert any(f"over the limit of {MAX_MESSAGE_BYTES:,}" in n for n in notices)
 
 
-def test_hostile_server_huge_frame_is_refused_before_it_is_read(tmp_path: Path) -> None:
+def test_hostile_server_huge_frame_closes_and_its_audio_is_resent(tmp_path: Path) -> None:
     with RealtimeServer(transcripts=["one"], before_completion=[huge(1)]) as server:
         collector, _ = run_session(server, tmp_path, 1)
         first = server.connections[0]
