@@ -50,11 +50,16 @@ def test_endpoint_openai_key_not_sent_to_a_name_that_resolves_here() -> None:
     with RealtimeServer(api_key=OPENAI_KEY) as server:
         url = server.url.replace("127.0.0.1", name)
         endpoint = Endpoint(url, OPENAI_KEY, access=EndpointAccess(name, insecure=True))
-        with pytest.raises(AuthenticationError):
+        with pytest.raises(AuthenticationError) as refused:
             run_against(endpoint)
         headers = server.connections[0].headers
     assert "authorization" not in headers and "api-key" not in headers
     assert all(OPENAI_KEY not in value for value in headers.values())
+    assert str(refused.value) == (
+        f"{name.lower()} asks for a key, and none is sent to it: your OpenAI key goes only to "
+        f'OpenAI. Give this server its own with api_key under [endpoints."{name.lower()}"] in '
+        "the config file."
+    )
 
 
 def test_endpoint_own_key_is_the_only_key_a_named_host_gets() -> None:

@@ -91,6 +91,16 @@ class Endpoint:
             headers["OpenAI-Beta"] = "realtime=v1"  # Azure's preview never wanted it
         return headers
 
+    def explain(self, error: AuthenticationError) -> AuthenticationError:
+        """A refusal of a server that got no key says why none was sent, and how to give one."""
+        if self.key() or self.is_openai or self.is_azure:
+            return error
+        return AuthenticationError(
+            f"{self.host} asks for a key, and none is sent to it: your OpenAI key goes only to "
+            f'OpenAI. Give this server its own with api_key under [endpoints."{self.host}"] '
+            "in the config file."
+        )
+
     def check(self) -> None:
         """Refuse, before connecting, what cannot work or would expose the key."""
         scheme = urlsplit(self.url).scheme

@@ -422,6 +422,8 @@ class Session:
             self._fail(exc)
 
     def _fail(self, error: BaseException) -> None:
+        if isinstance(error, AuthenticationError):
+            error = self.endpoint.explain(error)
         with self._changed:
             if self._fatal is None:
                 self._fatal = error
