@@ -338,6 +338,11 @@ CONFIG_TEMPLATE = """\
 # hotkey_mode = "hold"       # hold | toggle
 # delivery = "paste"         # paste | type | clipboard
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
+#
+# A server other than OpenAI gets no key unless it has its own here (after the keys above):
+# [endpoints."gpu-box.lan:8000"]
+# api_key = "key-of-that-server"
+# insecure = true            # allow ws:// (unencrypted) to it
 """
 
 
