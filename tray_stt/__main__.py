@@ -221,6 +221,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
             if index == 0:
                 for warning in session.warnings:
                     output.note(warning)
+            for warning in wav.warnings:
+                output.note(warning)
             _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime)
     finally:
         output.close()

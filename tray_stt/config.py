@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -30,7 +31,7 @@ from tray_stt.pushtotalk.delivery import (
     parse_window_rule,
 )
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
-from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint
+from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint, EndpointAccess
 from tray_stt.realtime.models import (
     DELAYS,
     EAGERNESS,
@@ -76,11 +77,16 @@ class Config:
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
+    # [endpoints."host"] tables: a key of that endpoint's own, insecure ws:// (docs/protocol.md §1)
+    endpoints: tuple[EndpointAccess, ...] = field(default=(), repr=False)
 
     @property
     def endpoint(self) -> Endpoint:
-        """Where and how to connect."""
-        return Endpoint(self.url, self.api_key, self.auth, self.dialect)
+        """Where and how to connect, with what the configuration allows that host."""
+        parts = urlsplit(self.url)
+        names = {parts.netloc.rpartition("@")[2].lower(), (parts.hostname or "").lower()}
+        access = next((a for a in self.endpoints if a.host.lower() in names), None)
+        return Endpoint(self.url, self.api_key, self.auth, self.dialect, access)
 
 
 # -- value parsers: each takes a TOML value or an environment string -----------------------------
@@ -173,6 +179,22 @@ def _url(value: object) -> str:
     raise ValueError("must be a ws:// or wss:// URL")
 
 
+def _endpoints(value: object) -> tuple[EndpointAccess, ...]:
+    if not isinstance(value, dict):
+        raise ValueError('must be tables like [endpoints."host:port"] with api_key and insecure')
+    accesses = []
+    for host, table in value.items():
+        if not isinstance(table, dict) or not set(table) <= {"api_key", "insecure"}:
+            raise ValueError(f'"{host}" may hold only api_key and insecure')
+        try:
+            key = _string(table["api_key"]) if "api_key" in table else None
+            insecure = _bool(table.get("insecure", False))
+        except ValueError as exc:
+            raise ValueError(f'"{host}": api_key or insecure {exc}') from None
+        accesses.append(EndpointAccess(host, key, insecure))
+    return tuple(accesses)
+
+
 def _path(value: object) -> Path:
     return Path(_string(value)).expanduser()
 
@@ -209,6 +231,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "join_dictations": _bool,
     "window_delivery": lambda v: _window_rules(v),
     "sound_cues": _bool,
+    "endpoints": _endpoints,
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
 _SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}
@@ -264,7 +287,7 @@ def _parse(key: str, raw: object, where: str) -> Any:
     try:
         return PARSERS[key](raw)
     except ValueError as exc:
-        shown = "(hidden)" if key == "api_key" else repr(raw)
+        shown = "(hidden)" if key in ("api_key", "endpoints") else repr(raw)
         raise ConfigError(f"{where} {exc} (got {shown}).") from None
 
 
@@ -348,6 +371,11 @@ CONFIG_TEMPLATE = """\
 # join_dictations = true     # consecutive turns into one field: "Hello there. How are you."
 # window_delivery = { xterm = "type", slack = "paste+Return" }   # per WM_CLASS
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
+#
+# A server other than OpenAI gets no key unless it has its own here (after the keys above):
+# [endpoints."gpu-box.lan:8000"]
+# api_key = "key-of-that-server"
+# insecure = true            # allow ws:// (unencrypted) to it
 """
 
 

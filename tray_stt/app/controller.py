@@ -309,13 +309,18 @@ class Controller:
         """On the session's thread: the transcript reaches the disk before anything else."""
         if isinstance(event, TranscriptCompleted):
             with self._log_lock:  # the settings may swap the log (None: turned off) meanwhile
-                words = log_first(self._log, event.text, event.started_at, self._log_refused)
+                words = log_first(
+                    self._log, event.text, event.started_at, self._log_refused, self._log_notice
+                )
             if words:
                 self._deliver_text(event.text)
         self.post(_FromSession(event, generation))
 
     def _log_refused(self, error: LogWriteError) -> None:
         self._notifier.notify(APP_NAME, str(error), urgent=True)
+
+    def _log_notice(self, message: str) -> None:
+        self._notifier.notify(APP_NAME, message)
 
     def _on_session_event(self, event: Event) -> None:
         if isinstance(event, SessionReady):
