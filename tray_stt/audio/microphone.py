@@ -15,13 +15,18 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-import numpy as np
-
-from tray_stt.audio.convert import Rechunker, Resampler, downmix
+from tray_stt.audio.capture import (
+    MicrophoneState,
+    MicrophoneStatus,
+    Opened,
+    OpenFailed,
+    cannot_open,
+    formats,
+    named,
+)
+from tray_stt.audio.convert import Rechunker
 from tray_stt.audio.devices import (
     Backend,
     InputDevice,
@@ -30,9 +35,9 @@ from tray_stt.audio.devices import (
     pick_device,
     portaudio_reason,
 )
-from tray_stt.audio.host import HostStream, PortAudioHost, host_for
+from tray_stt.audio.host import PortAudioHost, host_for
 from tray_stt.errors import AudioInputError
-from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE, checked_chunk_ms
+from tray_stt.realtime.pcm import BYTES_PER_MS, checked_chunk_ms
 
 # 40 ms blocks, not blocksize=0: PortAudio then picks ~2.7 ms blocks through PulseAudio (52
 # frames on ALSA), and waking Python for each one cost 3.6 % of a core in the callback thread
@@ -48,24 +53,6 @@ _LOSS_NOTICE_S = 10.0
 _FIRST_BLOCK_GRACE = 2
 _POLL_MAX_S = 0.05
 _NO_WORKING = "No working microphone: plug one in; tray-stt keeps trying."
-
-
-class MicrophoneStatus(Enum):
-    """What a microphone is doing, as the tray shows it."""
-
-    OPENING = "opening"  # started; no audio has arrived yet
-    CAPTURING = "capturing"  # audio arrives from `MicrophoneState.device`
-    LOST = "lost"  # no audio arrives; the microphone keeps trying to record again
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True)
-class MicrophoneState:
-    """A microphone's state; `reason` is the sentence to show when it is LOST."""
-
-    status: MicrophoneStatus
-    device: str | None = None
-    reason: str = ""
 
 
 class Microphone:
@@ -117,8 +104,8 @@ class Microphone:
         self._sd: Backend = None
         self._host: PortAudioHost | None = None
         self._seen = 0  # the host generation whose device list was read last
-        self._opened: _Opened | None = None  # the open stream, if any
-        self._source: _Opened | None = None  # the stream whose blocks the queue holds, even closed
+        self._opened: Opened | None = None  # the open stream, if any
+        self._source: Opened | None = None  # the stream whose blocks the queue holds, even closed
         self._overflows = 0  # written only by the PortAudio callback
         self._dropped = 0  # likewise
         self._reported_losses = 0
@@ -219,7 +206,7 @@ class Microphone:
         if rest:
             yield rest
 
-    def _is_dead(self, source: _Opened) -> bool:
+    def _is_dead(self, source: Opened) -> bool:
         """Silent for too long, or stopped by PortAudio (as when its device vanished)."""
         limit = self._watchdog_s * (1 if source.delivered else _FIRST_BLOCK_GRACE)
         return self._clock() - source.last_block_at >= limit or not source.stream.running()
@@ -239,7 +226,7 @@ class Microphone:
         except queue.Empty:
             return b""
 
-    def _accept(self, source: _Opened, block: bytes) -> bytes:
+    def _accept(self, source: Opened, block: bytes) -> bytes:
         source.last_block_at = self._clock()
         if not source.delivered:
             source.delivered = True
@@ -271,7 +258,7 @@ class Microphone:
         self._reported_losses = lost
         self._last_loss_notice = now
 
-    def _give_up(self, source: _Opened) -> None:
+    def _give_up(self, source: Opened) -> None:
         """Close a device that went silent or stopped (callbacks just stop when unplugged)."""
         if source.delivered:
             message = (
@@ -295,7 +282,7 @@ class Microphone:
         self._report(MicrophoneStatus.LOST, None, _NO_WORKING)
         self._retry_at = self._clock() + self._retry_s
 
-    def _reopen(self) -> _Opened | None:
+    def _reopen(self) -> Opened | None:
         """Re-read the device list, open the configured device if listed, else the default.
 
         None (an outage) if neither opens. Another microphone that re-read the list since this
@@ -312,7 +299,7 @@ class Microphone:
         self._announce_outage()  # outside the lock: on_notice may call stop() from elsewhere
         return None
 
-    def _resume(self, source: _Opened) -> _Opened | None:
+    def _resume(self, source: Opened) -> Opened | None:
         """After a rescan closed `source`: the configured device, else the same one, else any."""
         with self._lock:
             if self._stopped.is_set():
@@ -326,7 +313,7 @@ class Microphone:
         self._give_up(source)  # gone with the rescan: a loss like any other
         return None
 
-    def _open_listed(self, also: str | None = None) -> _Opened | None:
+    def _open_listed(self, also: str | None = None) -> Opened | None:
         """Open the first of (configured, `also`, default) the device list has; None if none."""
         assert self._host is not None
         try:
@@ -335,15 +322,15 @@ class Microphone:
             default = default_of(devices)
         except AudioInputError:
             return None
-        candidates = [d for name in (self._wanted, also) if name for d in _named(devices, name)]
+        candidates = [d for name in (self._wanted, also) if name for d in named(devices, name)]
         for device in dict.fromkeys([*candidates, default]):
             try:
                 return self._open_device(device)
-            except _OpenFailed:
+            except OpenFailed:
                 continue
         return None
 
-    def _drain(self, source: _Opened | None) -> bytes:
+    def _drain(self, source: Opened | None) -> bytes:
         """Convert what a closed stream left in the queue, then the resampler's delayed tail."""
         if source is None:
             return b""
@@ -358,7 +345,7 @@ class Microphone:
         parts.append(source.resampler.flush())
         return b"".join(parts)
 
-    def _open_preferred(self) -> _Opened:
+    def _open_preferred(self) -> Opened:
         assert self._host is not None
         try:
             chosen, default = pick_device(self._host.inputs(), self._wanted)
@@ -369,9 +356,9 @@ class Microphone:
         self._seen = self._host.generation
         try:
             return self._open_device(chosen)
-        except _OpenFailed as failure:
+        except OpenFailed as failure:
             if chosen == default:
-                raise AudioInputError(_cannot_open(chosen.name, str(failure))) from failure
+                raise AudioInputError(cannot_open(chosen.name, str(failure))) from failure
             reason = str(failure)
         self._notice(
             f"Cannot open the microphone {chosen.name} ({reason});"
@@ -379,14 +366,14 @@ class Microphone:
         )
         try:
             return self._open_device(default)
-        except _OpenFailed as failure:
-            raise AudioInputError(_cannot_open(default.name, str(failure))) from failure
+        except OpenFailed as failure:
+            raise AudioInputError(cannot_open(default.name, str(failure))) from failure
 
-    def _open_device(self, device: InputDevice) -> _Opened:
-        """Open and start `device` in the first format it accepts; _OpenFailed if none."""
+    def _open_device(self, device: InputDevice) -> Opened:
+        """Open and start `device` in the first format it accepts; OpenFailed if none."""
         assert self._host is not None
         reason = "it refused every format"
-        for rate, channels in _formats(device):
+        for rate, channels in formats(device):
             # Raw: the callback only copies the bytes, so a numpy array made for each block in
             # the real-time thread would be wasted.
             try:
@@ -401,8 +388,8 @@ class Microphone:
             except (self._sd.PortAudioError, ValueError) as e:
                 reason = portaudio_reason(e)
                 continue
-            return _Opened(stream, device, rate, channels, self._clock())
-        raise _OpenFailed(reason)
+            return Opened(stream, device, rate, channels, self._clock())
+        raise OpenFailed(reason)
 
     def _close_current(self) -> None:
         opened, self._opened = self._opened, None
@@ -413,56 +400,3 @@ class Microphone:
         """Re-read PortAudio's device list, unless another microphone did since we last read it."""
         assert self._host is not None
         self._seen = self._host.rescan(self._seen)
-
-
-def _named(devices: list[InputDevice], name: str) -> list[InputDevice]:
-    """The device `pick_device` would choose for `name`, or none."""
-    try:
-        chosen, _ = pick_device(devices, name)
-    except AudioInputError:
-        return []
-    return [chosen]
-
-
-@dataclass
-class _Opened:
-    """A started stream, and the consumer's state for converting its blocks."""
-
-    stream: HostStream
-    device: InputDevice
-    rate: int
-    channels: int
-    last_block_at: float
-    delivered: bool = False
-    resampler: Resampler = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.resampler = Resampler(self.rate)
-
-    def convert(self, block: bytes) -> bytes:
-        """Downmix and resample one interleaved int16 block to 24 kHz mono PCM16."""
-        if self.channels > 1:
-            # PortAudio gives native-endian samples; every platform we run on is little-endian.
-            frames = np.frombuffer(block, dtype="<i2")
-            block = np.rint(downmix(frames, self.channels)).astype("<i2").tobytes()
-        return self.resampler.process(block)
-
-
-class _OpenFailed(Exception):
-    """A device refused every format we tried; `str()` is PortAudio's reason."""
-
-
-def _formats(device: InputDevice) -> list[tuple[int, int]]:
-    """(rate, channels) to try, best first: no resampling beats no downmixing."""
-    rates = dict.fromkeys([SAMPLE_RATE, round(device.default_samplerate)])
-    counts = dict.fromkeys(
-        c for c in (1, 2, device.max_input_channels) if c <= device.max_input_channels
-    )
-    return [(rate, channels) for rate in rates if rate > 0 for channels in counts]
-
-
-def _cannot_open(name: str, reason: str) -> str:
-    return (
-        f"Cannot open the microphone {name}: {reason}. Close any program that is using it,"
-        " or choose another device (`tray-stt devices` lists them)."
-    )
