@@ -171,7 +171,7 @@ def test_host_device_back_under_another_index_is_reopened_by_name() -> None:
     assert backend.use_after_free == []
 
 
-def test_host_configured_device_is_picked_up_again_when_it_returns() -> None:
+def test_host_configured_device_is_picked_up_again_after_another_rescan() -> None:
     usb = mic_device("USB Mic", 500, unplug_after_blocks=10)
     backend = FakeBackend(
         [mic_device("Built-in Mic", 1500), usb], default="Built-in Mic", mode="paced", speed=4
@@ -198,3 +198,31 @@ def test_host_refuses_new_streams_after_shutdown() -> None:
         Microphone(backend=backend).start()
     running.stop()
     assert backend.use_after_free == [] and backend.last_stream.closed
+
+
+def fast_clock() -> float:
+    """Time passing 10x faster: the 2 s look for the configured device takes 0.2 s."""
+    return time.monotonic() * 10
+
+
+def test_host_configured_device_is_picked_up_again_when_the_sound_cards_change() -> None:
+    usb = mic_device("USB Mic", 500, unplug_after_blocks=10)
+    backend = FakeBackend(
+        [mic_device("Built-in Mic", 1500), usb], default="Built-in Mic", mode="paced", speed=4
+    )
+    host = host_for(backend)
+    host.hardware = lambda: tuple(d.name for d in backend.hardware)  # /proc/asound/cards
+    dictation = Running(backend, "USB Mic", watchdog_s=2, clock=fast_clock)
+    try:
+        wait_for(lambda: dictation.mic.state == MicrophoneState(CAPTURING, "Built-in Mic"))
+        time.sleep(0.5)  # on the fall-back device, with nothing changed: no rescan
+        assert backend.refreshes == 1
+        backend.plug(mic_device("USB Mic", 500))
+        wait_for(lambda: dictation.mic.state == MicrophoneState(CAPTURING, "USB Mic"))
+        dictation.mark()
+        wait_for(lambda: hears(dictation, 500))
+        time.sleep(0.5)  # back on the configured device: it no longer watches
+        assert backend.refreshes == 2
+    finally:
+        dictation.stop()
+    assert backend.use_after_free == []

@@ -43,6 +43,7 @@ class Opened:
     channels: int
     last_block_at: float
     delivered: bool = False
+    fallback: bool = False  # opened instead of the configured device
     resampler: Resampler = field(init=False)
 
     def __post_init__(self) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -52,8 +53,12 @@ class HostStream:
 class PortAudioHost:
     """Serialises PortAudio's stream life cycle and device scans for one backend (see module)."""
 
-    def __init__(self, sd: Backend) -> None:
-        """Wrap `sd`, the sounddevice module or a fake of it, already loaded."""
+    def __init__(self, sd: Backend, *, hardware: Callable[[], object] | None = None) -> None:
+        """Wrap `sd`, the sounddevice module or a fake of it, already loaded.
+
+        `hardware()` changes when sound hardware comes or goes (default: ALSA's card list);
+        a microphone recording from a fall-back device watches it for the configured one.
+        """
         # Weak: the process-wide table maps each backend to its host, and a strong reference
         # back would keep every test's fake backend alive.
         self._backend = weakref.ref(sd)
@@ -62,6 +67,7 @@ class PortAudioHost:
         self._generation = 0
         self._shut = False
         self.rescans = 0  # how many times the device list was really re-read
+        self.hardware = hardware or sound_cards
 
     @property
     def _sd(self) -> Backend:
@@ -157,6 +163,15 @@ class PortAudioHost:
                 return bool(handle._stream.active)
             except Exception:
                 return False
+
+
+def sound_cards() -> str | None:
+    """ALSA's list of sound cards (Linux), which changes when a USB microphone is plugged in
+    or out; None elsewhere, where only another rescan shows a device that came back."""
+    try:
+        return Path("/proc/asound/cards").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 def _abort_and_close(stream: Any) -> None:

@@ -52,6 +52,7 @@ _LOSS_NOTICE_S = 10.0
 # device is called dead and replaced by the default one.
 _FIRST_BLOCK_GRACE = 2
 _POLL_MAX_S = 0.05
+_WATCH_S = 2.0  # how often a fall-back microphone looks whether the configured one is back
 _NO_WORKING = "No working microphone: plug one in; tray-stt keeps trying."
 
 
@@ -104,6 +105,8 @@ class Microphone:
         self._sd: Backend = None
         self._host: PortAudioHost | None = None
         self._seen = 0  # the host generation whose device list was read last
+        self._hardware: object = None  # the host's hardware signature at that reading
+        self._watch_at = 0.0
         self._opened: Opened | None = None  # the open stream, if any
         self._source: Opened | None = None  # the stream whose blocks the queue holds, even closed
         self._overflows = 0  # written only by the PortAudio callback
@@ -187,6 +190,8 @@ class Microphone:
             block = self._take()
             if block and source is not None:
                 yield from rechunker.push(self._accept(source, block))
+                if source.fallback:
+                    self._watch_return()
             elif self._stopped.is_set():
                 break
             elif source is None:
@@ -317,17 +322,19 @@ class Microphone:
         """Open the first of (configured, `also`, default) the device list has; None if none."""
         assert self._host is not None
         try:
-            devices = self._host.inputs()
-            self._seen = self._host.generation
+            devices = self._read_list()
             default = default_of(devices)
         except AudioInputError:
             return None
-        candidates = [d for name in (self._wanted, also) if name for d in named(devices, name)]
-        for device in dict.fromkeys([*candidates, default]):
+        wanted = named(devices, self._wanted) if self._wanted else []
+        also_named = named(devices, also) if also else []
+        for device in dict.fromkeys([*wanted, *also_named, default]):
             try:
-                return self._open_device(device)
+                opened = self._open_device(device)
             except OpenFailed:
                 continue
+            opened.fallback = bool(self._wanted) and device not in wanted
+            return opened
         return None
 
     def _drain(self, source: Opened | None) -> bytes:
@@ -348,12 +355,11 @@ class Microphone:
     def _open_preferred(self) -> Opened:
         assert self._host is not None
         try:
-            chosen, default = pick_device(self._host.inputs(), self._wanted)
+            chosen, default = pick_device(self._read_list(), self._wanted)
         except AudioInputError:
             # The list is fixed when PortAudio starts: a microphone plugged in since is not in it.
             self._refresh_devices()
-            chosen, default = pick_device(self._host.inputs(), self._wanted)
-        self._seen = self._host.generation
+            chosen, default = pick_device(self._read_list(), self._wanted)
         try:
             return self._open_device(chosen)
         except OpenFailed as failure:
@@ -365,9 +371,11 @@ class Microphone:
             f" using the default input device {default.name} instead."
         )
         try:
-            return self._open_device(default)
+            opened = self._open_device(default)
         except OpenFailed as failure:
             raise AudioInputError(cannot_open(default.name, str(failure))) from failure
+        opened.fallback = True
+        return opened
 
     def _open_device(self, device: InputDevice) -> Opened:
         """Open and start `device` in the first format it accepts; OpenFailed if none."""
@@ -395,6 +403,23 @@ class Microphone:
         opened, self._opened = self._opened, None
         if opened is not None:
             opened.stream.close()
+
+    def _read_list(self) -> list[InputDevice]:
+        assert self._host is not None
+        self._hardware = self._host.hardware()
+        self._seen = self._host.generation
+        return self._host.inputs()
+
+    def _watch_return(self) -> None:
+        """On a fall-back device: re-read the list when the sound cards changed, at most every
+        `_WATCH_S`; the rescan interrupts this stream, and `_resume` opens the configured one."""
+        now = self._clock()
+        if now < self._watch_at:
+            return
+        self._watch_at = now + _WATCH_S
+        assert self._host is not None
+        if self._host.hardware() != self._hardware:
+            self._refresh_devices()
 
     def _refresh_devices(self) -> None:
         """Re-read PortAudio's device list, unless another microphone did since we last read it."""
