@@ -226,3 +226,15 @@ def test_host_configured_device_is_picked_up_again_when_the_sound_cards_change()
     finally:
         dictation.stop()
     assert backend.use_after_free == []
+
+
+def test_host_rescan_waits_for_a_sound_cue_playing() -> None:
+    """A cue's output stream is PortAudio's too: a rescan mid-cue would free it under write."""
+    backend = FakeBackend([mic_device("Mic", 500)])
+    host = host_for(backend)
+    cue = threading.Thread(target=host.play, args=(np.zeros((4800, 1), np.int16), 24000))
+    cue.start()  # 0.2 s
+    wait_for(lambda: "play" in backend.events)
+    host.rescan(host.generation)
+    cue.join(DEADLINE_S)
+    assert backend.events == ["initialize", "play", "played", "terminate", "initialize"]

@@ -116,6 +116,7 @@ class FakeBackend:
         self.refreshes = 0  # how many times _initialize() re-read the hardware
         # Calls on a stream that _terminate() freed, or closed twice: each crashes real PortAudio.
         self.use_after_free: list[str] = []
+        self.events: list[str] = []  # "initialize", "terminate", "play", "played", in order
         self.default = _Default(self)
         self._lock = threading.Lock()
         self._initialized = 0
@@ -154,13 +155,19 @@ class FakeBackend:
             self.streams.append(stream)
         return stream
 
+    def OutputStream(self, **kwargs: Any) -> FakeOutputStream:  # noqa: N802 (sounddevice's name)
+        """A blocking output stream that "plays" what is written in real time."""
+        return FakeOutputStream(self, **kwargs)
+
     def _initialize(self) -> None:
+        self.events.append("initialize")
         self._initialized += 1
         self.refreshes += 1
         with self._lock:
             self._snapshot = list(self.hardware)
 
     def _terminate(self) -> None:
+        self.events.append("terminate")
         # Pa_Terminate closes and frees every stream still open, as the real one does.
         for stream in list(self.streams):
             if not stream.closed:
@@ -220,6 +227,25 @@ class FakeBackend:
         if refusal:
             raise PortAudioError(refusal)
         return found
+
+
+class FakeOutputStream:
+    """sounddevice.OutputStream as a context manager whose `write` lasts as long as the sound."""
+
+    def __init__(self, backend: FakeBackend, *, samplerate: float, channels: int, dtype: str):
+        self._backend = backend
+        self._rate = samplerate
+
+    def __enter__(self) -> FakeOutputStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._backend.events.append("played")
+
+    def write(self, frames: Int16Array) -> None:
+        """Block for the sound's duration, as a blocking write to a sound card does."""
+        self._backend.events.append("play")
+        time.sleep(len(frames) / self._rate)
 
 
 class FakeInputStream:

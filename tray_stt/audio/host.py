@@ -119,6 +119,18 @@ class PortAudioHost:
             self._open.add(handle)
             return handle
 
+    def play(self, frames: Any, rate: int) -> None:
+        """Play int16 `frames` (n, 1) on the default output; returns once played.
+
+        Under the lock, so no rescan frees the stream mid-write; a cue lasts a fraction of a
+        second, which a microphone opening meanwhile waits.
+        """
+        with self._lock:
+            if self._shut:
+                return
+            with self._sd.OutputStream(samplerate=rate, channels=1, dtype="int16") as stream:
+                stream.write(frames)  # closing waits until the buffers have played
+
     def rescan(self, seen: int) -> int:
         """Re-read the device list unless it was re-read after generation `seen`; the generation.
 
