@@ -3,14 +3,15 @@ formats it tries (tray_stt.audio.microphone puts them together)."""
 
 from __future__ import annotations
 
+import queue
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
 
 from tray_stt.audio.convert import Resampler, downmix
-from tray_stt.audio.devices import InputDevice, pick_device
-from tray_stt.audio.host import HostStream
+from tray_stt.audio.devices import InputDevice, pick_device, portaudio_reason
+from tray_stt.audio.host import Callback, HostStream, PortAudioHost
 from tray_stt.errors import AudioInputError
 from tray_stt.realtime.pcm import SAMPLE_RATE
 
@@ -57,6 +58,48 @@ class Opened:
             frames = np.frombuffer(block, dtype="<i2")
             block = np.rint(downmix(frames, self.channels)).astype("<i2").tobytes()
         return self.resampler.process(block)
+
+    def drain(self, blocks: queue.Queue[bytes]) -> bytes:
+        """Convert what this stream left in `blocks` once closed, then the resampler's tail."""
+        parts = []
+        while True:
+            try:
+                block = blocks.get_nowait()
+            except queue.Empty:
+                break
+            if block:
+                parts.append(self.convert(block))
+        parts.append(self.resampler.flush())
+        return b"".join(parts)
+
+
+def open_first_format(
+    host: PortAudioHost,
+    device: InputDevice,
+    latency: str,
+    callback: Callback,
+    now: float,
+    block_ms: int,
+) -> Opened:
+    """Open and start `device` in the first of `formats` it accepts; OpenFailed if none."""
+    reason = "it refused every format"
+    for rate, channels in formats(device):
+        # Raw: the callback only copies the bytes, so a numpy array made for each block in the
+        # real-time thread would be wasted.
+        try:
+            stream = host.open_input(
+                device,
+                rate=rate,
+                channels=channels,
+                blocksize=rate * block_ms // 1000,
+                latency=latency,
+                callback=callback,
+            )
+        except (host.errors, ValueError) as e:
+            reason = portaudio_reason(e)
+            continue
+        return Opened(stream, device, rate, channels, now)
+    raise OpenFailed(reason)
 
 
 class OpenFailed(Exception):

@@ -77,6 +77,12 @@ class PortAudioHost:
         return sd
 
     @property
+    def errors(self) -> type[Exception]:
+        """The exception the backend raises when PortAudio refuses (its PortAudioError)."""
+        error: type[Exception] = self._sd.PortAudioError
+        return error
+
+    @property
     def generation(self) -> int:
         """Counts rescans: a device list read at generation g is stale once this moves on."""
         return self._generation

@@ -23,8 +23,8 @@ from tray_stt.audio.capture import (
     Opened,
     OpenFailed,
     cannot_open,
-    formats,
     named,
+    open_first_format,
 )
 from tray_stt.audio.convert import Rechunker
 from tray_stt.audio.devices import (
@@ -33,7 +33,6 @@ from tray_stt.audio.devices import (
     default_of,
     load_backend,
     pick_device,
-    portaudio_reason,
 )
 from tray_stt.audio.host import PortAudioHost, host_for
 from tray_stt.errors import AudioInputError
@@ -339,18 +338,7 @@ class Microphone:
 
     def _drain(self, source: Opened | None) -> bytes:
         """Convert what a closed stream left in the queue, then the resampler's delayed tail."""
-        if source is None:
-            return b""
-        parts = []
-        while True:
-            try:
-                block = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if block:
-                parts.append(source.convert(block))
-        parts.append(source.resampler.flush())
-        return b"".join(parts)
+        return source.drain(self._queue) if source is not None else b""
 
     def _open_preferred(self) -> Opened:
         assert self._host is not None
@@ -380,24 +368,9 @@ class Microphone:
     def _open_device(self, device: InputDevice) -> Opened:
         """Open and start `device` in the first format it accepts; OpenFailed if none."""
         assert self._host is not None
-        reason = "it refused every format"
-        for rate, channels in formats(device):
-            # Raw: the callback only copies the bytes, so a numpy array made for each block in
-            # the real-time thread would be wasted.
-            try:
-                stream = self._host.open_input(
-                    device,
-                    rate=rate,
-                    channels=channels,
-                    blocksize=rate * _BLOCK_MS // 1000,
-                    latency=self._latency,
-                    callback=self._callback,
-                )
-            except (self._sd.PortAudioError, ValueError) as e:
-                reason = portaudio_reason(e)
-                continue
-            return Opened(stream, device, rate, channels, self._clock())
-        raise OpenFailed(reason)
+        return open_first_format(
+            self._host, device, self._latency, self._callback, self._clock(), _BLOCK_MS
+        )
 
     def _close_current(self) -> None:
         opened, self._opened = self._opened, None
