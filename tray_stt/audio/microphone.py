@@ -38,6 +38,8 @@ from tray_stt.audio.host import PortAudioHost, host_for
 from tray_stt.errors import AudioInputError
 from tray_stt.realtime.pcm import BYTES_PER_MS, checked_chunk_ms
 
+__all__ = ["Microphone", "MicrophoneState", "MicrophoneStatus"]
+
 # 40 ms blocks, not blocksize=0: PortAudio then picks ~2.7 ms blocks through PulseAudio (52
 # frames on ALSA), and waking Python for each one cost 3.6 % of a core in the callback thread
 # alone (benchmarks/bench_listen.py, server VAD: 7.3 % in all; 3.3 % with 20 ms blocks, 2.1-2.4 %
