@@ -238,3 +238,15 @@ def test_host_rescan_waits_for_a_sound_cue_playing() -> None:
     host.rescan(host.generation)
     cue.join(DEADLINE_S)
     assert backend.events == ["initialize", "play", "played", "terminate", "initialize"]
+
+
+def test_host_shutdown_ends_chunks_without_calling_the_microphone_lost() -> None:
+    backend = FakeBackend([mic_device("Mic", 500)], mode="paced", speed=4)
+    running = Running(backend, watchdog_s=0.2)
+    wait_for(lambda: running.mic.state.status is CAPTURING)
+    host_for(backend).shutdown()  # at exit, with the microphone still recording
+    running.thread.join(DEADLINE_S)
+    assert not running.thread.is_alive()
+    assert LOST not in [s.status for s in running.states]
+    running.stop()
+    assert backend.use_after_free == []

@@ -77,6 +77,11 @@ class PortAudioHost:
         return sd
 
     @property
+    def shut(self) -> bool:
+        """Whether `shutdown()` ran: the process is exiting and no stream may open."""
+        return self._shut
+
+    @property
     def errors(self) -> type[Exception]:
         """The exception the backend raises when PortAudio refuses (its PortAudioError)."""
         error: type[Exception] = self._sd.PortAudioError

@@ -193,7 +193,7 @@ class Microphone:
                 yield from rechunker.push(self._accept(source, block))
                 if source.fallback:
                     self._watch_return()
-            elif self._stopped.is_set():
+            elif self._stopped.is_set() or self._exiting():
                 break
             elif source is None:
                 if self._clock() >= self._retry_at:
@@ -211,6 +211,10 @@ class Microphone:
         rest = rechunker.flush()
         if rest:
             yield rest
+
+    def _exiting(self) -> bool:
+        """The process is exiting: its streams were closed for that, not lost."""
+        return self._host is not None and self._host.shut
 
     def _is_dead(self, source: Opened) -> bool:
         """Silent for too long, or stopped by PortAudio (as when its device vanished)."""
