@@ -68,8 +68,8 @@ OWNERS: dict[str, set[str]] = {
     "gi": {"tray_stt.tray.backend"},
     "jeepney": {"tray_stt.desktop.notify", "tray_stt.desktop.portal_hotkey"},
     "numpy": {
+        "tray_stt.audio.capture",
         "tray_stt.audio.convert",
-        "tray_stt.audio.microphone",
         "tray_stt.audio.silero",
         "tray_stt.audio.vad",
         "tray_stt.audio.wav",

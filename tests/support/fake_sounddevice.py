@@ -114,6 +114,9 @@ class FakeBackend:
         self.query_error = query_error
         self.streams: list[FakeInputStream] = []
         self.refreshes = 0  # how many times _initialize() re-read the hardware
+        # Calls on a stream that _terminate() freed, or closed twice: each crashes real PortAudio.
+        self.use_after_free: list[str] = []
+        self.events: list[str] = []  # "initialize", "terminate", "play", "played", in order
         self.default = _Default(self)
         self._lock = threading.Lock()
         self._initialized = 0
@@ -152,16 +155,24 @@ class FakeBackend:
             self.streams.append(stream)
         return stream
 
+    def OutputStream(self, **kwargs: Any) -> FakeOutputStream:  # noqa: N802 (sounddevice's name)
+        """A blocking output stream that "plays" what is written in real time."""
+        return FakeOutputStream(self, **kwargs)
+
     def _initialize(self) -> None:
+        self.events.append("initialize")
         self._initialized += 1
         self.refreshes += 1
         with self._lock:
             self._snapshot = list(self.hardware)
 
     def _terminate(self) -> None:
-        # Pa_Terminate closes every stream still open, as the real one does.
+        self.events.append("terminate")
+        # Pa_Terminate closes and frees every stream still open, as the real one does.
         for stream in list(self.streams):
-            stream.close()
+            if not stream.closed:
+                stream.close()
+                stream.freed = True
         self._initialized -= 1
 
     # --- test controls ---------------------------------------------------------------------
@@ -218,6 +229,25 @@ class FakeBackend:
         return found
 
 
+class FakeOutputStream:
+    """sounddevice.OutputStream as a context manager whose `write` lasts as long as the sound."""
+
+    def __init__(self, backend: FakeBackend, *, samplerate: float, channels: int, dtype: str):
+        self._backend = backend
+        self._rate = samplerate
+
+    def __enter__(self) -> FakeOutputStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._backend.events.append("played")
+
+    def write(self, frames: Int16Array) -> None:
+        """Block for the sound's duration, as a blocking write to a sound card does."""
+        self._backend.events.append("play")
+        time.sleep(len(frames) / self._rate)
+
+
 class FakeInputStream:
     """A callback input stream that plays its device's signal (see the module docstring)."""
 
@@ -248,8 +278,9 @@ class FakeInputStream:
         self.callback_errors: list[BaseException] = []
         self.callback_seconds: list[float] = []  # how long each callback call took
         self.finished = threading.Event()  # no more callbacks will come (end, unplug or close)
-        self.active = False
+        self._active = False
         self.closed = False
+        self.freed = False  # closed by the backend's _terminate(): every later call is a crash
         self._backend = backend
         self._signal = _frames(self.device.signal, self.channels)
         self._position = 0
@@ -258,16 +289,24 @@ class FakeInputStream:
 
     def start(self) -> None:
         """Start delivering blocks (from a thread, unless the backend is in manual mode)."""
+        self._check_alive("start")
         if self.closed:
             raise PortAudioError("Stream is closed")
-        self.active = True
+        self._active = True
         if self._backend.mode != "manual" and self._thread is None:
             self._thread = threading.Thread(target=self._run, name="fake-portaudio", daemon=True)
             self._thread.start()
 
+    @property
+    def active(self) -> bool:
+        """Whether the stream runs (Pa_IsStreamActive)."""
+        self._check_alive("active")
+        return self._active
+
     def stop(self, ignore_errors: bool = True) -> None:
         """Stop delivering; waits for a callback in progress, as Pa_StopStream does."""
-        self.active = False
+        self._check_alive("stop")
+        self._active = False
         self._halt.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -278,14 +317,22 @@ class FakeInputStream:
 
     def close(self, ignore_errors: bool = True) -> None:
         """Stop and close."""
+        if self.closed:
+            self._check_alive("close")
+            self._backend.use_after_free.append(f"close of closed {self.device.name}")
+            return
         self.stop()
         self.closed = True
+
+    def _check_alive(self, call: str) -> None:
+        if self.freed:
+            self._backend.use_after_free.append(f"{call} of freed {self.device.name}")
 
     def pump(self, blocks: int = 1) -> int:
         """Manual mode: deliver up to `blocks` blocks in the caller's thread; how many went."""
         assert self._backend.mode == "manual", "pump() is for mode='manual'"
         delivered = 0
-        while delivered < blocks and self.active and self._deliver_one():
+        while delivered < blocks and self._active and self._deliver_one():
             delivered += 1
         return delivered
 

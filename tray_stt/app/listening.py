@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from tray_stt.audio.microphone import Microphone
+from tray_stt.audio.microphone import Microphone, MicrophoneState
 from tray_stt.audio.vad import LocalTurns
 from tray_stt.config import Config
 from tray_stt.realtime.events import Event, Notice
@@ -44,10 +44,13 @@ class MicrophoneListener:
         on_end: Callable[[BaseException | None], None],
         *,
         microphone: Callable[..., Microphone] = Microphone,
+        on_microphone: Callable[[MicrophoneState], None] = lambda _state: None,
     ) -> None:
+        """``on_microphone``: each change of the microphone's state (LOST, CAPTURING...), from
+        the listening thread."""
         self._session = live_session(config, on_event)  # refuses a bad configuration here
         self._microphone = microphone(
-            config.device, chunk_ms=config.chunk_ms, on_notice=self._notice
+            config.device, chunk_ms=config.chunk_ms, on_notice=self._notice, on_state=on_microphone
         )
         self._on_event = on_event
         self._on_end = on_end

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tray_stt.audio.microphone import Microphone
+from tray_stt.audio.microphone import Microphone, MicrophoneState
 from tray_stt.config import Config
 from tray_stt.desktop.hotkey_process import HotkeyProcess, use_hotkey_process
 from tray_stt.desktop.inject import Deliverer
@@ -34,8 +34,13 @@ class PushToTalk:
         hotkey: bool = True,
         microphone: Microphone | None = None,
         cues: SoundCues | None = None,
+        on_microphone: Callable[[MicrophoneState], None] = lambda _state: None,
     ) -> None:
-        """Refuses a bad configuration (ConfigError) before anything opens."""
+        """Refuses a bad configuration (ConfigError) before anything opens.
+
+        ``on_microphone``: each change of the microphone's state (LOST, CAPTURING...), from the
+        dictation's microphone thread.
+        """
         notice = _notice_to(on_event)
         # Cues follow the dictation's state, so the hotkey, toggle and commands all sound alike.
         self.cues = cues or SoundCues(config.sound_cues)
@@ -49,7 +54,9 @@ class PushToTalk:
             keep_on_clipboard=config.clipboard,
         )
         # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
-        mic = microphone or Microphone(config.device, chunk_ms=20, on_notice=notice)
+        mic = microphone or Microphone(
+            config.device, chunk_ms=20, on_notice=notice, on_state=on_microphone
+        )
         self.dictation = Dictation(
             config,
             mic,

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tray_stt.audio.host import host_for
 from tray_stt.audio.portaudio import import_sounddevice
 from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.resources import assets_dir
@@ -59,9 +60,9 @@ def load_sound(path: Path) -> tuple[Samples, int]:
 def play_through_sounddevice(samples: Samples, rate: int) -> None:
     """Play on the default output device through PortAudio; returns when it has been played."""
     sounddevice = import_sounddevice()  # OSError when the PortAudio library is missing
-
-    with sounddevice.OutputStream(samplerate=rate, channels=1, dtype="int16") as stream:
-        stream.write(samples.reshape(-1, 1))  # closing waits until the buffers have played
+    # Through the process's PortAudio host: a microphone's device rescan would free the stream
+    # under a cue still playing (docs/architecture.md §6.5).
+    host_for(sounddevice).play(samples.reshape(-1, 1), rate)
 
 
 def cue_for(previous: DictationState, state: DictationState) -> str | None:
