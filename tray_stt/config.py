@@ -67,6 +67,9 @@ class Config:
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
+    # The crash-safe audio spool (tray_stt/spool): 1000 MB holds about 5.8 hours of 24 kHz
+    # PCM16 speech not yet transcribed; 0 turns it off.
+    spool_max_mb: int = 1000
 
     @property
     def endpoint(self) -> Endpoint:
@@ -178,6 +181,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "pre_roll_ms": _number(int, 0, 2000),
     "terminal_classes": _strings,
     "sound_cues": _bool,
+    "spool_max_mb": _number(int, 0, 1_000_000),
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
 _SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}
