@@ -268,7 +268,8 @@ def run_listen(args: argparse.Namespace) -> int:
     finally:
         microphone.stop()
         if spool is not None:
-            spool.close(str(error) if isinstance(error, TraySttError) else None)
+            note = str(error) if isinstance(error, TraySttError) else None
+            spool.close(note, finished=error is None)
         output.close()
     return ExitCode.FAILURE if output.log_failures else ExitCode.OK
 

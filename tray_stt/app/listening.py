@@ -118,4 +118,5 @@ class MicrophoneListener:
 
     def _close_spool(self, error: BaseException | None) -> None:
         if self._spool is not None:
-            self._spool.close(str(error) if error is not None else None)
+            note = str(error) if error is not None else None
+            self._spool.close(note, finished=error is None)

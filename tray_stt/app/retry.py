@@ -75,6 +75,11 @@ class _Replay:
             self._fed += len(chunk)
             yield chunk
 
+    @property
+    def fed(self) -> int:
+        """Bytes given to the session so far."""
+        return self._fed
+
     def clock(self, pcm: bytes) -> datetime:
         """When the chunk just taken was spoken."""
         return self._when
@@ -147,6 +152,7 @@ def retry_pending(
         )
         try:
             session.run(replay.chunks(), wait_ready=True)
+            replay.settle(replay.fed, [])  # ended normally: the rest was silence
         finally:
             spool.close()
             result.runs += 1

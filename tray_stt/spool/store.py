@@ -222,9 +222,15 @@ class Spool:
             except OSError as exc:
                 self._write_failed(exc)
 
-    def close(self, note: str | None = None) -> None:
-        """Say why the session ended (if it failed), and remove the run if nothing is pending."""
+    def close(self, note: str | None = None, *, finished: bool = False) -> None:
+        """Say why the session ended (if it failed), and remove the run if nothing is pending.
+
+        ``finished``: the session ended normally, every transcript released and handled, so
+        all its audio is settled but the failed spans (the rest was silence).
+        """
         with self._mutex:
+            if finished:
+                self.settle(self._offset, [])
             if note:
                 self._write(Ended(note))
             self.sync()
