@@ -9,13 +9,15 @@ nothing twice; what fails again stays pending with the new reason.
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from tray_stt.config import Config
-from tray_stt.realtime.events import Event
+from tray_stt.errors import TraySttError
+from tray_stt.realtime.events import Event, Notice
 from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.session import Session
@@ -32,7 +34,7 @@ class RetryResult:
 
     runs: int = 0  # runs replayed
     seconds: float = 0.0  # audio sent
-    left: int = 0  # runs still pending afterwards
+    left: int = 0  # recordings still pending afterwards
 
 
 class _Replay:
@@ -146,6 +148,11 @@ def retry_pending(
             spool = Spool(directory, max_bytes=0, report=note, run=state.path)
         except OSError:
             continue  # a live session or another retry took it meanwhile
+        state = read_run(state.path)  # another retry may have done some before the lock
+        if not state.parts:
+            spool.close()
+            shutil.rmtree(state.path, ignore_errors=True)
+            continue
         replay = _Replay(spool, state, config.chunk_ms * BYTES_PER_MS)
         session = Session(
             config.endpoint, settings, on_event, spool=replay, clock=replay.clock, connect=connect
@@ -159,5 +166,69 @@ def retry_pending(
             result.seconds += state.duration_s
             if not read_run(state.path).parts:
                 shutil.rmtree(state.path, ignore_errors=True)
-    result.left = len(pending_runs(directory))
+    result.left = count_pending(directory)
     return result
+
+
+def count_pending(directory: Path | None = None) -> int:
+    """How many pending recordings the spool holds (what ``tray-stt pending`` lists)."""
+    states = pending_runs(directory or default_spool_dir())
+    return sum(len(state.recordings()) for state in states)
+
+
+@dataclass(frozen=True)
+class RetryReport:
+    """How a retry in the tray went."""
+
+    done: int  # recordings that were pending before
+    left: int  # recordings still pending
+    error: TraySttError | None = None
+
+
+class Retrier:
+    """Retries pending recordings on a thread of its own, one retry at a time, never on the
+    controller's thread (it reads the spool and waits for the network)."""
+
+    def __init__(self, directory: Path | None = None, *, connect: Connect = websocket_connect):
+        self._directory = directory
+        self._connect = connect
+        self._running = threading.Lock()
+
+    def start(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_done: Callable[[RetryReport], None],
+    ) -> bool:
+        """Count, and retry if anything is pending; False if a retry is running already."""
+        if not self._running.acquire(blocking=False):
+            return False
+        worker = threading.Thread(
+            target=self._run, args=(config, on_event, on_done), name="tray-stt-retry", daemon=True
+        )
+        worker.start()
+        return True
+
+    def _run(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_done: Callable[[RetryReport], None],
+    ) -> None:
+        try:
+            before = count_pending(self._directory)
+            error: TraySttError | None = None
+            if before:
+                note = lambda message: on_event(Notice(message))  # noqa: E731
+                try:
+                    retry_pending(
+                        config, on_event, note, directory=self._directory, connect=self._connect
+                    )
+                except TraySttError as exc:
+                    error = exc
+            left = count_pending(self._directory)
+            on_done(RetryReport(before - left if before else 0, left, error))
+        except Exception as exc:  # a thread must not die silently (docs/architecture.md §4)
+            on_done(RetryReport(0, 0, TraySttError(f"Retrying pending recordings failed: {exc}")))
+        finally:
+            self._running.release()
