@@ -246,11 +246,16 @@ def run_listen(args: argparse.Namespace) -> int:
     config = _load(args, _session_overrides(args))
     config.endpoint.check()
     output = _sinks(config, LiveOutput)
+    microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
     spool = live_spool(config, output)
-    session = live_session(config, output, spool)
+    try:
+        session = live_session(config, output, spool)
+    except TraySttError:
+        if spool is not None:
+            spool.close()
+        raise
     for warning in session.warnings:
         output.note(warning)
-    microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
     error: BaseException | None = None
     try:
         microphone.start()

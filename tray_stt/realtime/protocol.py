@@ -164,6 +164,14 @@ class TranscriptionClient:
         spans, self._failed_spans = self._failed_spans, []
         return spans
 
+    def _note_failed(self, start: int, end: int, reason: str) -> None:
+        """Remember a failed span; one that grows (an outage, chunk by chunk) stays one."""
+        spans = self._failed_spans
+        if spans and spans[-1][2] == reason and spans[-1][0] <= start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]), reason)
+        else:
+            spans.append((start, end, reason))
+
     def take_outgoing(self) -> list[str]:
         """The JSON texts to send, in order; empties the outbox."""
         out, self._outbox = self._outbox, []
@@ -209,7 +217,7 @@ class TranscriptionClient:
             return
         dropped_from = max(self._frontier, self._journal.start)
         self._dropped += oldest_kept - dropped_from
-        self._failed_spans.append((dropped_from, oldest_kept, "the connection was down too long"))
+        self._note_failed(dropped_from, oldest_kept, "the connection was down too long")
         # Only uncommitted audio lies past the frontier; committed turns before it stay whole.
         self._journal.forget(dropped_from, oldest_kept)
         self._frontier = oldest_kept
@@ -262,7 +270,7 @@ class TranscriptionClient:
             if turn_end - start >= MIN_COMMIT_BYTES:
                 began = self._time_at(start)
                 events.append(TranscriptFailed(reason, "", began, ""))
-                self._failed_spans.append((start, turn_end, reason))
+                self._note_failed(start, turn_end, reason)
             start = turn_end
         self._marks.clear()
         self._frontier = max(self._frontier, end)
@@ -548,7 +556,7 @@ class TranscriptionClient:
             outcome = utterance.outcome
             assert outcome is not None
             if isinstance(outcome, TranscriptFailed):
-                self._failed_spans.append((utterance.start, utterance.end, outcome.reason))
+                self._note_failed(utterance.start, utterance.end, outcome.reason)
             released.append(outcome)
         self._trim()
         return released

@@ -192,8 +192,7 @@ class Spool:
         with self._mutex:
             changed = False
             for start, end, reason in failed:
-                span = Failed(start, end, reason)
-                self._failed.append(span)
+                span = self._add_failed(Failed(start, end, reason))
                 self._write(span)
                 changed = True
             if settled > self._settled:
@@ -203,6 +202,16 @@ class Spool:
             if changed:
                 self.sync()
                 self._delete_settled()
+
+    def _add_failed(self, span: Failed) -> Failed:
+        """Keep a failed span; one that extends the last (a long outage) replaces it."""
+        last = self._failed[-1] if self._failed else None
+        if last is not None and last.reason == span.reason and last.start <= span.start <= last.end:
+            span = Failed(last.start, max(last.end, span.end), span.reason)
+            self._failed[-1] = span
+        else:
+            self._failed.append(span)
+        return span
 
     def done(self, start: int, end: int) -> None:
         """A retry logged the transcript of ``[start, end)``: never send it again."""
