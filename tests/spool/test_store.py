@@ -174,3 +174,36 @@ def test_spool_record_encoding_round_trips(tmp_path: Path) -> None:
     assert read_segment(path).records == records
     os.truncate(path, len(MAGIC))
     assert read_segment(path).records == []
+
+
+def test_spool_fsyncs_about_once_a_second_not_per_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    spool = Spool(tmp_path, max_bytes=0, report=print, clock=lambda: now[0])
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        fsyncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    for index in range(250):  # ten seconds of 40 ms chunks, as a microphone delivers them
+        spool.append(tone(0.04), T0 + timedelta(milliseconds=40 * index))
+        now[0] += 0.04
+    assert 9 <= len(fsyncs) <= 12  # once a second (and a directory sync), never per chunk
+    spool.close()
+
+
+def test_spool_many_failed_spans_are_each_pending_in_order(tmp_path: Path) -> None:
+    spool = make(tmp_path, [], segment_bytes=SECOND)
+    feed(spool, 20)
+    half = SECOND // 2
+    spans = [(s * SECOND, s * SECOND + half, f"failed {s}") for s in range(0, 20, 2)]
+    spool.settle(20 * SECOND, spans)
+    spool.close()
+    (state,) = pending_runs(tmp_path)
+    assert [(p.start, p.end, p.reason) for p in state.parts] == spans
+    assert len(state.recordings()) == 10
+    assert sum(len(pcm) for _, pcm in read_audio(state)) == 10 * half
