@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.pushtotalk.test_dictation import LOUD, QUIET, FakeDeliverer
@@ -13,6 +14,7 @@ from tray_stt.app.retry import retry_pending
 from tray_stt.config import Config
 from tray_stt.pushtotalk.dictation import Dictation
 from tray_stt.realtime.events import Event, SessionReady, TranscriptCompleted, TranscriptFailed
+from tray_stt.realtime.models import TranscriptionSettings
 from tray_stt.spool.pending import pending_runs
 from tray_stt.spool.store import Spool, runs
 from tray_stt.transcripts import DailyLog
@@ -92,3 +94,34 @@ def test_retry_failed_turn_is_pending_then_logged_at_its_spoken_time(tmp_path: P
     assert text == f"{failed.started_at:%H:%M:%S}  kept for later\n"
     assert pending_runs(tmp_path / "spool") == []
     assert runs(tmp_path / "spool") == []
+
+
+def test_retry_with_a_model_without_server_turns_commits_each_recording(tmp_path: Path) -> None:
+    loud = LOUD * 50  # one second
+    quiet = QUIET * 50
+    spoken = datetime(2026, 3, 4, 9, 15, 30).astimezone()
+    spool = Spool(tmp_path / "spool", max_bytes=0, report=print)
+    for index, pcm in enumerate((quiet, loud, quiet, loud, quiet)):
+        spool.append(pcm, spoken + timedelta(seconds=index))
+    second = len(loud)
+    spool.settle(5 * second, [(second, 2 * second, "quota"), (3 * second, 4 * second, "quota")])
+    spool.close()
+
+    settings = TranscriptionSettings(model="gpt-live-transcribe")
+    config = replace(Config(), api_key="test-key", transcription=settings)
+    log = DailyLog(tmp_path / "logs")
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TranscriptCompleted):
+            log.append(event.text, event.started_at)
+
+    with RealtimeServer(transcripts=["one", "two"]) as server:
+        config = replace(config, url=server.url)
+        result = retry_pending(config, on_event, print, directory=tmp_path / "spool")
+        assert server.violations == []
+        commits = [
+            e for c in server.connections for e in c.client_events if e["type"].endswith("commit")
+        ]
+    assert result.left == 0 and len(commits) == 2
+    text = (tmp_path / "logs" / "2026-03-04.txt").read_text(encoding="utf-8")
+    assert text == "09:15:31  one\n09:15:33  two\n"

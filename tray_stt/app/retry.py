@@ -18,7 +18,7 @@ from pathlib import Path
 from tray_stt.config import Config
 from tray_stt.errors import TraySttError
 from tray_stt.realtime.events import Event, Notice
-from tray_stt.realtime.models import TurnMode
+from tray_stt.realtime.models import TranscriptionSettings, TurnMode, model_info
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.session import Session
 from tray_stt.realtime.transport import Connect, websocket_connect
@@ -41,6 +41,8 @@ class _Replay:
     """The retry session's spool: maps its offsets back onto the run's and marks them done."""
 
     def __init__(self, spool: Spool, state: RunState, chunk_bytes: int) -> None:
+        # For a model without server turn detection, each stretch ends a turn.
+        self.commit: Callable[[], object] | None = None
         self._spool = spool
         self._state = state
         self._chunk = chunk_bytes
@@ -57,7 +59,10 @@ class _Replay:
         last_end: int | None = None
         for part, pcm in read_audio(self._state):
             if last_end is not None and part.start != last_end:
-                yield from self._silence(part.captured)
+                if self.commit is not None:
+                    self.commit()  # on the feeding thread, between chunks, as it must be
+                else:
+                    yield from self._silence(part.captured)
             last_end = part.end
             for at in range(0, len(pcm), self._chunk):
                 chunk = pcm[at : at + self._chunk]
@@ -135,9 +140,7 @@ def retry_pending(
     """Transcribe every pending recording, oldest first; raises what ended a session."""
     directory = directory or default_spool_dir()
     result = RetryResult()
-    settings = config.transcription
-    if not settings.effective_turn.on_server:  # spooled audio has no turn marks of its own
-        settings = replace(settings, turn=TurnMode.SERVER)
+    settings = _retry_settings(config)
     for state in pending_runs(directory):
         for problem in state.problems:
             note(f"A spool file was damaged ({problem}); what came before it is recovered.")
@@ -157,6 +160,8 @@ def retry_pending(
         session = Session(
             config.endpoint, settings, on_event, spool=replay, clock=replay.clock, connect=connect
         )
+        if settings.turn is TurnMode.MANUAL:
+            replay.commit = session.commit
         try:
             session.run(replay.chunks(), wait_ready=True)
             replay.settle(replay.fed, [])  # ended normally: the rest was silence
@@ -168,6 +173,17 @@ def retry_pending(
                 shutil.rmtree(state.path, ignore_errors=True)
     result.left = count_pending(directory)
     return result
+
+
+def _retry_settings(config: Config) -> TranscriptionSettings:
+    """Spooled audio has no turn marks of its own: the server's turn detection splits it, or,
+    for a model without one, each stretch is a turn of its own (a local detector would send
+    only speech, and the offsets that mark audio done would no longer be the ones fed)."""
+    settings = config.transcription
+    if settings.effective_turn.on_server:
+        return settings
+    turn = TurnMode.SERVER if model_info(settings.model).server_vad else TurnMode.MANUAL
+    return replace(settings, turn=turn)
 
 
 def count_pending(directory: Path | None = None) -> int:
