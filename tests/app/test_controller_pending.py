@@ -19,7 +19,8 @@ from tray_stt.app.controller import Controller
 from tray_stt.app.retry import Retrier
 from tray_stt.app.state import Quit, RetryPending, Start
 from tray_stt.config import Config
-from tray_stt.realtime.events import Event, TranscriptFailed
+from tray_stt.realtime.events import Event, SessionReady, TranscriptFailed
+from tray_stt.realtime.models import Dialect
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.spool.store import Spool, runs
 
@@ -112,3 +113,23 @@ def test_controller_counts_failures_as_pending_and_retries_from_the_menu(
         tray.controller.post(Quit())
         tray.thread.join(5)
     assert tray.controller.snapshot.pending == 0
+
+
+def test_controller_retries_pending_recordings_when_a_connection_is_ready(
+    tmp_path: Path, server: RealtimeServer
+) -> None:
+    tray = Tray(tmp_path, server)
+    tray.thread.start()  # nothing pending yet: the retry at start finds nothing, says nothing
+    try:
+        tray.controller.post(Start())
+        deadline = time.monotonic() + 10
+        while not tray.workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        spool_one_recording(tray.spool)  # e.g. left by a crashed `tray-stt dictate`
+        tray.workers[0].on_event(SessionReady(Dialect.GA, "sess_1"))
+        assert tray.notified("Transcribed 1 pending recording into the log.")
+    finally:
+        tray.controller.post(Quit())
+        tray.thread.join(5)
+    assert len(tray.notifier.shown) == 1
+    assert (tray.logs / f"{SPOKEN:%Y-%m-%d}.txt").exists()

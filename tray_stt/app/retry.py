@@ -203,12 +203,15 @@ class RetryReport:
 
 class Retrier:
     """Retries pending recordings on a thread of its own, one retry at a time, never on the
-    controller's thread (it reads the spool and waits for the network)."""
+    controller's thread (it reads the spool and waits for the network). A retry asked for while
+    one runs is run after it, so a recording spooled meanwhile is not left waiting."""
 
     def __init__(self, directory: Path | None = None, *, connect: Connect = websocket_connect):
         self._directory = directory
         self._connect = connect
-        self._running = threading.Lock()
+        self._lock = threading.Lock()
+        self._running = False
+        self._next: _Ask | None = None
 
     def start(
         self,
@@ -216,14 +219,27 @@ class Retrier:
         on_event: Callable[[Event], None],
         on_done: Callable[[RetryReport], None],
     ) -> bool:
-        """Count, and retry if anything is pending; False if a retry is running already."""
-        if not self._running.acquire(blocking=False):
-            return False
+        """Count, and retry if anything is pending; False if one runs (this one runs next)."""
+        with self._lock:
+            if self._running:
+                self._next = (config, on_event, on_done)
+                return False
+            self._running = True
         worker = threading.Thread(
-            target=self._run, args=(config, on_event, on_done), name="tray-stt-retry", daemon=True
+            target=self._loop, args=((config, on_event, on_done),), name="tray-stt-retry"
         )
+        worker.daemon = True
         worker.start()
         return True
+
+    def _loop(self, ask: _Ask) -> None:
+        while True:
+            self._run(*ask)
+            with self._lock:
+                if self._next is None:
+                    self._running = False
+                    return
+                ask, self._next = self._next, None
 
     def _run(
         self,
@@ -243,8 +259,9 @@ class Retrier:
                 except TraySttError as exc:
                     error = exc
             left = count_pending(self._directory)
-            on_done(RetryReport(before - left if before else 0, left, error))
+            on_done(RetryReport(max(before - left, 0), left, error))
         except Exception as exc:  # a thread must not die silently (docs/architecture.md §4)
             on_done(RetryReport(0, 0, TraySttError(f"Retrying pending recordings failed: {exc}")))
-        finally:
-            self._running.release()
+
+
+_Ask = tuple[Config, Callable[[Event], None], Callable[[RetryReport], None]]
