@@ -36,6 +36,7 @@ from tray_stt.realtime.events import (
     SpeechStopped,
     TranscriptCompleted,
     TranscriptDelta,
+    TranscriptFailed,
 )
 from tray_stt.realtime.models import Dialect
 
@@ -149,6 +150,41 @@ def test_controller_reconnecting_is_a_typed_event_not_a_sentence(harness: Harnes
     worker.on_event(Reconnecting("connection refused", 2.5))
     snapshot = harness.wait(lambda s: s.state is AppState.CONNECTING)
     assert snapshot.detail == "Connection problem (connection refused); retrying in 2.5 s."
+
+
+def test_controller_failing_items_are_one_notification_withdrawn_by_the_next_transcript(
+    harness: Harness,
+) -> None:
+    """Four utterances failing in a row were four notifications; now the problem is told once
+    and taken away when the server transcribes again."""
+    harness.controller.post(Start())
+    worker = harness.wait(lambda s: len(harness.workers) == 1) and harness.workers[0]
+    when = datetime(2026, 12, 2, 9, 30, 0).astimezone()
+    for index in range(4):
+        worker.on_event(TranscriptFailed("Server busy.", "", when, f"i{index}"))
+    worker.on_event(SpeechStarted("i9"))
+    harness.wait(lambda s: s.state is AppState.SPEECH)
+    failures = [body for _, body, _ in harness.notifier.shown if "Could not transcribe" in body]
+    assert failures == ["Could not transcribe the utterance at 09:30:00: Server busy."]
+    assert harness.notifier.topics["health"] == failures[0]
+    worker.on_event(TranscriptCompleted("Back again.", when, "i10"))
+    harness.wait(lambda s: s.last_transcript == "Back again.")
+    assert "health" not in harness.notifier.topics
+
+
+def test_controller_network_down_is_told_once_and_withdrawn_when_connected(
+    harness: Harness,
+) -> None:
+    harness.controller.post(Start())
+    worker = harness.wait(lambda s: len(harness.workers) == 1) and harness.workers[0]
+    for delay in (0.5, 1.0, 2.0):
+        worker.on_event(Reconnecting("connection refused", delay))
+    harness.wait(lambda s: "2.0 s" in s.detail)
+    down = [body for _, body, _ in harness.notifier.shown if "Cannot reach" in body]
+    assert len(down) == 1 and "connection refused" in down[0]
+    worker.on_event(SessionReady(Dialect.GA, "sess"))
+    harness.wait(lambda s: s.state is AppState.LISTENING)
+    assert "health" not in harness.notifier.topics
 
 
 def test_controller_events_from_a_replaced_worker_are_ignored(harness: Harness) -> None:

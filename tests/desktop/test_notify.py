@@ -81,6 +81,24 @@ def test_notifier_dbus_notification_reaches_the_daemon(
     assert (second["summary"], second["body"]) == ("Connection lost", "Retrying in 2 s.")
 
 
+def test_notifier_topic_replaces_its_notification_and_withdraw_closes_it(
+    notification_daemon: FakeNotificationDaemon,
+) -> None:
+    """A problem's notification is replaced by its update and taken away when it clears, so
+    a fixed problem does not stay on screen (org.freedesktop.Notifications replaces_id and
+    CloseNotification)."""
+    notifier = Notifier(platform="linux")
+    notifier.notify("tray-stt", "The network is down.", urgent=True, topic="health")
+    notifier.notify("tray-stt", "No credit left.", urgent=True, topic="health")
+    first, second = notification_daemon.wait_for_notifications(2)
+    assert first["replaces_id"] == 0
+    assert second["replaces_id"] == 1  # the fake daemon numbers notifications from 1
+    notifier.withdraw("health")
+    notifier.withdraw("health")  # already gone: nothing more is sent
+    [closed] = notification_daemon.calls("CloseNotification")  # withdraw waits for the reply
+    assert closed["id"] == 2  # the replacement's
+
+
 def test_notifier_no_daemon_on_the_bus_warns_once_and_never_raises(
     private_session_bus: str,
     caplog: pytest.LogCaptureFixture,

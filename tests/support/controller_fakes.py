@@ -115,9 +115,17 @@ class FakeNotifier:
 
     def __init__(self) -> None:
         self.shown: list[tuple[str, str, bool]] = []
+        self.topics: dict[str, str] = {}  # topic -> body of its notification still on screen
 
-    def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
+    def notify(
+        self, title: str, body: str, *, urgent: bool = False, topic: str | None = None
+    ) -> None:
         self.shown.append((title, body, urgent))
+        if topic is not None:
+            self.topics[topic] = body
+
+    def withdraw(self, topic: str) -> None:
+        self.topics.pop(topic, None)
 
     def set_hook(self, hook: object) -> None:
         pass

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -25,6 +26,17 @@ from pathlib import Path
 from typing import Protocol
 
 from tray_stt import APP_NAME
+from tray_stt.app.health import (
+    Announce,
+    Decision,
+    Health,
+    Problem,
+    Trouble,
+    Withdraw,
+    trouble_for_error,
+    trouble_for_failure,
+    trouble_for_reconnect,
+)
 from tray_stt.app.retry import RetryReport
 from tray_stt.app.state import (
     AppState,
@@ -56,6 +68,7 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
+from tray_stt.realtime.models import Dialect, check_settings
 from tray_stt.transcripts import daily_log, log_file, log_first
 
 
@@ -121,8 +134,13 @@ ListenerFactory = Callable[
 class Notifying(Protocol):
     """Desktop notifications (never raising)."""
 
-    def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
-        """Show a notification."""
+    def notify(
+        self, title: str, body: str, *, urgent: bool = False, topic: str | None = None
+    ) -> None:
+        """Show a notification; one per ``topic`` stays on screen, replaced by the next."""
+
+    def withdraw(self, topic: str) -> None:
+        """Take the ``topic``'s notification away."""
 
 
 class AutostartSwitch(Protocol):
@@ -178,6 +196,8 @@ DictationFactory = Callable[
 ]
 
 MIC_RETRY_S = 5.0
+HEALTH_TOPIC = "health"  # the notification of the current problem, replaced and withdrawn
+LISTENING_PROBLEMS = (Problem.NETWORK_DOWN, Problem.ITEMS_FAILING, Problem.MICROPHONE_LOST)
 KEEP_WARM_S = 60.0  # a dictation stays open this long after its last turn
 
 
@@ -197,12 +217,15 @@ class Controller:
         deliver: Callable[[str], None] = lambda text: None,
         dictate: DictationFactory | None = None,
         keep_warm_s: float = KEEP_WARM_S,
+        clock: Callable[[], float] = time.monotonic,
         retrier: Retrying | None = None,
     ) -> None:
         """``dictate`` opens a push-to-talk dictation; it writes the daily log itself.
         ``retrier`` transcribes pending recordings at start and when a connection is ready."""
         self._retrier = retrier
         self._queue: queue.Queue[_Item] = queue.Queue()
+        self._health = Health()
+        self._clock = clock
         self._listen = listen
         self._notifier = notifier
         self._save = save
@@ -267,6 +290,7 @@ class Controller:
             self._start()
         elif isinstance(command, Stop):
             self._stop_worker()
+            self._healed(*LISTENING_PROBLEMS)  # nothing is wrong with what no longer runs
             self._update(listening=False, state=AppState.IDLE, detail="not listening", partial="")
             self._check_config()  # idle, but still unable to start: keep showing why
         elif isinstance(command, ChangeSettings | Reload):
@@ -315,7 +339,9 @@ class Controller:
         """On the session's thread: the transcript reaches the disk before anything else."""
         if isinstance(event, TranscriptCompleted):
             with self._log_lock:  # the settings may swap the log (None: turned off) meanwhile
-                words = log_first(self._log, event.text, event.started_at, self._log_refused)
+                words = log_first(
+                    self._log, event.text, event.started_at, self._log_refused, self._log_notice
+                )
             if words:
                 self._deliver_text(event.text)
         self.post(_FromSession(event, generation))
@@ -323,8 +349,12 @@ class Controller:
     def _log_refused(self, error: LogWriteError) -> None:
         self._notifier.notify(APP_NAME, str(error), urgent=True)
 
+    def _log_notice(self, message: str) -> None:
+        self._notifier.notify(APP_NAME, message)
+
     def _on_session_event(self, event: Event) -> None:
         if isinstance(event, SessionReady):
+            self._healed(Problem.NETWORK_DOWN)
             self._update(state=AppState.LISTENING, detail="listening")
             self._retry_pending(asked=False)  # the network works: what is pending can go
         elif isinstance(event, StateChanged) and event.state is SessionState.RECONNECTING:
@@ -338,11 +368,11 @@ class Controller:
         elif isinstance(event, TranscriptCompleted):
             self._count(event)
         elif isinstance(event, TranscriptFailed):
-            when = f"{event.started_at:%H:%M:%S}"
-            self._notifier.notify(APP_NAME, f"Could not transcribe the utterance at {when}.")
+            self._trouble(trouble_for_failure(event, "utterance"))
             self._one_more_pending()
         elif isinstance(event, Reconnecting):
             self._update(state=AppState.CONNECTING, detail=event.message)
+            self._trouble(trouble_for_reconnect(event))
 
     def _on_ended(self, error: BaseException | None) -> None:
         self._worker = None
@@ -352,7 +382,11 @@ class Controller:
             return
         sentence = str(error) if isinstance(error, TraySttError) else f"internal error: {error!r}"
         self._update(state=AppState.ERROR, detail=sentence, partial="")
-        self._notifier.notify(APP_NAME, sentence, urgent=True)
+        trouble = trouble_for_error(error)
+        if trouble is None:
+            self._notifier.notify(APP_NAME, sentence, urgent=True)
+        else:
+            self._trouble(trouble)
         if isinstance(error, AudioInputError) and self.snapshot.listening:
             # A microphone may be plugged in: keep trying while the user wants to listen.
             self._post_later(MIC_RETRY_S, _Retry(self._generation))
@@ -375,10 +409,23 @@ class Controller:
         if config.log_dir != old.log_dir:
             count = _count_today(config)  # what the new folder holds of today
         self._update(config=config, today_count=count)
+        if config.transcription.model != old.transcription.model:
+            self._warn_about_model(config)
         if self.snapshot.listening:
             self._start()  # the session must be configured anew
         else:
             self._check_config()
+
+    def _warn_about_model(self, config: Config) -> None:
+        """A model chosen in the menu that is about to be shut down: say so where the user
+        looks (the console prints the same warning at start)."""
+        dialect = Dialect.GA if config.dialect is Dialect.AUTO else config.dialect
+        try:
+            warnings = check_settings(config.transcription, dialect, date.today())
+        except TraySttError:
+            return  # refused outright: starting says why
+        for warning in warnings:
+            self._notifier.notify(APP_NAME, warning)
 
     def _switch_log(self, config: Config) -> None:
         """Log where the settings say now (or not at all); a stopped worker's last transcripts
@@ -498,22 +545,42 @@ class Controller:
         elif isinstance(event, TranscriptCompleted):
             self._count(event)
         elif isinstance(event, TranscriptFailed):
-            when = f"{event.started_at:%H:%M:%S}"
-            self._notifier.notify(APP_NAME, f"Could not transcribe the dictation at {when}.")
+            self._trouble(trouble_for_failure(event, "dictation"))
             self._one_more_pending()
         elif isinstance(event, DictationStopped):
             # Its session ended (key rejected, no credit): say so; the next press opens anew.
             self._update(dictation=DictationState.IDLE, partial="")
             if not self.snapshot.listening:
                 self._update(state=AppState.ERROR, detail=event.message)
-            self._notifier.notify(APP_NAME, event.message, urgent=True)
+            trouble = trouble_for_error(event.error)
+            if trouble is None:
+                self._notifier.notify(APP_NAME, event.message, urgent=True)
+            else:
+                self._trouble(Trouble(trouble.problem, event.message))
         elif isinstance(event, Notice):
             # Delivery trouble, "press Ctrl+V"; a reconnect of a warm session is no Notice.
             self._notifier.notify(APP_NAME, event.message)
 
+    def _trouble(self, trouble: Trouble) -> None:
+        """Something is wrong: the user hears of it as Health decides (once per burst)."""
+        self._tell(self._health.report(trouble, self._clock()))
+
+    def _healed(self, *problems: Problem) -> None:
+        """These problems are over: withdraw their notification."""
+        self._tell(self._health.clear(*problems))
+
+    def _tell(self, decision: Decision | None) -> None:
+        if isinstance(decision, Announce):
+            trouble = decision.trouble
+            urgent = trouble.problem.urgent
+            self._notifier.notify(APP_NAME, trouble.sentence, urgent=urgent, topic=HEALTH_TOPIC)
+        elif isinstance(decision, Withdraw):
+            self._notifier.withdraw(HEALTH_TOPIC)
+
     def _count(self, event: TranscriptCompleted) -> None:
         """Show a transcript and count it; an empty one (nothing was said) is neither."""
         if event.text.strip():
+            self._healed(Problem.ITEMS_FAILING, Problem.NO_CREDIT)  # the server transcribes
             count = self.snapshot.today_count + 1
             self._update(last_transcript=event.text, partial="", today_count=count)
 

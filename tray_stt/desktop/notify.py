@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tray_stt import APP_NAME
 from tray_stt.resources import app_icon_path
@@ -46,6 +46,17 @@ class Backend(Protocol):
 
     def send(self, title: str, body: str, *, urgent: bool) -> None:
         """Show the notification."""
+
+
+@runtime_checkable
+class Replacing(Protocol):
+    """A backend whose notifications can be replaced and taken away (the D-Bus one)."""
+
+    def show(self, title: str, body: str, *, urgent: bool, replaces: int) -> int:
+        """Show a notification in place of ``replaces`` (0: none); returns its id."""
+
+    def close(self, notification_id: int) -> None:
+        """Take the notification away."""
 
 
 @dataclass
@@ -93,6 +104,7 @@ class Notifier:
         self._limit = RateLimit()
         self._lock = threading.Lock()  # the tray and the controller thread both notify
         self._warned = False
+        self._shown: dict[str, int] = {}  # topic -> id of the notification on screen
 
     @property
     def backend(self) -> Backend:
@@ -104,21 +116,43 @@ class Notifier:
         if isinstance(self._backend, HookBackend):
             self._backend.hook = hook
 
-    def notify(self, title: str, body: str, *, urgent: bool = False) -> None:
-        """Show a notification unless disabled, repeated or over the rate limit; never raises."""
+    def notify(
+        self, title: str, body: str, *, urgent: bool = False, topic: str | None = None
+    ) -> None:
+        """Show a notification unless disabled, repeated or over the rate limit; never raises.
+
+        A ``topic`` keeps one notification on screen for it: the next one replaces it, and
+        ``withdraw`` takes it away (where the backend can; elsewhere it just shows)."""
         try:
-            self._notify(truncate(title, TITLE_LIMIT), truncate(body, BODY_LIMIT), urgent)
+            self._notify(truncate(title, TITLE_LIMIT), truncate(body, BODY_LIMIT), urgent, topic)
         except Exception as error:  # a notification must never take its caller down
             self._failed(error, title, body)
 
-    def _notify(self, title: str, body: str, urgent: bool) -> None:
+    def withdraw(self, topic: str) -> None:
+        """Take the ``topic``'s notification away, if it is still there; never raises."""
+        with self._lock:
+            shown = self._shown.pop(topic, None)
+        if shown is None or not isinstance(self._backend, Replacing):
+            return
+        try:
+            self._backend.close(shown)
+        except Exception as error:
+            log.debug("closing a notification failed: %s", error)
+
+    def _notify(self, title: str, body: str, urgent: bool, topic: str | None) -> None:
         if not self.enabled:
             return
         with self._lock:
             if not self._limit.allow((title, body), self._clock(), urgent=urgent):
                 log.debug("notification suppressed: %s", title)
                 return
-            self._backend.send(title, body, urgent=urgent)
+            if topic is not None and isinstance(self._backend, Replacing):
+                replaces = self._shown.get(topic, 0)
+                self._shown[topic] = self._backend.show(
+                    title, body, urgent=urgent, replaces=replaces
+                )
+            else:
+                self._backend.send(title, body, urgent=urgent)
 
     def _failed(self, error: Exception, title: str, body: str) -> None:
         if self._warned:
@@ -184,6 +218,21 @@ class DBusBackend:
 
     def send(self, title: str, body: str, *, urgent: bool) -> None:
         """Call Notify on a fresh connection; raises on any bus or daemon error."""
+        self.show(title, body, urgent=urgent, replaces=0)
+
+    def show(self, title: str, body: str, *, urgent: bool, replaces: int) -> int:
+        """Notify in place of notification ``replaces`` (0: a new one); returns the new id."""
+        # Spec: (app_name, replaces_id, app_icon, summary, body, actions, hints, expire_timeout).
+        hints = {"urgency": ("y", 2 if urgent else 1)}
+        args: tuple[object, ...] = (APP_NAME, replaces, self._icon, title, body, [], hints, -1)
+        reply = self._call("Notify", "susssasa{sv}i", args)
+        return reply[0] if reply and isinstance(reply[0], int) else 0
+
+    def close(self, notification_id: int) -> None:
+        """CloseNotification: the daemon takes it off the screen."""
+        self._call("CloseNotification", "u", (notification_id,))
+
+    def _call(self, method: str, signature: str, args: tuple[object, ...]) -> tuple[object, ...]:
         import jeepney  # type: ignore[import-untyped, unused-ignore]
         import jeepney.io.blocking  # type: ignore[import-untyped, unused-ignore]
 
@@ -192,10 +241,7 @@ class DBusBackend:
             bus_name="org.freedesktop.Notifications",
             interface="org.freedesktop.Notifications",
         )
-        # Spec: (app_name, replaces_id, app_icon, summary, body, actions, hints, expire_timeout).
-        hints = {"urgency": ("y", 2 if urgent else 1)}
-        args: tuple[object, ...] = (APP_NAME, 0, self._icon, title, body, [], hints, -1)
-        message = jeepney.new_method_call(address, "Notify", "susssasa{sv}i", args)
+        message = jeepney.new_method_call(address, method, signature, args)
         if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             # jeepney would raise a bare KeyError naming the variable: say what it means.
             raise OSError("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
@@ -203,7 +249,8 @@ class DBusBackend:
         connect = jeepney.io.blocking.open_dbus_connection
         with connect(bus="SESSION", auth_timeout=self._timeout) as connection:
             reply = connection.send_and_get_reply(message, timeout=self._timeout)
-        jeepney.wrappers.unwrap_msg(reply)  # raises DBusErrorResponse, e.g. ServiceUnknown
+        body: tuple[object, ...] = jeepney.wrappers.unwrap_msg(reply)  # raises, e.g. ServiceUnknown
+        return body
 
 
 def _run(argv: Sequence[str]) -> object:
