@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("settings", ("tray_stt.config", "tray_stt.credentials", "tray_stt.transcripts")),
     ("realtime shell", ("tray_stt.realtime",)),
+    ("spool", ("tray_stt.spool",)),
     ("audio", ("tray_stt.audio",)),
     ("push-to-talk", ("tray_stt.pushtotalk",)),
     ("desktop", ("tray_stt.desktop",)),

@@ -15,7 +15,8 @@ from typing import Any
 from tray_stt import APP_NAME, __version__
 from tray_stt.app.console import LiveOutput, Progress, TranscriptOutput
 from tray_stt.app.control import COMMANDS, send_command
-from tray_stt.app.listening import live_session, local_turns
+from tray_stt.app.listening import live_session, live_spool, local_turns
+from tray_stt.app.retry import retry_pending
 from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
 from tray_stt.audio.convert import paced
@@ -31,6 +32,8 @@ from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
 from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.session import Session
+from tray_stt.spool.pending import pending_runs
+from tray_stt.spool.store import default_spool_dir
 from tray_stt.transcripts import daily_log
 
 
@@ -68,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     listen.set_defaults(handler=run_listen)
 
     _add_dictate_command(commands)
+
+    pending = commands.add_parser(
+        "pending", help="list the recordings not transcribed yet (kept in the audio spool)"
+    )
+    pending.set_defaults(handler=run_pending)
+    retry = commands.add_parser(
+        "retry",
+        help="transcribe the pending recordings now",
+        description="Transcribe the spooled recordings into the log of the day they were spoken.",
+    )
+    _add_session_options(retry)
+    retry.set_defaults(handler=run_retry)
 
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=run_devices)
@@ -236,10 +251,17 @@ def run_listen(args: argparse.Namespace) -> int:
     config = _load(args, _session_overrides(args))
     config.endpoint.check()
     output = _sinks(config, LiveOutput)
-    session = live_session(config, output)
+    microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
+    spool = live_spool(config, output)
+    try:
+        session = live_session(config, output, spool)
+    except TraySttError:
+        if spool is not None:
+            spool.close()
+        raise
     for warning in session.warnings:
         output.note(warning)
-    microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
+    error: BaseException | None = None
     try:
         microphone.start()
         settings = config.transcription
@@ -250,10 +272,48 @@ def run_listen(args: argparse.Namespace) -> int:
         run_until_done(
             session, microphone.chunks(), wait_ready=False, stop=microphone.stop, output=output
         )
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
         microphone.stop()
+        if spool is not None:
+            note = str(error) if isinstance(error, TraySttError) else None
+            spool.close(note, finished=error is None)
         output.close()
     return ExitCode.FAILURE if output.log_failures else ExitCode.OK
+
+
+def run_pending(args: argparse.Namespace) -> int:
+    """``tray-stt pending``: the recordings the spool holds that have no transcript yet."""
+    states = pending_runs(default_spool_dir())
+    recordings = [recording for state in states for recording in state.recordings()]
+    for state in states:
+        for problem in state.problems:
+            print(f"{APP_NAME}: a spool file is damaged ({problem}).", file=sys.stderr)
+    for recording in recordings:
+        minutes, seconds = divmod(round(recording.duration_s), 60)
+        print(f"{recording.started:%Y-%m-%d %H:%M:%S}  {minutes}:{seconds:02d}  {recording.reason}")
+    if not recordings:
+        print("No pending recordings.", file=sys.stderr)
+    return ExitCode.OK
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    """``tray-stt retry``: transcribe the pending recordings now, into the days they were
+    spoken; exit codes as ``transcribe``."""
+    config = _load(args, _session_overrides(args))
+    config.endpoint.check()
+    output = _sinks(config, TranscriptOutput)
+    try:
+        result = retry_pending(config, output, output.note)
+    finally:
+        output.close()
+    if result.runs:
+        output.note(f"transcribed {result.seconds:.1f} s of pending recordings.")
+    if output.log_failures:
+        return ExitCode.FAILURE
+    return ExitCode.NETWORK if output.failed or result.left else ExitCode.OK
 
 
 def run_control(args: argparse.Namespace) -> int:

@@ -79,6 +79,9 @@ class Config:
     sound_cues: bool = True
     # [endpoints."host"] tables: a key of that endpoint's own, insecure ws:// (docs/protocol.md §1)
     endpoints: tuple[EndpointAccess, ...] = field(default=(), repr=False)
+    # The crash-safe audio spool (tray_stt/spool): 1000 MB holds about 5.8 hours of 24 kHz
+    # PCM16 speech not yet transcribed; 0 turns it off.
+    spool_max_mb: int = 1000
 
     @property
     def endpoint(self) -> Endpoint:
@@ -232,6 +235,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "window_delivery": lambda v: _window_rules(v),
     "sound_cues": _bool,
     "endpoints": _endpoints,
+    "spool_max_mb": _number(int, 0, 1_000_000),
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
 _SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}

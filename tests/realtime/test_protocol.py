@@ -674,3 +674,43 @@ def test_without_an_offline_limit_nothing_is_dropped_during_an_outage() -> None:
     client.connection_lost()
     client.append(bytes(10_000 * MS), T0)
     assert client.dropped_ms == 0 and client.buffered_ms == 10_000
+
+
+def test_failed_item_is_told_once_as_a_span_for_the_spool_and_settled_past() -> None:
+    client = ready_client()
+    client.append(bytes(2000 * MS), T0)
+    sent(client)
+    speech(client, "item_1", None, 100, 800)
+    assert client.settled_offset <= 100 * MS  # committed, not transcribed: still needed
+    client.receive(
+        frame(
+            "conversation.item.input_audio_transcription.failed",
+            item_id="item_1",
+            content_index=0,
+            error={"type": "insufficient_quota", "code": None, "message": "quota", "param": None},
+        )
+    )
+    assert client.take_failed_spans() == [(100 * MS, 800 * MS, "quota")]
+    assert client.take_failed_spans() == []
+    assert client.settled_offset >= 800 * MS
+
+
+def test_completed_item_is_settled_without_a_failed_span() -> None:
+    client = ready_client()
+    client.append(bytes(2000 * MS), T0)
+    sent(client)
+    speech(client, "item_1", None, 100, 800)
+    completed(client, "item_1", "hello")
+    assert client.settled_offset >= 800 * MS
+    assert client.take_failed_spans() == []
+
+
+def test_a_long_outage_is_one_failed_span_however_many_chunks_it_drops() -> None:
+    client = offline_client(TranscriptionSettings(), offline_ms=1000)
+    client.append(bytes(1000 * MS), T0)
+    sent(client)
+    speech(client, "item_1", None, 100, 900)
+    client.connection_lost()
+    for _ in range(4 * 25):  # four seconds of 40 ms chunks with the network down
+        client.append(bytes(40 * MS), T0)
+    assert client.take_failed_spans() == [(900 * MS, 4000 * MS, "the connection was down too long")]

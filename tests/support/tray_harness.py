@@ -118,7 +118,10 @@ class FakeIcon(_base.Icon):  # type: ignore[misc]
 
 
 def labels(menu: Any) -> list[str]:
-    return ["----" if item is _base.Menu.SEPARATOR else item.text for item in menu.items]
+    """What the menu shows: its visible items' labels, "----" for a separator."""
+    return [
+        "----" if item is _base.Menu.SEPARATOR else item.text for item in menu.items if item.visible
+    ]
 
 
 def find(menu: Any, *path: str) -> Any:

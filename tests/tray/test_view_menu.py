@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from tests.support.tray_harness import Tray, checked_items, find, icon_is, labels
 from tray_stt import __version__
-from tray_stt.app.state import AppState
+from tray_stt.app.state import AppState, RetryPending, Snapshot
+from tray_stt.config import Config
 from tray_stt.realtime.models import MODELS
 from tray_stt.tray.icons import IconState
-from tray_stt.tray.view import LANGUAGES, TrayActions
+from tray_stt.tray.view import LANGUAGES, TrayActions, TrayView
 
 TOP_LEVEL = [
     "Start listening",
@@ -137,3 +139,22 @@ def test_tray_quit_item_ends_loop_and_controller(tmp_path: Path) -> None:
     t.tray_thread.join(5)
     t.worker.join(5)
     assert not t.tray_thread.is_alive() and not t.worker.is_alive()
+
+
+def test_tray_menu_offers_pending_recordings_only_when_there_are_some() -> None:
+    posted: list[object] = []
+    snapshot = Snapshot(AppState.IDLE, "", False, "", "", Config(), False, 0, pending=2)
+    actions = TrayActions(*(lambda: None for _ in range(5)))
+    view = TrayView(posted.append, lambda: snapshot, actions)
+    menu = view.build_menu()
+    assert labels(menu)[:3] == [
+        "Start listening",
+        "Copy transcripts to clipboard",
+        "Transcribe 2 pending recordings",
+    ]
+    find(menu, "Transcribe 2 pending recordings")(None)
+    assert posted == [RetryPending()]
+    snapshot = replace(snapshot, pending=1)
+    assert "Transcribe 1 pending recording" in labels(view.build_menu())
+    snapshot = replace(snapshot, pending=0)
+    assert labels(view.build_menu()) == TOP_LEVEL

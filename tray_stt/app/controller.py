@@ -37,12 +37,14 @@ from tray_stt.app.health import (
     trouble_for_failure,
     trouble_for_reconnect,
 )
+from tray_stt.app.retry import RetryReport
 from tray_stt.app.state import (
     AppState,
     ChangeSettings,
     Command,
     Quit,
     Reload,
+    RetryPending,
     SetAutostart,
     Snapshot,
     Start,
@@ -103,7 +105,15 @@ class _CoolDown:
     turn: int  # the turn count when the timer was set: any later turn keeps the dictation warm
 
 
-_Item = Command | _FromSession | _Ended | _Retry | _FromDictation | _TalkState | _CoolDown
+@dataclass(frozen=True)
+class _RetryDone:
+    report: RetryReport
+    asked: bool  # from the menu: then a failure is told too
+
+
+_Item = (
+    Command | _FromSession | _Ended | _Retry | _FromDictation | _TalkState | _CoolDown | _RetryDone
+)
 
 
 class Listening(Protocol):
@@ -169,6 +179,18 @@ class Dictating(Protocol):
         """Stop recording; transcripts of committed turns are still logged and delivered."""
 
 
+class Retrying(Protocol):
+    """Transcribes the audio spool's pending recordings (``app.retry.Retrier``)."""
+
+    def start(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_done: Callable[[RetryReport], None],
+    ) -> bool:
+        """Start on a thread of its own; False if one is running already."""
+
+
 DictationFactory = Callable[
     [Config, Callable[[DictationEvent], None], Callable[[DictationState], None]], Dictating
 ]
@@ -196,8 +218,11 @@ class Controller:
         dictate: DictationFactory | None = None,
         keep_warm_s: float = KEEP_WARM_S,
         clock: Callable[[], float] = time.monotonic,
+        retrier: Retrying | None = None,
     ) -> None:
-        """``dictate`` opens a push-to-talk dictation; it writes the daily log itself."""
+        """``dictate`` opens a push-to-talk dictation; it writes the daily log itself.
+        ``retrier`` transcribes pending recordings at start and when a connection is ready."""
+        self._retrier = retrier
         self._queue: queue.Queue[_Item] = queue.Queue()
         self._health = Health()
         self._clock = clock
@@ -245,6 +270,7 @@ class Controller:
     def run(self) -> None:
         """Handle commands until Quit; then stop listening and return."""
         self._check_config()
+        self._retry_pending(asked=False)
         while True:
             command = self._queue.get()
             if isinstance(command, Quit):
@@ -285,6 +311,10 @@ class Controller:
             self._on_talk_state(command.state)
         elif isinstance(command, _CoolDown) and self._cooled(command.turn):
             self._close_dictation(wait=False)
+        elif isinstance(command, RetryPending):
+            self._retry_pending(asked=True)
+        elif isinstance(command, _RetryDone):
+            self._on_retry_done(command.report, command.asked)
 
     def _start(self) -> None:
         self._stop_worker()  # a new generation: what the old worker still reports is ignored
@@ -326,6 +356,7 @@ class Controller:
         if isinstance(event, SessionReady):
             self._healed(Problem.NETWORK_DOWN)
             self._update(state=AppState.LISTENING, detail="listening")
+            self._retry_pending(asked=False)  # the network works: what is pending can go
         elif isinstance(event, StateChanged) and event.state is SessionState.RECONNECTING:
             self._update(state=AppState.CONNECTING, detail="connection lost; reconnecting…")
         elif isinstance(event, SpeechStarted):
@@ -338,6 +369,7 @@ class Controller:
             self._count(event)
         elif isinstance(event, TranscriptFailed):
             self._trouble(trouble_for_failure(event, "utterance"))
+            self._one_more_pending()
         elif isinstance(event, Reconnecting):
             self._update(state=AppState.CONNECTING, detail=event.message)
             self._trouble(trouble_for_reconnect(event))
@@ -514,6 +546,7 @@ class Controller:
             self._count(event)
         elif isinstance(event, TranscriptFailed):
             self._trouble(trouble_for_failure(event, "dictation"))
+            self._one_more_pending()
         elif isinstance(event, DictationStopped):
             # Its session ended (key rejected, no credit): say so; the next press opens anew.
             self._update(dictation=DictationState.IDLE, partial="")
@@ -550,6 +583,40 @@ class Controller:
             self._healed(Problem.ITEMS_FAILING, Problem.NO_CREDIT)  # the server transcribes
             count = self.snapshot.today_count + 1
             self._update(last_transcript=event.text, partial="", today_count=count)
+
+    # -- pending recordings (the audio spool) ------------------------------------------------
+
+    def _retry_pending(self, *, asked: bool) -> None:
+        """Transcribe the spool's pending recordings on the retrier's thread."""
+        if self._retrier is None or (not asked and self.snapshot.state is AppState.ERROR):
+            return
+        self._retrier.start(
+            self.snapshot.config,
+            self._from_retry,
+            lambda report: self.post(_RetryDone(report, asked)),
+        )
+
+    def _from_retry(self, event: Event) -> None:
+        """On the retry's thread: its transcripts go to the log of the day they were spoken."""
+        if isinstance(event, TranscriptCompleted):
+            with self._log_lock:
+                log_first(self._log, event.text, event.started_at, self._log_refused)
+
+    def _on_retry_done(self, report: RetryReport, asked: bool) -> None:
+        self._update(pending=report.left)
+        if report.done:
+            plural = "" if report.done == 1 else "s"
+            still = f"; {report.left} still pending" if report.left else ""
+            self._notifier.notify(
+                APP_NAME,
+                f"Transcribed {report.done} pending recording{plural} into the log{still}.",
+            )
+        elif asked and report.error is not None:
+            self._notifier.notify(APP_NAME, f"Pending recordings: {report.error}", urgent=True)
+
+    def _one_more_pending(self) -> None:
+        if self._retrier is not None and self.snapshot.config.spool_max_mb:
+            self._update(pending=self.snapshot.pending + 1)
 
     def _post_later(self, delay: float, command: _Item) -> None:
         """Post ``command`` after ``delay`` seconds, from a timer that never holds up exit."""

@@ -11,6 +11,7 @@ from tray_stt.config import Config
 from tray_stt.realtime.events import Event, Notice
 from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.session import Session, SessionOptions
+from tray_stt.spool.store import Spool, open_spool
 
 # Through a network outage the microphone keeps capturing (48 KB a second); the newest ten
 # minutes are kept for when it is back, about 29 MB at most.
@@ -22,15 +23,28 @@ def local_turns(config: Config) -> LocalTurns | None:
     return LocalTurns() if config.transcription.effective_turn is TurnMode.LOCAL else None
 
 
-def live_session(config: Config, on_event: Callable[[Event], None]) -> Session:
-    """A session for a live source: keeps retrying the network, bounded silence in memory."""
+def live_spool(config: Config, on_event: Callable[[Event], None]) -> Spool | None:
+    """A new spool run for a live source (None when ``spool_max_mb`` is 0 or it failed)."""
+    return open_spool(config.spool_max_mb, lambda message: on_event(Notice(message)))
+
+
+def live_session(
+    config: Config, on_event: Callable[[Event], None], spool: Spool | None = None
+) -> Session:
+    """A session for a live source: keeps retrying the network, bounded silence in memory,
+    everything not yet logged also in ``spool``."""
     options = SessionOptions(
         live_silence_ms=5000,
         reconnect_attempts=None,
         offline_audio_ms=OFFLINE_AUDIO_MS,
     )
     return Session(
-        config.endpoint, config.transcription, on_event, options=options, turns=local_turns(config)
+        config.endpoint,
+        config.transcription,
+        on_event,
+        options=options,
+        turns=local_turns(config),
+        spool=spool,
     )
 
 
@@ -48,7 +62,13 @@ class MicrophoneListener:
     ) -> None:
         """``on_microphone``: each change of the microphone's state (LOST, CAPTURING...), from
         the listening thread."""
-        self._session = live_session(config, on_event)  # refuses a bad configuration here
+        self._spool = live_spool(config, on_event)
+        try:
+            self._session = live_session(config, on_event, self._spool)  # refuses bad config
+        except BaseException:
+            if self._spool is not None:
+                self._spool.close()
+            raise
         self._microphone = microphone(
             config.device, chunk_ms=config.chunk_ms, on_notice=self._notice, on_state=on_microphone
         )
@@ -92,7 +112,14 @@ class MicrophoneListener:
             self._session.run(self._chunks())
         except BaseException as exc:  # reported to the controller, which shows it
             self._microphone.stop()
+            self._close_spool(exc)
             self._on_end(exc)
             return
         self._microphone.stop()
+        self._close_spool(None)
         self._on_end(None)
+
+    def _close_spool(self, error: BaseException | None) -> None:
+        if self._spool is not None:
+            note = str(error) if error is not None else None
+            self._spool.close(note, finished=error is None)

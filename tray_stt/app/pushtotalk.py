@@ -19,6 +19,7 @@ from tray_stt.pushtotalk.dictation import Dictation
 from tray_stt.pushtotalk.hotkey import MODIFIERS, Chord, parse_chord
 from tray_stt.pushtotalk.talk import DictationEvent, DictationState, TalkAction
 from tray_stt.realtime.events import Notice
+from tray_stt.spool.store import open_spool
 from tray_stt.transcripts import daily_log
 
 
@@ -66,6 +67,7 @@ class PushToTalk:
             log=self.log,
             on_event=on_event,
             on_state=_both(self.cues.on_state, on_state),
+            spool=open_spool(config.spool_max_mb, notice),
         )
         self.hotkey = (
             global_hotkey(config, self.dictation.handle, self.deliverer.desktop) if hotkey else None

@@ -26,6 +26,7 @@ from tray_stt import APP_NAME, __version__
 from tray_stt.app.control import COMMANDS, ControlServer, InstanceLock
 from tray_stt.app.controller import Controller, Dictating, DictationFactory, ListenerFactory
 from tray_stt.app.listening import MicrophoneListener
+from tray_stt.app.retry import Retrier
 from tray_stt.app.signals import signals_handled
 from tray_stt.app.state import Quit, Reload, Snapshot, Talk
 from tray_stt.autostart.choose import platform_autostart
@@ -95,6 +96,7 @@ class TrayApp:
             on_change=self._changed,
             deliver=self._deliver,
             dictate=dictate or open_dictation,
+            retrier=Retrier(),
         )
         self.view: Any = None
         self.hotkey: Any = None

@@ -38,6 +38,7 @@ class Snapshot:
     autostart: bool
     today_count: int
     dictation: DictationState = DictationState.IDLE  # push-to-talk, independent of listening
+    pending: int = 0  # recordings in the audio spool with no transcript yet
 
     @property
     def log_path(self) -> Path:
@@ -94,5 +95,12 @@ class Talk:
     action: TalkAction
 
 
-Command = Toggle | Start | Stop | Quit | ChangeSettings | Reload | SetAutostart | Talk
+@dataclass(frozen=True)
+class RetryPending:
+    """Transcribe the pending recordings of the audio spool now."""
+
+
+Command = (
+    Toggle | Start | Stop | Quit | ChangeSettings | Reload | SetAutostart | Talk | RetryPending
+)
 """What a view or another program can ask of the controller."""

@@ -34,6 +34,7 @@ from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, Transcr
 from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS, MIN_COMMIT_BYTES
 from tray_stt.realtime.session import Session, SessionOptions
+from tray_stt.spool.store import Spool
 from tray_stt.transcripts import DailyLog, log_first
 
 
@@ -66,11 +67,14 @@ class _Message:
     target: Window | None = None
 
 
-def dictation_session(config: Config, on_event: Callable[[Event], None]) -> Session:
-    """A session whose turns the client ends (``turn_detection: null``), kept open for good."""
+def dictation_session(
+    config: Config, on_event: Callable[[Event], None], spool: Spool | None = None
+) -> Session:
+    """A session whose turns the client ends (``turn_detection: null``), kept open for good;
+    the turns' audio also in ``spool`` until logged."""
     settings = replace(config.transcription, turn=TurnMode.MANUAL)
     options = SessionOptions(reconnect_attempts=None)
-    return Session(config.endpoint, settings, on_event, options=options)
+    return Session(config.endpoint, settings, on_event, options=options, spool=spool)
 
 
 class Dictation:
@@ -88,9 +92,12 @@ class Dictation:
         on_event: Callable[[DictationEvent], None] = lambda _event: None,
         on_state: Callable[[DictationState], None] = lambda _state: None,
         clock: Callable[[], float] = time.monotonic,
+        spool: Spool | None = None,
     ) -> None:
-        """``log``: every transcript is written there before it is delivered."""
-        self._session = dictation_session(config, self._on_session_event)
+        """``log``: every transcript is written there before it is delivered; ``spool``: the
+        turns' audio is kept there until then (closed when the session ends)."""
+        self._spool = spool
+        self._session = dictation_session(config, self._on_session_event, spool)
         self._microphone = microphone
         self._deliverer = deliverer
         self._tail_s = tail_ms / 1000
@@ -164,6 +171,8 @@ class Dictation:
         for thread in self._threads[2:]:
             thread.join(timeout)
         self._deliverer.close()
+        if self._spool is not None:
+            self._spool.close()  # if the session never ran (closing twice is harmless)
 
     @property
     def running(self) -> bool:
@@ -195,6 +204,10 @@ class Dictation:
             self._microphone.stop()
             self._on_event(DictationStopped(exc))
         finally:
+            if self._spool is not None:
+                failure = self._failure
+                note = None if failure is None else str(failure)
+                self._spool.close(note, finished=failure is None)
             self._ended.set()
 
     def _audio(self) -> Iterator[bytes]:

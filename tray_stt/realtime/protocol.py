@@ -106,6 +106,7 @@ class TranscriptionClient:
         self._retain = None if retain_ms is None else retain_ms * BYTES_PER_MS
         self._offline_limit = None if offline_ms is None else offline_ms * BYTES_PER_MS
         self._dropped = 0
+        self._failed_spans: list[tuple[int, int, str]] = []  # for the shell's spool
         self._journal = AudioJournal()
         # Before any audio there is no utterance to time; the epoch only keeps the type simple.
         self._latest_capture = datetime.fromtimestamp(0, UTC)
@@ -152,6 +153,26 @@ class TranscriptionClient:
         """Audio dropped so far because it was captured during too long an outage."""
         return self._dropped // BYTES_PER_MS
 
+    @property
+    def settled_offset(self) -> int:
+        """Audio before this offset is transcribed and released, or silence, or failed (those
+        spans are told once by ``take_failed_spans``): a spool may delete it once logged."""
+        return self._journal.start
+
+    def take_failed_spans(self) -> list[tuple[int, int, str]]:
+        """Audio ``[start, end)`` released as failed or dropped in an outage since the last
+        call, with the reason: a spool keeps it for a later retry."""
+        spans, self._failed_spans = self._failed_spans, []
+        return spans
+
+    def _note_failed(self, start: int, end: int, reason: str) -> None:
+        """Remember a failed span; one that grows (an outage, chunk by chunk) stays one."""
+        spans = self._failed_spans
+        if spans and spans[-1][2] == reason and spans[-1][0] <= start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]), reason)
+        else:
+            spans.append((start, end, reason))
+
     def take_outgoing(self) -> list[str]:
         """The JSON texts to send, in order; empties the outbox."""
         out, self._outbox = self._outbox, []
@@ -197,6 +218,7 @@ class TranscriptionClient:
             return
         dropped_from = max(self._frontier, self._journal.start)
         self._dropped += oldest_kept - dropped_from
+        self._note_failed(dropped_from, oldest_kept, "the connection was down too long")
         # Only uncommitted audio lies past the frontier; committed turns before it stay whole.
         self._journal.forget(dropped_from, oldest_kept)
         self._frontier = oldest_kept
@@ -249,6 +271,7 @@ class TranscriptionClient:
             if turn_end - start >= MIN_COMMIT_BYTES:
                 began = self._time_at(start)
                 events.append(TranscriptFailed(reason, "", began, ""))
+                self._note_failed(start, turn_end, reason)
             start = turn_end
         self._marks.clear()
         self._frontier = max(self._frontier, end)
@@ -534,8 +557,11 @@ class TranscriptionClient:
     def _release(self) -> list[Event]:
         released: list[Event] = []
         while self._order and self._order[0].outcome is not None:
-            outcome = self._order.pop(0).outcome
+            utterance = self._order.pop(0)
+            outcome = utterance.outcome
             assert outcome is not None
+            if isinstance(outcome, TranscriptFailed):
+                self._note_failed(utterance.start, utterance.end, outcome.reason)
             released.append(outcome)
         self._trim()
         return released

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
+from typing import Protocol
 
 from tray_stt.errors import (
     AuthenticationError,
@@ -61,6 +62,17 @@ class SessionOptions:
     backoff_max_s: float = 30.0
 
 
+class AudioSpool(Protocol):
+    """Where a live source's audio is also kept on disk until its transcript is logged
+    (``tray_stt.spool``); offsets are the core's journal offsets."""
+
+    def append(self, pcm: bytes, when: datetime) -> None:
+        """Keep captured audio."""
+
+    def settle(self, settled: int, failed: list[tuple[int, int, str]]) -> None:
+        """Audio before ``settled`` is logged or silence, except the ``failed`` spans."""
+
+
 class _Ending(Enum):
     """Why a connection ended, which decides how soon to reconnect."""
 
@@ -83,14 +95,21 @@ class Session:
         connect: Connect = websocket_connect,
         today: date | None = None,
         turns: TurnDetector | None = None,
+        spool: AudioSpool | None = None,
+        clock: Callable[[bytes], datetime] | None = None,
     ) -> None:
-        """``turns``: a client-side voice detector, for ``--turn local``."""
+        """``turns``: a client-side voice detector, for ``--turn local``; ``spool``: told of
+        every audio byte and, once events are handled (logged), of what is settled; ``clock``:
+        the capture time of a chunk just taken from the input (default: now minus its length;
+        a retry from the spool gives the time it was spoken)."""
         endpoint.check()
         self.endpoint = endpoint
         self.options = options or SessionOptions()
         self._on_event = on_event
         self._connect = connect
         self._turns = turns
+        self._spool = spool
+        self._clock = clock or _captured_at
         self._core = TranscriptionClient(
             settings,
             endpoint.dialect,
@@ -186,9 +205,15 @@ class Session:
         """Hand captured audio to the core, as the local detector's turns if there is one."""
         if turns is not None:
             return self._take_turns(turns)
-        self._core.append(chunk, _captured_at(chunk))
+        self._append(chunk)
         self._submit()
         return []
+
+    def _append(self, pcm: bytes) -> None:
+        when = self._clock(pcm)
+        self._core.append(pcm, when)
+        if self._spool is not None:
+            self._spool.append(pcm, when)
 
     def _outage_notice(self) -> list[Event]:
         """Say once per outage that the oldest audio is no longer kept (memory is bounded)."""
@@ -212,7 +237,7 @@ class Session:
         markers: list[Event] = []
         for turn in turns:
             if isinstance(turn, Speech):
-                self._core.append(turn.pcm, _captured_at(turn.pcm))
+                self._append(turn.pcm)
             elif isinstance(turn, SpeechBegan):
                 markers.append(SpeechStarted("local"))
             else:  # only speech is sent, and each utterance is committed where it ended
@@ -242,6 +267,7 @@ class Session:
                 self._changed.wait(0.25)
             self._check_rollover()
         self._dispatch(events)
+        self._settle_spool()
 
     @property
     def _stopped(self) -> bool:
@@ -343,6 +369,7 @@ class Session:
                 events, finished = self._receive(text)
                 reached_ready = reached_ready or any(isinstance(e, SessionReady) for e in events)
                 self._dispatch(events)
+                self._settle_spool()
                 if self._fatal is not None:
                     transport.abort()
                     return _Ending.FATAL, reached_ready
@@ -384,6 +411,16 @@ class Session:
             self._emit(StateChanged(SessionState.RECONNECTING, "session rolled over"))
             return _Ending.AT_ONCE
         return self._ending
+
+    def _settle_spool(self) -> None:
+        """After the events were handled (transcripts logged, docs/architecture.md §2), tell
+        the spool what it need not keep any more."""
+        if self._spool is None:
+            return
+        with self._lock:
+            settled = self._core.settled_offset
+            failed = self._core.take_failed_spans()
+        self._spool.settle(settled, failed)
 
     def _abort_transport(self) -> None:
         with self._lock:

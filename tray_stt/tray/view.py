@@ -21,6 +21,7 @@ from tray_stt.app.state import (
     ChangeSettings,
     Command,
     Quit,
+    RetryPending,
     SetAutostart,
     Snapshot,
     Toggle,
@@ -136,6 +137,11 @@ class TrayView:
                 "Copy transcripts to clipboard",
                 self._do(lambda: self._change(clipboard=not now().config.clipboard)),
                 checked=lambda _: now().config.clipboard,
+            ),
+            item(
+                lambda _: _pending_label(now().pending),
+                self._do(lambda: self._post(RetryPending())),
+                visible=lambda _: now().pending > 0,
             ),
             item("Language", menu(*self._language_items())),
             item("Model", menu(*self._model_items())),
@@ -308,7 +314,12 @@ def menu_key(snapshot: Snapshot) -> tuple[object, ...]:
         settings.model,
         snapshot.autostart,
         api_key,
+        snapshot.pending,
     )
+
+
+def _pending_label(count: int) -> str:
+    return f"Transcribe {count} pending recording{'' if count == 1 else 's'}"
 
 
 def _on_ui_thread(call: Callable[[], None]) -> None:

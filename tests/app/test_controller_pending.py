@@ -1,0 +1,135 @@
+"""The tray's pending recordings: retried at start into the day they were spoken, counted on
+failures, retried from the menu. A real spool and Retrier against the loopback server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.controller_fakes import FakeListening, FakeNotifier
+from tests.support.realtime_server import RealtimeServer
+from tray_stt.app.controller import Controller
+from tray_stt.app.retry import Retrier
+from tray_stt.app.state import Quit, RetryPending, Start
+from tray_stt.config import Config
+from tray_stt.realtime.events import Event, SessionReady, TranscriptFailed
+from tray_stt.realtime.models import Dialect
+from tray_stt.realtime.pcm import BYTES_PER_MS
+from tray_stt.spool.store import Spool, runs
+
+SPOKEN = (datetime.now() - timedelta(days=1)).replace(hour=9, minute=15, second=30, microsecond=0)
+LOUD = (np.sin(np.arange(24_000) * 0.2) * 12000).astype("<i2").tobytes()  # one second
+QUIET = bytes(1000 * BYTES_PER_MS)
+
+
+def spool_one_recording(directory: Path) -> None:
+    """What a killed session leaves: a second of speech between silences, never settled."""
+    spool = Spool(directory, max_bytes=0, report=print)
+    for index, pcm in enumerate((QUIET, LOUD, QUIET)):
+        spool.append(pcm, (SPOKEN + timedelta(seconds=index)).astimezone())
+    spool.close()
+
+
+class Tray:
+    def __init__(self, tmp_path: Path, server: RealtimeServer) -> None:
+        self.spool = tmp_path / "spool"
+        self.logs = tmp_path / "logs"
+        config = Config(log_dir=self.logs, api_key="test-key")
+        self.notifier = FakeNotifier()
+        self.workers: list[FakeListening] = []
+        self.controller = Controller(
+            replace(config, url=server.url),
+            listen=self.listen,
+            notifier=self.notifier,
+            save=lambda changes: None,
+            reload=lambda: config,
+            retrier=Retrier(self.spool),
+        )
+        self.thread = threading.Thread(target=self.controller.run, daemon=True)
+
+    def listen(self, config: Config, on_event: Callable[[Event], None], on_end):  # type: ignore[no-untyped-def]
+        worker = FakeListening(on_event, on_end)
+        self.workers.append(worker)
+        return worker
+
+    def notified(self, words: str) -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(words in body for _, body, _ in self.notifier.shown):
+                return True
+            time.sleep(0.02)
+        return False
+
+
+@pytest.fixture
+def server() -> Iterator[RealtimeServer]:
+    with RealtimeServer(transcripts=["said yesterday"]) as server:
+        yield server
+
+
+def test_controller_pending_recordings_are_transcribed_at_start_into_their_day(
+    tmp_path: Path, server: RealtimeServer
+) -> None:
+    tray = Tray(tmp_path, server)
+    spool_one_recording(tray.spool)
+    tray.thread.start()
+    try:
+        assert tray.notified("Transcribed 1 pending recording into the log.")
+    finally:
+        tray.controller.post(Quit())
+        tray.thread.join(5)
+    log = tray.logs / f"{SPOKEN:%Y-%m-%d}.txt"
+    assert log.read_text(encoding="utf-8") == "09:15:30  said yesterday\n"
+    assert tray.controller.snapshot.pending == 0
+    assert runs(tray.spool) == []
+
+
+def test_controller_counts_failures_as_pending_and_retries_from_the_menu(
+    tmp_path: Path, server: RealtimeServer
+) -> None:
+    tray = Tray(tmp_path, server)
+    tray.thread.start()
+    try:
+        tray.controller.post(Start())
+        deadline = time.monotonic() + 10
+        while not tray.workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        tray.workers[0].on_event(TranscriptFailed("quota", "", SPOKEN.astimezone(), "item_1"))
+        deadline = time.monotonic() + 10
+        while tray.controller.snapshot.pending != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert tray.controller.snapshot.pending == 1
+        spool_one_recording(tray.spool)  # what that session's spool holds once it ended
+        tray.controller.post(RetryPending())
+        assert tray.notified("Transcribed 1 pending recording into the log.")
+    finally:
+        tray.controller.post(Quit())
+        tray.thread.join(5)
+    assert tray.controller.snapshot.pending == 0
+
+
+def test_controller_retries_pending_recordings_when_a_connection_is_ready(
+    tmp_path: Path, server: RealtimeServer
+) -> None:
+    tray = Tray(tmp_path, server)
+    tray.thread.start()  # nothing pending yet: the retry at start finds nothing, says nothing
+    try:
+        tray.controller.post(Start())
+        deadline = time.monotonic() + 10
+        while not tray.workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        spool_one_recording(tray.spool)  # e.g. left by a crashed `tray-stt dictate`
+        tray.workers[0].on_event(SessionReady(Dialect.GA, "sess_1"))
+        assert tray.notified("Transcribed 1 pending recording into the log.")
+    finally:
+        tray.controller.post(Quit())
+        tray.thread.join(5)
+    assert len(tray.notifier.shown) == 1
+    assert (tray.logs / f"{SPOKEN:%Y-%m-%d}.txt").exists()
