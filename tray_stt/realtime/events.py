@@ -15,6 +15,7 @@ from tray_stt.errors import (
     TraySttError,
 )
 from tray_stt.realtime.models import Dialect
+from tray_stt.realtime.usage import Metering
 from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
 
 
@@ -56,6 +57,7 @@ class TranscriptCompleted:
     text: str
     started_at: datetime
     item_id: str
+    meter: Metering | None = None  # for the usage ledger; None from sources that bill nothing
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class TranscriptFailed:
     partial_text: str
     started_at: datetime
     item_id: str
+    meter: Metering | None = None
 
 
 @dataclass(frozen=True)
