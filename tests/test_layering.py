@@ -41,7 +41,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tray_stt.pushtotalk.delivery",
         ),
     ),
-    ("settings", ("tray_stt.config", "tray_stt.credentials", "tray_stt.transcripts")),
+    (
+        "settings",
+        ("tray_stt.config", "tray_stt.credentials", "tray_stt.transcripts", "tray_stt.metering"),
+    ),
     ("realtime shell", ("tray_stt.realtime",)),
     ("audio", ("tray_stt.audio",)),
     ("push-to-talk", ("tray_stt.pushtotalk",)),

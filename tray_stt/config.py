@@ -22,6 +22,8 @@ import platformdirs
 from tray_stt import APP_NAME
 from tray_stt.errors import ConfigError
 from tray_stt.files import replace_file
+from tray_stt.metering.ledger import default_ledger_path
+from tray_stt.metering.prices import Price
 from tray_stt.pushtotalk.delivery import DEFAULT_TERMINALS, DeliveryMode
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
 from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint
@@ -67,6 +69,11 @@ class Config:
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
+    # Metering (README "Usage and budget"): the ledger file, price overrides, caps (0: off).
+    usage_file: Path = field(default_factory=default_ledger_path)
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    budget_daily_usd: float = 0.0
+    budget_monthly_usd: float = 0.0
 
     @property
     def endpoint(self) -> Endpoint:
@@ -148,6 +155,32 @@ def _path(value: object) -> Path:
     return Path(_string(value)).expanduser()
 
 
+_PRICE_FIELDS = ("per_minute", "audio_in", "text_in", "text_out")
+
+
+def _prices(value: object) -> dict[str, Price]:
+    """``{ "model" = { per_minute = 0.006 } }`` or ``{ audio_in, text_in, text_out }`` (USD per
+    million tokens); from the environment, the same inline table as text."""
+    if isinstance(value, str):
+        try:
+            value = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = None
+    shape = 'must be a table like { "my-model" = { per_minute = 0.006 } }'
+    if not isinstance(value, dict):
+        raise ValueError(shape)
+    prices: dict[str, Price] = {}
+    for model, raw in value.items():
+        numbers = raw if isinstance(raw, dict) else {}
+        if not numbers or set(numbers) - set(_PRICE_FIELDS):
+            raise ValueError(f"{shape}; for {model!r} use only {', '.join(_PRICE_FIELDS)}")
+        checked = {k: _number(float, 0, 1e6)(v) for k, v in numbers.items()}
+        if "per_minute" in checked and len(checked) > 1:
+            raise ValueError(f"{shape}; {model!r} is priced per minute or per token, not both")
+        prices[str(model)] = Price(**checked)
+    return prices
+
+
 PARSERS: dict[str, Callable[[object], Any]] = {
     "api_key": _string,
     "url": _url,
@@ -178,6 +211,10 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "pre_roll_ms": _number(int, 0, 2000),
     "terminal_classes": _strings,
     "sound_cues": _bool,
+    "usage_file": _path,
+    "prices": _prices,
+    "budget_daily_usd": _number(float, 0, 1e6),
+    "budget_monthly_usd": _number(float, 0, 1e6),
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
 _SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}
@@ -315,6 +352,10 @@ CONFIG_TEMPLATE = """\
 # hotkey_mode = "hold"       # hold | toggle
 # delivery = "paste"         # paste | type | clipboard
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
+# budget_daily_usd = 0.50    # stop listening when today's spend reaches it (0: off)
+# budget_monthly_usd = 5     # the same for the month
+# prices = { "my-azure-deployment" = { per_minute = 0.006 } }   # USD; per token: audio_in,
+#                            # text_in, text_out per million
 """
 
 
