@@ -6,15 +6,21 @@ without a price count nothing, and ``tray-stt usage`` shows them with an unknown
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from tray_stt.errors import BudgetExceeded
 from tray_stt.metering.ledger import UsageLedger
-from tray_stt.metering.meter import month_start, spend_usd
+from tray_stt.metering.meter import meter, month_start, spend_usd
 from tray_stt.metering.prices import Price
+from tray_stt.realtime.events import TranscriptCompleted, TranscriptFailed
+
+if TYPE_CHECKING:
+    from tray_stt.config import Config
 
 WARN_AT = 0.8  # one notice when the spend reaches this share of a cap
 
@@ -87,3 +93,65 @@ def budget_state(
                 f"(${spent:.4f}); at 100 % listening stops (`{key}` in the config file).",
             )
     return worst
+
+
+class BudgetWatch:
+    """The ledger with its caps: records each released item and says when a cap is near or
+    reached, each once per level (a notice at 80 %, a stop at 100 %)."""
+
+    def __init__(
+        self,
+        ledger: UsageLedger,
+        caps: Caps,
+        prices: Mapping[str, Price] | None,
+        *,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        """Watch ``ledger`` against ``caps``; ``today`` is the local date (a day boundary)."""
+        self.ledger = ledger
+        self.caps = caps
+        self.prices = prices
+        self._today = today
+        self._told = Level.OK
+
+    def state(self) -> BudgetState:
+        """The spend now; OK without reading the ledger when no cap is on."""
+        if not self.caps.any:
+            return BudgetState(Level.OK, 0.0, 0.0)
+        try:
+            return budget_state(self.ledger, self.caps, self.prices, self._today())
+        except (sqlite3.Error, OSError):
+            # An unreadable ledger must not stop the user from listening; meter reports it.
+            return BudgetState(Level.OK, 0.0, 0.0)
+
+    def refuse_if_over(self) -> BudgetState:
+        """Before listening starts: raise ``BudgetExceeded`` (exit code 6) when a cap is
+        reached; otherwise the state, whose message the caller shows if it is a warning."""
+        state = self.state()
+        if state.level is Level.OVER:
+            raise state.error()
+        self._told = state.level
+        return state
+
+    def record(
+        self, event: TranscriptCompleted | TranscriptFailed, report: Callable[[str], None]
+    ) -> BudgetState | None:
+        """Meter one item; the new state when it crossed a level not yet told, else None."""
+        if not meter(self.ledger, event, report) or not self.caps.any:
+            return None
+        state = self.state()
+        order = [Level.OK, Level.WARNING, Level.OVER]
+        if order.index(state.level) <= order.index(self._told):
+            return None
+        self._told = state.level
+        return state
+
+    def close(self) -> None:
+        """Close the ledger file."""
+        self.ledger.close()
+
+
+def budget_watch(config: Config) -> BudgetWatch:
+    """The ledger and caps the configuration asks for."""
+    caps = Caps(config.budget_daily_usd, config.budget_monthly_usd)
+    return BudgetWatch(UsageLedger(config.usage_file), caps, config.prices)
