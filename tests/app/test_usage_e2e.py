@@ -4,15 +4,26 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.app.test_listen_e2e import (
+    SENTENCES,
+    Listening,
+    assert_clean_stderr,
+    listen_env,
+    play,
+    spoken,  # noqa: F401 (fixture)
+    virtual_mic,  # noqa: F401 (fixture)
+)
 from tests.app.test_transcribe_e2e import run_cli
 from tests.support.audio_samples import silence, tone, write_wav
 from tests.support.realtime_server import RealtimeServer
+from tests.support.virtual_audio import needs_portaudio
 
 WORDS = ["one", "two", "three"]
 
@@ -151,3 +162,32 @@ def test_budget_cap_reached_mid_run_finishes_what_was_sent_and_exits_6(
     with RealtimeServer(transcripts=WORDS) as server:
         raised = transcribe(server, three_tones, tmp_path, "whisper-1", **dear)
     assert raised.returncode == 0, raised.stderr
+
+
+@pytest.mark.desktop
+@needs_portaudio
+def test_listen_stops_by_itself_when_a_cap_is_reached_mid_session(
+    spoken: Path,  # noqa: F811 (the fixture imported above)
+    virtual_mic: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    caps = {
+        "TRAY_STT_PRICES": '{ "gpt-transcribe" = { per_minute = 1 } }',  # a sentence: ~$0.03
+        "TRAY_STT_BUDGET_DAILY_USD": "0.01",
+        **env(tmp_path),
+    }
+    with RealtimeServer(transcripts=SENTENCES) as server:
+        args = ["--url", server.url, "--device", "pulse"]
+        listening = Listening(args, {**listen_env(virtual_mic, tmp_path), **caps})
+        listening.wait_for(
+            "listening notice", lambda: any("listening on" in x for x in listening.stderr)
+        )
+        player = threading.Thread(target=play, args=(spoken, virtual_mic))
+        player.start()
+        code = listening.finish()  # no Ctrl+C: the cap ends it
+        player.join()
+        assert server.violations == []
+    assert code == 6, listening.stderr
+    assert listening.finals == SENTENCES[:1]  # what was sent is delivered, then nothing more
+    assert "daily budget of $0.01 is used up" in listening.stderr[-1]
+    assert_clean_stderr(listening)
