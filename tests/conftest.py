@@ -1,5 +1,7 @@
 """Registers the shared fixtures of tests/support for every test module."""
 
+from pathlib import Path
+
 import pytest
 
 # Plain asserts in the helpers (waits, fakes) report their operands, as in test modules.
@@ -11,3 +13,13 @@ pytest_plugins = [
     "tests.support.tray_host",  # tray_host (trayer on own_xvfb)
     "tests.support.tray_harness",  # tray (a Controller and TrayView on a FakeIcon)
 ]
+
+
+@pytest.fixture(autouse=True)
+def private_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The usage ledger lives under the user's state directory: never the developer's."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state

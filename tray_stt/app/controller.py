@@ -52,6 +52,7 @@ from tray_stt.app.state import (
 )
 from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, LogWriteError, TraySttError
+from tray_stt.metering.budget import BudgetWatch, Level
 from tray_stt.pushtotalk.talk import DictationEvent, DictationState, DictationStopped, TalkAction
 from tray_stt.realtime.events import (
     Event,
@@ -102,7 +103,15 @@ class _CoolDown:
     turn: int  # the turn count when the timer was set: any later turn keeps the dictation warm
 
 
-_Item = Command | _FromSession | _Ended | _Retry | _FromDictation | _TalkState | _CoolDown
+@dataclass(frozen=True)
+class _OverBudget:
+    error: BaseException  # errors.BudgetExceeded, with the sentence naming the cap
+    generation: int
+
+
+_Item = (
+    Command | _FromSession | _Ended | _Retry | _FromDictation | _TalkState | _CoolDown | _OverBudget
+)
 
 
 class Listening(Protocol):
@@ -195,8 +204,11 @@ class Controller:
         dictate: DictationFactory | None = None,
         keep_warm_s: float = KEEP_WARM_S,
         clock: Callable[[], float] = time.monotonic,
+        usage: BudgetWatch | None = None,
     ) -> None:
-        """``dictate`` opens a push-to-talk dictation; it writes the daily log itself."""
+        """``dictate`` opens a push-to-talk dictation; it writes the daily log itself.
+        ``usage``: the ledger listening is metered into, and its budget caps."""
+        self._usage = usage
         self._queue: queue.Queue[_Item] = queue.Queue()
         self._health = Health()
         self._clock = clock
@@ -284,10 +296,18 @@ class Controller:
             self._on_talk_state(command.state)
         elif isinstance(command, _CoolDown) and self._cooled(command.turn):
             self._close_dictation(wait=False)
+        elif isinstance(command, _OverBudget):
+            self._stop_worker()  # what was sent is still transcribed, logged and delivered
+            self._update(listening=False)
+            self._on_ended(command.error)
 
     def _start(self) -> None:
         self._stop_worker()  # a new generation: what the old worker still reports is ignored
         generation = self._generation
+        if self._usage is not None and (budget := self._usage.state()).level is Level.OVER:
+            self._update(listening=False)
+            self._on_ended(budget.error())
+            return
         self._update(listening=True, state=AppState.CONNECTING, detail="connecting…", partial="")
         try:
             self._worker = self._listen(
@@ -311,7 +331,26 @@ class Controller:
                 words = log_first(self._log, event.text, event.started_at, self._log_refused)
             if words:
                 self._deliver_text(event.text)
+        if isinstance(event, TranscriptCompleted | TranscriptFailed):
+            self._meter(event, generation)
         self.post(_FromSession(event, generation))
+
+    def _meter(self, event: TranscriptCompleted | TranscriptFailed, generation: int) -> None:
+        """On the session's thread, after the log: into the ledger; a cap reached stops
+        listening (docs/architecture.md §5: one notification)."""
+        if self._usage is None:
+            return
+        report = self._log_refused_text
+        budget = self._usage.record(event, report)
+        if budget is None:
+            return
+        if budget.level is Level.OVER:
+            self.post(_OverBudget(budget.error(), generation))
+        else:
+            self._notifier.notify(APP_NAME, budget.message)
+
+    def _log_refused_text(self, message: str) -> None:
+        self._notifier.notify(APP_NAME, message)
 
     def _log_refused(self, error: LogWriteError) -> None:
         self._notifier.notify(APP_NAME, str(error), urgent=True)

@@ -36,6 +36,7 @@ from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.desktop.dialogs import ask_secret, open_path
 from tray_stt.desktop.notify import Notifier
 from tray_stt.errors import ConfigError, ExitCode, HotkeyUnavailable, TraySttError
+from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, parse_chord
 from tray_stt.pushtotalk.talk import DictationEvent, DictationState, TalkAction
@@ -95,6 +96,7 @@ class TrayApp:
             on_change=self._changed,
             deliver=self._deliver,
             dictate=dictate or open_dictation,
+            usage=budget_watch(config),
         )
         self.view: Any = None
         self.hotkey: Any = None
