@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
+
 from tray_stt.errors import ExitCode
 from tray_stt.metering.budget import Caps, Level, budget_state
 from tray_stt.metering.ledger import Item, UsageLedger
@@ -62,3 +64,27 @@ def test_budget_price_override_changes_the_arithmetic(tmp_path: Path) -> None:
     assert budget_state(ledger, caps, None, TODAY).level is Level.OK
     dear = {"whisper-1": Price(per_minute=1.0)}
     assert budget_state(ledger, caps, dear, TODAY).level is Level.OVER
+
+
+def test_budget_sums_cost_what_the_items_cost(tmp_path: Path) -> None:
+    from tray_stt.metering.meter import spend_usd
+
+    ledger = UsageLedger(tmp_path / "u.sqlite3")
+    tokens = Usage(None, 1000, 10, 990, 10)
+    for n, (model, usage, done) in enumerate(
+        [
+            ("whisper-1", Usage(seconds=30), True),
+            ("whisper-1", Usage(seconds=45), True),
+            ("whisper-1", None, True),  # no usage reported: unknown, not counted
+            ("whisper-1", None, False),
+            ("gpt-4o-transcribe", tokens, True),
+            ("gpt-4o-transcribe", tokens, False),
+            ("acme", Usage(seconds=60), True),
+        ]
+    ):
+        ledger.record(f"k{n}", Item(TODAY, model, done, 1000, usage, None), datetime.now())
+    items = ledger.items(TODAY, TODAY)
+    sums = ledger.sums(TODAY, TODAY)
+    assert len(sums) < len(items)
+    assert spend_usd(sums, None) == pytest.approx(spend_usd(items, None))
+    assert spend_usd(items, None) > 0

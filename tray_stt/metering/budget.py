@@ -64,7 +64,7 @@ def budget_state(
     ledger: UsageLedger, caps: Caps, prices: Mapping[str, Price] | None, today: date
 ) -> BudgetState:
     """Today's and this month's spend against ``caps``."""
-    items = ledger.items(month_start(today), today)
+    items = ledger.sums(month_start(today), today)
     month = spend_usd(items, prices)
     day = spend_usd((i for i in items if i.day == today), prices)
     checks = [

@@ -123,6 +123,21 @@ class UsageLedger:
             )
             return [_item(row) for row in rows.fetchall()]
 
+    def sums(self, since: date, until: date) -> list[Item]:
+        """The items of ``since``..``until`` added up per day, model, outcome and usage shape:
+        costs are linear in usage, so these cost what the items do, read in one query."""
+        if not self.path.exists():
+            return []
+        query = (
+            "SELECT day, model, outcome, SUM(audio_ms), SUM(billed_s), SUM(input_tokens), "
+            "SUM(output_tokens), SUM(audio_tokens), SUM(text_tokens), NULL FROM items "
+            "WHERE day BETWEEN ? AND ? "
+            "GROUP BY day, model, outcome, billed_s IS NULL, input_tokens IS NULL"
+        )
+        with self._lock:
+            rows = self._open().execute(query, (since.isoformat(), until.isoformat()))
+            return [_item(row) for row in rows.fetchall()]
+
     def close(self) -> None:
         """Close the file; a later call opens it again."""
         with self._lock:
