@@ -88,3 +88,14 @@ def test_budget_sums_cost_what_the_items_cost(tmp_path: Path) -> None:
     assert len(sums) < len(items)
     assert spend_usd(sums, None) == pytest.approx(spend_usd(items, None))
     assert spend_usd(items, None) > 0
+
+
+def test_budget_message_shows_a_cap_below_a_cent() -> None:
+    from tray_stt.metering.budget import usd
+
+    assert (usd(0.07), usd(1.0), usd(0.0005), usd(1500)) == (
+        "$0.07",
+        "$1.00",
+        "$0.0005",
+        "$1,500.00",
+    )

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 WARN_AT = 0.8  # one notice when the spend reaches this share of a cap
 
 
+def usd(amount: float) -> str:
+    """An amount as the user set it: cents, or more digits for a cap below a cent."""
+    return f"${amount:,.2f}" if round(amount, 2) == amount else f"${amount:.4g}"
+
+
 class Level(Enum):
     """How close the spend is to the nearest cap."""
 
@@ -80,7 +85,7 @@ def budget_state(
                 Level.OVER,
                 day,
                 month,
-                f"The {name} budget of ${cap:.2f} is used up (${spent:.4f} spent): listening "
+                f"The {name} budget of {usd(cap)} is used up (${spent:.4f} spent): listening "
                 f"stays off until it resets, or raise `{key}` in the config file "
                 "(`tray-stt usage` shows the spend).",
             )
@@ -89,7 +94,7 @@ def budget_state(
                 Level.WARNING,
                 day,
                 month,
-                f"{spent / cap:.0%} of the {name} budget of ${cap:.2f} is spent "
+                f"{spent / cap:.0%} of the {name} budget of {usd(cap)} is spent "
                 f"(${spent:.4f}); at 100 % listening stops (`{key}` in the config file).",
             )
     return worst
