@@ -63,7 +63,12 @@ OWNERS: dict[str, set[str]] = {
     "sounddevice": {"tray_stt.audio.portaudio"},
     "websocket": {"tray_stt.realtime.transport"},
     "pystray": {"tray_stt.tray.view"},
-    "PIL": {"tray_stt.tray.icons", "tray_stt.tray.view", "tray_stt.tray.xorg"},
+    "PIL": {
+        "tray_stt.tray.icons",
+        "tray_stt.tray.view",
+        "tray_stt.tray.xorg",
+        "tray_stt.tray.usage_chart",
+    },
     "pynput": {"tray_stt.desktop.keyboard"},
     "pyperclip": {"tray_stt.desktop.clipboard"},
     "keyring": {"tray_stt.credentials"},

@@ -19,6 +19,7 @@ TOP_LEVEL = [
     "----",
     "Open today's log",
     "Open log folder",
+    "Usage this month…",
     "Start at login",
     "Set API key…",
     "Settings",
@@ -109,7 +110,8 @@ def test_tray_action_items_call_their_actions(tray: Tray) -> None:
     for label in ("Open today's log", "Open log folder", "Set API key…", "Settings"):
         tray.icon.choose(label)
     tray.icon.choose(f"About tray-stt {__version__}")
-    assert tray.opened == ["log", "folder", "key", "settings", "about"]
+    tray.icon.choose("Usage this month…")
+    assert tray.opened == ["log", "folder", "key", "settings", "about", "usage"]
 
 
 def test_tray_failing_action_does_not_reach_the_toolkit(tmp_path: Path) -> None:

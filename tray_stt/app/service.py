@@ -244,6 +244,7 @@ class TrayApp:
             open_settings=self.open_settings,
             ask_api_key=self.ask_api_key,
             about=lambda: self.notifier.notify(APP_NAME, f"{APP_NAME} {__version__}"),
+            open_usage=self.open_usage,
         )
         self.view = TrayView(
             self.controller.post,
@@ -262,6 +263,15 @@ class TrayApp:
         """Quit from the control socket ends the controller; then the tray must go too."""
         worker.join()
         self.view.stop()
+
+    def open_usage(self) -> None:
+        """Render this month's usage chart and open it in the image viewer."""
+        from tray_stt.app.usage import usage_chart
+
+        try:
+            open_path(usage_chart(self.controller.snapshot.config))
+        except TraySttError as exc:
+            self.notifier.notify(APP_NAME, str(exc))
 
     def open_settings(self) -> None:
         """Open the config file in the user's editor, creating a commented one first."""

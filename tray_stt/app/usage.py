@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 
 from tray_stt.config import Config
 from tray_stt.errors import ConfigError, TraySttError
@@ -135,3 +136,25 @@ def today_line(config: Config, today: date | None = None) -> str:
     if lag is not None:
         line += f", latency median {lag.median_ms / 1000:.2f} s p95 {lag.p95_ms / 1000:.2f} s"
     return line
+
+
+def usage_chart(config: Config, today: date | None = None, path: Path | None = None) -> Path:
+    """Render this month's bar chart next to the ledger; the PNG's path, to open."""
+    from tray_stt.tray.usage_chart import Day, render_month
+
+    today = today or date.today()
+    ledger = UsageLedger(config.usage_file)
+    try:
+        items = ledger.items(month_start(today), today)
+    except (sqlite3.Error, OSError) as exc:
+        raise TraySttError(f"Cannot read the usage ledger {ledger.path}: {exc}.") from None
+    finally:
+        ledger.close()
+    days = {
+        date.fromisoformat(row.date): Day(row.cost_usd, row.audio_s / 60)
+        for row in summarize(items, config.prices)
+    }
+    target = path or config.usage_file.parent / f"usage-{today:%Y-%m}.png"
+    return render_month(
+        month_start(today), days, target, today=today, daily_cap_usd=config.budget_daily_usd
+    )

@@ -72,6 +72,7 @@ class TrayActions:
     open_settings: Callable[[], None]
     ask_api_key: Callable[[], None]
     about: Callable[[], None]
+    open_usage: Callable[[], None] = lambda: None  # the month's usage chart
 
 
 def title_for(snapshot: Snapshot) -> str:
@@ -142,6 +143,7 @@ class TrayView:
             menu.SEPARATOR,
             item("Open today's log", self._do(self._actions.open_log)),
             item("Open log folder", self._do(self._actions.open_log_folder)),
+            item("Usage this month…", self._do(self._actions.open_usage)),
             item(
                 "Start at login",
                 self._do(lambda: self._post(SetAutostart(not now().autostart))),
