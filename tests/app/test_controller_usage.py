@@ -92,6 +92,8 @@ def test_controller_meters_each_transcript_into_the_ledger(
     tray.wait(lambda s: s.today_count == 2)
     [item] = tray.ledger.items(date.today(), date.today())
     assert item.usage == Usage(seconds=3.0) and item.model == "whisper-1"
+    # the tooltip's status line: $1 a minute for 3 s
+    assert tray.wait(lambda s: s.usage_today != "").usage_today == "$0.05 · 0 min today"
 
 
 def test_controller_cap_notifies_at_80_percent_then_stops_listening(

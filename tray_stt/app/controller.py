@@ -240,6 +240,7 @@ class Controller:
             config=config,
             autostart=autostart.enabled() if autostart else False,
             today_count=_count_today(config),
+            usage_today=usage.today_text() if usage is not None else "",
         )
         self._lock = threading.Lock()
 
@@ -570,6 +571,8 @@ class Controller:
             self._healed(Problem.ITEMS_FAILING, Problem.NO_CREDIT)  # the server transcribes
             count = self.snapshot.today_count + 1
             self._update(last_transcript=event.text, partial="", today_count=count)
+        if self._usage is not None:  # metered before it was posted here
+            self._update(usage_today=self._usage.today_text())
 
     def _post_later(self, delay: float, command: _Item) -> None:
         """Post ``command`` after ``delay`` seconds, from a timer that never holds up exit."""

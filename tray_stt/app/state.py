@@ -38,6 +38,7 @@ class Snapshot:
     autostart: bool
     today_count: int
     dictation: DictationState = DictationState.IDLE  # push-to-talk, independent of listening
+    usage_today: str = ""  # today's spend and minutes, e.g. "$0.02 · 3 min today"; "" unmetered
 
     @property
     def log_path(self) -> Path:

@@ -151,6 +151,16 @@ class BudgetWatch:
         self._told = state.level
         return state
 
+    def today_text(self) -> str:
+        """Today's known spend and minutes of audio sent, for a status line."""
+        day = self._today()
+        try:
+            items = self.ledger.sums(day, day)
+        except (sqlite3.Error, OSError):
+            return ""
+        minutes = sum(i.audio_ms for i in items) / 60_000
+        return f"{usd(round(spend_usd(items, self.prices), 2))} · {minutes:.0f} min today"
+
     def close(self) -> None:
         """Close the ledger file."""
         self.ledger.close()

@@ -86,6 +86,8 @@ def title_for(snapshot: Snapshot) -> str:
         text = snapshot.detail
     else:
         text = snapshot.partial or snapshot.last_transcript
+    if snapshot.usage_today:
+        state += f" · {snapshot.usage_today}"
     title = f"{APP_NAME}: {state}" + (f" · {' '.join(text.split())}" if text else "")
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
 
