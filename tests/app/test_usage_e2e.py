@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +193,25 @@ def test_listen_stops_by_itself_when_a_cap_is_reached_mid_session(
     assert listening.finals == SENTENCES[:1]  # what was sent is delivered, then nothing more
     assert "daily budget of $0.01 is used up" in listening.stderr[-1]
     assert_clean_stderr(listening)
+
+
+def test_usage_shows_what_local_turn_detection_kept_from_being_sent(tmp_path: Path) -> None:
+    from tests.support.audio_samples import spoken_wav
+
+    wav = tmp_path / "spoken.wav"
+    spoken_wav(wav, ["Hello from the tray.", "A second sentence."], gap_s=2.0)
+    with RealtimeServer(transcripts=["one", "two"]) as server:
+        result = transcribe(server, wav, tmp_path, "gpt-live-transcribe")
+        assert result.returncode == 0, result.stderr
+        sent_ms = len(server.connections[0].audio) / 48
+    table = run_cli("usage", tmp_path=tmp_path, env=env(tmp_path))
+    assert table.returncode == 0, table.stderr
+    [line] = [x for x in table.stdout.splitlines() if x.startswith("client-side turn detection")]
+    match = re.search(r"heard (\d+):(\d\d), sent (\d+):(\d\d): .* \((\d+)%\) was never sent", line)
+    assert match, line
+    heard_s = int(match[1]) * 60 + int(match[2])
+    sent_s = int(match[3]) * 60 + int(match[4])
+    with wave.open(str(wav)) as w:
+        assert abs(heard_s - w.getnframes() / w.getframerate()) <= 1  # all the file was heard
+    assert abs(sent_s - sent_ms / 1000) <= 1  # and what the server received was sent
+    assert heard_s > sent_s and int(match[5]) > 0

@@ -37,6 +37,7 @@ def usage_report(
     try:
         items = ledger.items(first, last)
         todays = ledger.items(today, today)
+        heard_ms, sent_ms = ledger.local_turns(first, last)
     except (sqlite3.Error, OSError) as exc:
         raise TraySttError(f"Cannot read the usage ledger {ledger.path}: {exc}.") from None
     finally:
@@ -45,7 +46,15 @@ def usage_report(
     lag = latency(todays)
     if as_json:
         return json.dumps({"rows": [asdict(r) for r in rows]}, indent=2)
-    return _table(rows, items, lag, first, last, config.prices)
+    text = _table(rows, items, lag, first, last, config.prices)
+    if heard_ms:
+        kept = heard_ms - sent_ms
+        text += (
+            f"\nclient-side turn detection (--turn local) heard {_duration(heard_ms / 1000)}, "
+            f"sent {_duration(sent_ms / 1000)}: {_duration(kept / 1000)} of silence "
+            f"({kept / heard_ms:.0%}) was never sent"
+        )
+    return text
 
 
 def _day(text: str, flag: str) -> date:

@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS items (
     recorded_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_day ON items (day);
+CREATE TABLE IF NOT EXISTS local_turns (
+    day TEXT NOT NULL,
+    model TEXT NOT NULL,
+    heard_ms INTEGER NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    PRIMARY KEY (day, model)
+);
 """
 _COLUMNS = (
     "day, model, outcome, audio_ms, billed_s, input_tokens, output_tokens, audio_tokens, "
@@ -137,6 +144,33 @@ class UsageLedger:
         with self._lock:
             rows = self._open().execute(query, (since.isoformat(), until.isoformat()))
             return [_item(row) for row in rows.fetchall()]
+
+    def add_local_turns(self, day: date, model: str, heard_ms: int, sent_ms: int) -> None:
+        """Add audio client-side turn detection heard, and the part of it that it sent."""
+        with self._lock:
+            db = self._open()
+            with db:
+                db.execute(
+                    "INSERT INTO local_turns VALUES (?, ?, ?, ?) ON CONFLICT (day, model) DO "
+                    "UPDATE SET heard_ms = heard_ms + excluded.heard_ms, "
+                    "sent_ms = sent_ms + excluded.sent_ms",
+                    (day.isoformat(), model, heard_ms, sent_ms),
+                )
+
+    def local_turns(self, since: date, until: date) -> tuple[int, int]:
+        """Audio heard and sent by client-side turn detection from ``since`` to ``until``."""
+        if not self.path.exists():
+            return 0, 0
+        with self._lock:
+            row = (
+                self._open()
+                .execute(
+                    "SELECT SUM(heard_ms), SUM(sent_ms) FROM local_turns WHERE day BETWEEN ? AND ?",
+                    (since.isoformat(), until.isoformat()),
+                )
+                .fetchone()
+            )
+        return int(row[0] or 0), int(row[1] or 0)
 
     def close(self) -> None:
         """Close the file; a later call opens it again."""
