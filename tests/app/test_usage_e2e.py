@@ -215,3 +215,14 @@ def test_usage_shows_what_local_turn_detection_kept_from_being_sent(tmp_path: Pa
         assert abs(heard_s - w.getnframes() / w.getframerate()) <= 1  # all the file was heard
     assert abs(sent_s - sent_ms / 1000) <= 1  # and what the server received was sent
     assert heard_s > sent_s and int(match[5]) > 0
+
+
+def test_usage_latency_shows_a_slow_server(three_tones: Path, tmp_path: Path) -> None:
+    with RealtimeServer(transcripts=WORDS, completion_delay=1.5) as server:
+        assert transcribe(server, three_tones, tmp_path, "whisper-1").returncode == 0
+    table = run_cli("usage", tmp_path=tmp_path, env=env(tmp_path))
+    [line] = [x for x in table.stdout.splitlines() if x.startswith("latency today")]
+    match = re.search(r"(\d+) utterances\): median ([\d.]+) s, p95 ([\d.]+) s", line)
+    assert match, line
+    # the server waits 1.5 s from each commit to its transcript: no latency can be shorter
+    assert int(match[1]) == 3 and float(match[2]) >= 1.5 and float(match[3]) >= float(match[2])
