@@ -8,6 +8,7 @@ import pytest
 
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.errors import ConfigError
+from tray_stt.pushtotalk.delivery import DeliveryMode, WindowRule
 from tray_stt.realtime.models import Dialect, TurnMode
 
 
@@ -141,3 +142,61 @@ def test_config_hotkey_is_normalised_or_off(tmp_path: Path) -> None:
     assert load(path, {"TRAY_STT_HOTKEY": " Off "}).hotkey == "off"
     with pytest.raises(ConfigError, match="TRAY_STT_HOTKEY"):
         load(path, {"TRAY_STT_HOTKEY": "ctrl+nosuchkey"})
+
+
+def test_config_window_delivery_merges_over_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('window_delivery = { Slack = "paste+Return", xterm = "paste" }\n')
+    rules = dict(load(path).window_delivery)
+    assert rules["slack"] == WindowRule(DeliveryMode.PASTE, "Return")
+    assert rules["xterm"] == WindowRule(DeliveryMode.PASTE)  # the user's over the default
+    assert rules["uxterm"] == WindowRule(DeliveryMode.PRIMARY)  # a default kept
+    from_env = load(path, {"TRAY_STT_WINDOW_DELIVERY": "kitty=type, foot=clipboard"})
+    assert dict(from_env.window_delivery)["foot"] == WindowRule(DeliveryMode.CLIPBOARD)
+
+
+def test_config_window_delivery_bad_rule_says_what_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('window_delivery = { xterm = "teleport" }\n')
+    with pytest.raises(
+        ConfigError, match='xterm = "teleport": use paste, type, clipboard, primary'
+    ):
+        load(path)
+
+
+def test_config_endpoint_table_gives_that_host_its_own_key_and_ws(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'url = "ws://gpu-box.lan:8000/v1/realtime"\napi_key = "sk-openai"\n'
+        '[endpoints."gpu-box.lan:8000"]\napi_key = "box-key"\ninsecure = true\n'
+        '[endpoints."other.example"]\napi_key = "other-key"\n'
+    )
+    endpoint = load(path).endpoint
+    endpoint.check()
+    assert endpoint.headers() == {"Authorization": "Bearer box-key"}
+    moved = load(path, url="ws://elsewhere.lan/v1/realtime").endpoint
+    with pytest.raises(ConfigError, match="insecure = true"):
+        moved.check()
+    other = load(path, url="wss://other.example/v1/realtime").endpoint
+    assert other.headers() == {"Authorization": "Bearer other-key"}
+    assert "box-key" not in repr(load(path)) and "sk-openai" not in repr(load(path))
+
+
+def test_config_without_endpoint_tables_sends_no_key_to_third_parties(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('url = "wss://proxy.example/v1/realtime"\napi_key = "sk-openai"\n')
+    assert load(path).endpoint.headers() == {}
+    assert load(path, url="ws://localhost:9/").endpoint.headers() == {
+        "Authorization": "Bearer sk-openai"
+    }
+
+
+@pytest.mark.parametrize(
+    "table",
+    ['[endpoints."h"]\nkey = "x"\n', '[endpoints."h"]\ninsecure = "maybe"\n', "endpoints = 3\n"],
+)
+def test_config_endpoint_tables_are_checked(tmp_path: Path, table: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(table)
+    with pytest.raises(ConfigError, match="endpoints"):
+        load(path)

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tray_stt.realtime.turns",
             "tray_stt.realtime.endpoint",
             "tray_stt.realtime.protocol",
+            "tray_stt.realtime.text",
             "tray_stt.realtime.usage",
             "tray_stt.pushtotalk.talk",
             "tray_stt.pushtotalk.hotkey",

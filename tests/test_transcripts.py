@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 from tray_stt.config import Config, default_log_dir
 from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import LogWriteError
-from tray_stt.transcripts import DailyLog, daily_log, flatten, log_file
+from tray_stt.transcripts import DailyLog, daily_log, flatten, log_file, log_first
 
 NOV23 = datetime(2026, 11, 23, 14, 5, 9)
 
@@ -130,10 +131,23 @@ def test_daily_log_creates_private_directory_and_file(tmp_path: Path, umask: int
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 & ~umask
 
 
-def test_daily_log_leaves_existing_directory_mode(tmp_path: Path) -> None:
-    tmp_path.chmod(0o755)
-    DailyLog(tmp_path).append("x", NOV23)
-    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
+def test_daily_log_tightens_loose_permissions_with_one_notice_each(tmp_path: Path) -> None:
+    directory = tmp_path / "logs"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)  # as restored from a backup
+    existing = log_file(directory, NOV23.date())
+    existing.write_text("09:00:00  before\n")
+    existing.chmod(0o644)
+    notices: list[str] = []
+    with DailyLog(directory) as log:
+        for _ in range(3):
+            log_first(log, "private words", NOV23, pytest.fail, notices.append)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600
+    assert notices == [
+        f"Made the transcript log {directory} private (mode 755 → 700).",
+        f"Made the transcript log {existing} private (mode 644 → 600).",
+    ]
 
 
 def test_daily_log_unwritable_directory_names_path_and_cause(
@@ -175,6 +189,79 @@ def test_daily_log_disk_full_then_recovers(tmp_path: Path) -> None:
     assert log.append("second", NOV23) == target  # the failed fd was dropped, not reused
     assert target.read_text(encoding="utf-8") == "14:05:09  second\n"
     log.close()
+
+
+LINE = re.compile(r"\d\d:\d\d:\d\d  \S.*")
+
+
+def well_formed(path: Path) -> list[str]:
+    """The lines of a log file, each checked to be whole and well formed."""
+    data = path.read_bytes()
+    assert data == b"" or data.endswith(b"\n"), f"partial last line: {data[-40:]!r}"
+    lines = data.decode("utf-8").splitlines()
+    assert all(LINE.fullmatch(line) for line in lines), lines
+    return lines
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: writes on it fail with ENOSPC once it is full."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs: {done.stderr.strip() or done.returncode}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_daily_log_full_disk_keeps_lines_whole_and_reports_once(small_disk: Path) -> None:
+    filler = small_disk / "filler"
+    filler.write_bytes(b"x" * 16384)
+    reports: list[LogWriteError] = []
+    notices: list[str] = []
+    delivered = 0
+    with DailyLog(small_disk / "logs") as log:
+        for index in range(300):
+            text = f"transcript {index} " + "words " * 40
+            delivered += log_first(log, text, NOV23, reports.append, notices.append)
+        path = log.path_for(NOV23.date())
+        lines = well_formed(path)
+        assert 0 < len(lines) < 300 and delivered == 300
+        assert [("No space left" in str(r)) for r in reports] == [True]
+        filler.unlink()  # space comes back
+        log_first(log, "after the disk emptied", NOV23, reports.append, notices.append)
+        assert len(reports) == 1
+        assert notices == [f"The transcript log in {log.directory} is being written again."]
+        assert well_formed(path)[-1] == "14:05:09  after the disk emptied"
+
+
+def test_daily_log_repairs_a_partial_last_line_before_appending(tmp_path: Path) -> None:
+    path = log_file(tmp_path, NOV23.date())
+    path.write_bytes(b"06:32:20  whole\n06:32:26  ")
+    path.chmod(0o600)
+    tmp_path.chmod(0o700)
+    notices: list[str] = []
+    with DailyLog(tmp_path) as log:
+        log_first(log, "alpha", NOV23, pytest.fail, notices.append)
+    assert well_formed(path) == ["06:32:20  whole", "14:05:09  alpha"]
+    removed = f"Removed an incomplete last line (10 bytes) from the transcript log {path}."
+    assert notices == [removed]
+
+
+def test_daily_log_directory_that_is_a_file_is_reported_once(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    reports: list[LogWriteError] = []
+    with DailyLog(blocker / "logs") as log:
+        words = [log_first(log, f"line {i}", NOV23, reports.append) for i in range(5)]
+    assert words == [True] * 5 and len(reports) == 1
 
 
 def test_daily_log_unicode_round_trip(log: DailyLog) -> None:

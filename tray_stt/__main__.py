@@ -206,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:
     path, must_exist = config_path(args.config, os.environ)
-    return load_config(path, must_exist=must_exist, env=os.environ, overrides=overrides)
+    keys = KeyStore()  # the key `tray-stt set-key` stored serves every command
+    return load_config(
+        path, must_exist=must_exist, env=os.environ, overrides=overrides, stored_key=keys.load
+    )
 
 
 def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -252,6 +255,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
             if index == 0:
                 for warning in session.warnings:
                     output.note(warning)
+            for warning in wav.warnings:
+                output.note(warning)
             if output.over_budget is not None:
                 break  # a cap reached: the files left are not started
             output.stop_input = session.stop
@@ -313,8 +318,11 @@ def run_control(args: argparse.Namespace) -> int:
 
 def run_set_key(args: argparse.Namespace) -> int:
     """``tray-stt set-key``: store the API key (asked for without echo on a terminal)."""
-    key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
-    print(KeyStore(warn=lambda message: print(f"{APP_NAME}: {message}", file=sys.stderr)).save(key))
+    try:
+        key = getpass.getpass("OpenAI API key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    except EOFError:  # Ctrl+D at the prompt
+        key = ""
+    print(KeyStore().save(key))
     return ExitCode.OK
 
 

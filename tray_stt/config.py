@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -24,9 +25,15 @@ from tray_stt.errors import ConfigError
 from tray_stt.files import replace_file
 from tray_stt.metering.ledger import default_ledger_path
 from tray_stt.metering.prices import Price
-from tray_stt.pushtotalk.delivery import DEFAULT_TERMINALS, DeliveryMode
+from tray_stt.pushtotalk.delivery import (
+    DEFAULT_TERMINALS,
+    DEFAULT_WINDOW_RULES,
+    DeliveryMode,
+    WindowRule,
+    parse_window_rule,
+)
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
-from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint
+from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint, EndpointAccess
 from tray_stt.realtime.models import (
     DELAYS,
     EAGERNESS,
@@ -66,9 +73,14 @@ class Config:
     tail_ms: int = 300  # recorded after the key is let go, so the last syllable is not cut
     pre_roll_ms: int = 300  # recorded before the key went down, so the first one is not cut
     terminal_classes: tuple[str, ...] = DEFAULT_TERMINALS  # WM_CLASS names that get Ctrl+Shift+V
+    join_dictations: bool = True  # a space and the right first letter between consecutive turns
+    # WM_CLASS -> how text reaches such windows, over ``delivery`` (stock xterm: typed).
+    window_delivery: tuple[tuple[str, WindowRule], ...] = DEFAULT_WINDOW_RULES
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
+    # [endpoints."host"] tables: a key of that endpoint's own, insecure ws:// (docs/protocol.md §1)
+    endpoints: tuple[EndpointAccess, ...] = field(default=(), repr=False)
     # Metering (README "Usage and budget"): the ledger file, price overrides, caps (0: off).
     usage_file: Path = field(default_factory=default_ledger_path)
     prices: Mapping[str, Price] = field(default_factory=dict)
@@ -77,8 +89,11 @@ class Config:
 
     @property
     def endpoint(self) -> Endpoint:
-        """Where and how to connect."""
-        return Endpoint(self.url, self.api_key, self.auth, self.dialect)
+        """Where and how to connect, with what the configuration allows that host."""
+        parts = urlsplit(self.url)
+        names = {parts.netloc.rpartition("@")[2].lower(), (parts.hostname or "").lower()}
+        access = next((a for a in self.endpoints if a.host.lower() in names), None)
+        return Endpoint(self.url, self.api_key, self.auth, self.dialect, access)
 
 
 # -- value parsers: each takes a TOML value or an environment string -----------------------------
@@ -110,6 +125,26 @@ def _strings(value: object) -> tuple[str, ...]:
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         return tuple(i.strip() for i in items if i.strip())
     raise ValueError('must be a list of strings, like ["Kubernetes", "tray-stt"]')
+
+
+def _window_rules(value: object) -> tuple[tuple[str, WindowRule], ...]:
+    """A table ``{xterm = "type", slack = "paste+Return"}`` (or ``"xterm=type, ..."`` from the
+    environment), merged over the defaults."""
+    if isinstance(value, str):
+        pairs = [item.partition("=")[::2] for item in value.split(",") if item.strip()]
+        value = {name.strip(): rule.strip() for name, rule in pairs}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError('must be a table of window classes, like { xterm = "type" }')
+    rules = dict(DEFAULT_WINDOW_RULES)
+    for name, rule in value.items():
+        try:
+            rules[str(name).strip().lower()] = parse_window_rule(rule)
+        except ValueError:
+            modes = ", ".join(DeliveryMode)
+            raise ValueError(
+                f'{name} = "{rule}": use {modes}, optionally with a key, like "paste+Return"'
+            ) from None
+    return tuple(rules.items())
 
 
 def _bool(value: object) -> bool:
@@ -149,6 +184,22 @@ def _url(value: object) -> str:
     if isinstance(value, str) and re.match(r"wss?://[^/\s]+", value):
         return value
     raise ValueError("must be a ws:// or wss:// URL")
+
+
+def _endpoints(value: object) -> tuple[EndpointAccess, ...]:
+    if not isinstance(value, dict):
+        raise ValueError('must be tables like [endpoints."host:port"] with api_key and insecure')
+    accesses = []
+    for host, table in value.items():
+        if not isinstance(table, dict) or not set(table) <= {"api_key", "insecure"}:
+            raise ValueError(f'"{host}" may hold only api_key and insecure')
+        try:
+            key = _string(table["api_key"]) if "api_key" in table else None
+            insecure = _bool(table.get("insecure", False))
+        except ValueError as exc:
+            raise ValueError(f'"{host}": api_key or insecure {exc}') from None
+        accesses.append(EndpointAccess(host, key, insecure))
+    return tuple(accesses)
 
 
 def _path(value: object) -> Path:
@@ -210,7 +261,10 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "tail_ms": _number(int, 0, 3000),
     "pre_roll_ms": _number(int, 0, 2000),
     "terminal_classes": _strings,
+    "join_dictations": _bool,
+    "window_delivery": lambda v: _window_rules(v),
     "sound_cues": _bool,
+    "endpoints": _endpoints,
     "usage_file": _path,
     "prices": _prices,
     "budget_daily_usd": _number(float, 0, 1e6),
@@ -270,7 +324,7 @@ def _parse(key: str, raw: object, where: str) -> Any:
     try:
         return PARSERS[key](raw)
     except ValueError as exc:
-        shown = "(hidden)" if key == "api_key" else repr(raw)
+        shown = "(hidden)" if key in ("api_key", "endpoints") else repr(raw)
         raise ConfigError(f"{where} {exc} (got {shown}).") from None
 
 
@@ -351,7 +405,14 @@ CONFIG_TEMPLATE = """\
 # hotkey = "<ctrl>+<alt>+space"   # push-to-talk; or "f9"; "off": no global hotkey in the tray
 # hotkey_mode = "hold"       # hold | toggle
 # delivery = "paste"         # paste | type | clipboard
+# join_dictations = true     # consecutive turns into one field: "Hello there. How are you."
+# window_delivery = { xterm = "type", slack = "paste+Return" }   # per WM_CLASS
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
+#
+# A server other than OpenAI gets no key unless it has its own here (after the keys above):
+# [endpoints."gpu-box.lan:8000"]
+# api_key = "key-of-that-server"
+# insecure = true            # allow ws:// (unencrypted) to it
 # budget_daily_usd = 0.50    # stop listening when today's spend reaches it (0: off)
 # budget_monthly_usd = 5     # the same for the month
 # prices = { "my-azure-deployment" = { per_minute = 0.006 } }   # USD; per token: audio_in,

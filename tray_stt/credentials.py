@@ -6,7 +6,6 @@ The only module that imports ``keyring``. The key is never printed or logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,9 @@ def key_file() -> Path:
 
 
 class KeyStore:
-    """Reads and writes the API key; ``warn`` hears when the fallback file is used."""
+    """Reads and writes the API key: the system keyring, else a private file."""
 
-    def __init__(
-        self, *, warn: Callable[[str], None] = _log.warning, path: Path | None = None
-    ) -> None:
-        self._warn = warn
+    def __init__(self, *, path: Path | None = None) -> None:
         self._path = path or key_file()
 
     def load(self) -> str | None:
@@ -51,25 +47,25 @@ class KeyStore:
             return None
 
     def save(self, key: str) -> str:
-        """Store the key; returns a sentence saying where."""
+        """Store the key; returns the one sentence saying where (and why there)."""
         key = key.strip()
         if not key:
-            raise ConfigError("The API key is empty: paste the whole key, starting with sk-.")
+            raise ConfigError(
+                "No API key was entered, so none was stored: paste the whole key, starting "
+                "with sk-."
+            )
         keyring = _keyring()
         if keyring is not None:
             try:
                 keyring.set_password(SERVICE, ACCOUNT, key)
                 return "The API key is stored in the system keyring."
             except Exception as exc:  # NoKeyringError on a headless machine, for one
-                reason = type(exc).__name__
-        else:
-            reason = "keyring is not installed"
+                _log.debug("the keyring refused the key: %r", exc)
         self._write_file(key)
-        self._warn(
-            f"No system keyring is available ({reason}); the API key is stored in "
-            f"{self._path}, readable only by you."
+        return (
+            f"No system keyring is available, so the API key is stored in {self._path}, "
+            "readable only by you."
         )
-        return f"The API key is stored in {self._path}."
 
     def _write_file(self, key: str) -> None:
         try:

@@ -6,9 +6,11 @@ delay or lose a line of the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import stat
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
@@ -27,12 +29,9 @@ _log = logging.getLogger(__name__)
 _LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
 # O_CLOEXEC keeps the log out of child processes (xclip lingers as the clipboard owner);
 # O_BINARY stops Windows from turning "\n" into "\r\n". Each is 0 where it does not exist.
+# O_RDWR, not O_WRONLY: a partial last line left by a crash is found by reading the file's end.
 _OPEN_FLAGS = (
-    os.O_WRONLY
-    | os.O_APPEND
-    | os.O_CREAT
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
+    os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
 
 
@@ -52,7 +51,11 @@ def flatten(text: str) -> str:
 
 
 class DailyLog:
-    """Appends each transcript as `HH:MM:SS  text` to `<directory>/YYYY-MM-DD.txt`, fsynced."""
+    """Appends each transcript as `HH:MM:SS  text` to `<directory>/YYYY-MM-DD.txt`, fsynced.
+
+    A line is written whole or not at all: a failed write is cut back to where the file ended,
+    and a partial last line left by a crash is removed before the next line is appended.
+    """
 
     def __init__(self, directory: Path) -> None:
         """Log into `directory`, created (mode 0700) at the first append."""
@@ -60,6 +63,20 @@ class DailyLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._day: date | None = None
+        self._notices: list[str] = []
+        self._reported: str | None = None  # the failure last told to the user, if still failing
+
+    def take_notices(self) -> list[str]:
+        """What the log did on its own that the user should hear of (permissions, repairs)."""
+        with self._lock:
+            notices, self._notices = self._notices, []
+        return notices
+
+    def failure_changed(self, failure: str | None) -> bool:
+        """Record the outcome of an append; True when it differs from the one last recorded."""
+        with self._lock:
+            changed, self._reported = failure != self._reported, failure
+        return changed
 
     def path_for(self, day: date) -> Path:
         """The log file of one local date."""
@@ -102,24 +119,76 @@ class DailyLog:
 
     def _write(self, day: date, data: bytes) -> None:
         fd = self._fd_for(day)
-        written = os.write(fd, data)
-        # A short write on a regular file means the disk filled up mid-line: finishing the line
-        # either succeeds or raises the OSError (ENOSPC) that tells the user what is wrong.
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
+        end = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            # A short write on a regular file means the disk filled up mid-line: finishing the
+            # line either succeeds or raises the OSError (ENOSPC) that says what is wrong.
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # whole or not at all: cut the partial line off
+                os.ftruncate(fd, end)
+            raise
 
     def _fd_for(self, day: date) -> int:
         if self._fd is not None and self._day == day:
             return self._fd
         self._close_fd()
         self._make_directory()
-        self._fd = os.open(self.path_for(day), _OPEN_FLAGS, 0o600)
-        self._day = day
-        return self._fd
+        path = self.path_for(day)
+        fd = os.open(path, _OPEN_FLAGS, 0o600)
+        try:
+            self._tighten(path, os.fstat(fd).st_mode, 0o600, lambda: os.fchmod(fd, 0o600))
+            self._repair(fd, path)
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd, self._day = fd, day
+        return fd
+
+    def _repair(self, fd: int, path: Path) -> None:
+        """Remove a partial last line (a crash or power loss mid-write) so lines stay whole."""
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return
+        start = size
+        while start > 0:
+            start = max(0, start - 65536)
+            newline = os.pread(fd, size - start, start).rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+        else:
+            keep = 0
+        os.ftruncate(fd, keep)
+        self._notices.append(
+            f"Removed an incomplete last line ({size - keep} bytes) from the transcript log {path}."
+        )
+
+    def _tighten(self, path: Path, mode: int, private: int, chmod: Callable[[], None]) -> None:
+        """Take group and other permissions off an existing log (a restored backup may add
+        them): transcripts are private."""
+        loose = stat.S_IMODE(mode)
+        if not loose & 0o077:
+            return
+        try:
+            chmod()
+        except OSError as e:
+            _log.warning("cannot tighten the permissions of %s: %s", path, e)
+            return
+        self._notices.append(
+            f"Made the transcript log {path} private (mode {loose:o} → {private:o})."
+        )
 
     def _make_directory(self) -> None:
-        if self.directory.is_dir():
+        try:
+            mode = self.directory.stat().st_mode
+        except OSError:
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
+            self._tighten(self.directory, mode, 0o700, lambda: os.chmod(self.directory, 0o700))
             return
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
@@ -139,19 +208,32 @@ class DailyLog:
 
 
 def log_first(
-    log: DailyLog | None, text: str, spoken_at: datetime, report: Callable[[LogWriteError], None]
+    log: DailyLog | None,
+    text: str,
+    spoken_at: datetime,
+    report: Callable[[LogWriteError], None],
+    notify: Callable[[str], None] | None = None,
 ) -> bool:
     """Write a completed transcript to the log before anything else happens to it.
 
     Returns whether it holds words worth delivering. A log that refuses it is told to ``report``
-    and the caller still delivers the text: it must reach the user even when the disk will not
-    take it. Every consumer (listening in the tray, dictation, the console) goes through here.
+    once, and again only when the failure changes; the caller still delivers the text: it must
+    reach the user even when the disk will not take it. ``notify`` hears that the log works
+    again, and what the log fixed on its own (permissions, a partial line). Every consumer
+    (listening in the tray, dictation, the console) goes through here.
     """
     if not text.strip():
         return False
     if log is not None:
+        tell = notify or _log.warning
         try:
             log.append(text, spoken_at)
         except LogWriteError as exc:
-            report(exc)
+            if log.failure_changed(str(exc)):
+                report(exc)
+        else:
+            if log.failure_changed(None):
+                tell(f"The transcript log in {log.directory} is being written again.")
+        for notice in log.take_notices():
+            tell(notice)
     return True

@@ -187,7 +187,7 @@ def test_control_kill_9_leaves_a_stale_socket_that_the_next_instance_replaces(
     assert (run_dir / SOCKET_NAME).exists()
     with pytest.raises(NotRunning) as raised:
         send_command("toggle")
-    assert str(raised.value) == "tray-stt is not running: start it with `tray-stt`."
+    assert str(raised.value) == "the tray is not running: start it with `tray-stt`."
     assert raised.value.exit_code is ExitCode.FAILURE
     assert int(raised.value.exit_code) == 1
 
@@ -317,3 +317,40 @@ def test_control_server_socket_path_too_long_is_a_sentence_and_frees_the_lock(
     with pytest.raises(ControlError, match="set TRAY_STT_RUNTIME_DIR to a short"):
         ControlServer(lambda command, fields: {}).start()
     assert InstanceLock().acquire() is True
+
+
+OTHER_USER_STATUS = """
+import os, sys
+from pathlib import Path
+from tray_stt.app.control import send_command
+from tray_stt.errors import ControlError
+
+os.setgid(65534)
+os.setuid(65534)  # from here on, another local user (nobody)
+try:
+    send_command("status", directory=Path(sys.argv[1]))
+except ControlError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to setuid")
+def test_control_status_of_another_users_tray_says_so(run_dir: Path) -> None:
+    lock = InstanceLock()
+    assert lock.acquire() is True
+    server = ControlServer(lambda command, fields: {"state": "idle"}, lock=lock)
+    server.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", OTHER_USER_STATUS, str(run_dir)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        server.stop()
+        lock.release()
+    assert result.stdout.strip() == (
+        "The running tray belongs to another user (root): start your own with `tray-stt`, "
+        f"or set {RUNTIME_DIR_ENV} to a directory of yours."
+    ), result.stderr

@@ -135,9 +135,10 @@ def test_dictate_pastes_non_ascii_into_tk_entry_and_restores_clipboard(
     assert log.rstrip().endswith(KOREAN)
 
 
-def test_dictate_pastes_into_xterm_with_ctrl_shift_v(
+def test_dictate_types_into_a_stock_xterm(
     desktop: dict[str, str], tmp_path: Path, pulse: PulseMicrophone, speech: Path
 ) -> None:
+    """Stock xterm binds no Ctrl+Shift+V: the paste chord arrived as ^V and the text was lost."""
     with RealtimeServer(transcripts=[ENGLISH, KOREAN]) as server:
         term = XTerm(tmp_path, desktop)
         dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "<ctrl>+<alt>+space")
@@ -145,8 +146,29 @@ def test_dictate_pastes_into_xterm_with_ctrl_shift_v(
             hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
             assert wait_until(lambda: term.text == ENGLISH), (term.text, dictate.stderr)
             hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
-            both = ENGLISH + KOREAN
+            both = f"{ENGLISH} {KOREAN}"  # joined like typing, not glued together
             assert wait_until(lambda: term.text == both), (term.text, dictate.stderr)
+        finally:
+            dictate.close()
+            term.close()
+
+
+def test_dictate_pastes_with_ctrl_shift_v_where_a_window_rule_says_paste(
+    desktop: dict[str, str], tmp_path: Path, pulse: PulseMicrophone, speech: Path
+) -> None:
+    """A terminal that binds Ctrl+Shift+V, chosen for paste by ``window_delivery``."""
+    with RealtimeServer(transcripts=[ENGLISH, KOREAN]) as server:
+        desktop = {**desktop, "TRAY_STT_WINDOW_DELIVERY": "xterm=paste"}
+        set_clipboard(desktop, "PREVIOUS-CLIP")
+        term = XTerm(tmp_path, desktop, paste_chord=True)
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "<ctrl>+<alt>+space")
+        try:
+            hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
+            assert wait_until(lambda: term.text == ENGLISH), (term.text, dictate.stderr)
+            hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
+            both = f"{ENGLISH} {KOREAN}"  # joined like typing, not glued together
+            assert wait_until(lambda: term.text == both), (term.text, dictate.stderr)
+            assert wait_until(lambda: clipboard(desktop) == "PREVIOUS-CLIP")  # it was a paste
         finally:
             dictate.close()
             term.close()

@@ -194,3 +194,64 @@ def test_tray_app_quit_while_the_hotkey_is_starting_stops_it_once_started(
     assert app.app.hotkey_settled.wait(10)
     [hotkey] = FakeHotkey.made
     assert not hotkey.running and app.app.hotkey is None
+
+
+def test_tray_app_key_dialog_does_not_freeze_the_tray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the API-key dialog was open the tray did nothing (its menu thread waited)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    t = RunningApp(tmp_path, monkeypatch)
+    typed = threading.Event()
+    t.app.ask_secret = lambda title, prompt: "sk-new" if typed.wait(10) else ""
+    try:
+        t.app.ask_api_key()  # what the menu item calls, on the tray's thread
+        t.app.ask_api_key()  # a second click while the dialog is open opens no second one
+        assert t.command("status")["ok"]  # the tray answers while the dialog is open
+        typed.set()
+        note = "the API key is stored in"
+        assert wait_for(lambda: any(note in body for _, body, _ in t.notifier.shown))
+        assert sum(note in body for _, body, _ in t.notifier.shown) == 1
+    finally:
+        t.quit()
+
+
+def test_tray_app_open_log_without_xdg_open_is_a_notification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    t = RunningApp(tmp_path, monkeypatch)
+    try:
+        t.app.open(tmp_path / "logs" / "today.txt")
+        [(_, body, urgent)] = [n for n in t.notifier.shown if "xdg-open" in n[1]]
+        assert "today.txt" in body and "xdg-utils" in body and urgent
+    finally:
+        t.quit()
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> bool:
+    waiter = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return True
+        waiter.wait(0.02)
+    return False
+
+
+def test_tray_app_first_run_without_a_key_says_what_to_do_once_and_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A critical "No API key is set" arrived together with "Ready: click the icon"."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    t = RunningApp(tmp_path, monkeypatch, environ={"OPENAI_API_KEY": ""}, quiet=False)
+    try:
+        assert wait_for(lambda: any("No API key" in body for _, body, _ in t.notifier.shown))
+        t.icon.on_loop(lambda: None)  # whatever the start-up said, it has said by now
+        bodies = [body for _, body, _ in t.notifier.shown]
+        assert sum("No API key" in body for body in bodies) == 1
+        assert "set-key" in next(b for b in bodies if "No API key" in b)
+        assert not any(body.startswith("Ready") for body in bodies), bodies
+    finally:
+        t.quit()

@@ -25,7 +25,11 @@ LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d  (.+)$")
 
 
 def run_cli(
-    *args: str, tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     environment = {
         "PATH": os.environ["PATH"],
@@ -38,6 +42,7 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "tray_stt", *args],
         env=environment,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -135,6 +140,26 @@ def test_transcribe_bad_key_exits_with_authentication_code(
     line = assert_clean_failure(result, 3)
     assert "API key" in line
     assert not (tmp_path / "logs").exists()
+
+
+def test_transcribe_uses_the_key_stored_with_set_key(three_tones: Path, tmp_path: Path) -> None:
+    """`set-key` then `transcribe` said "No API key is set: run `tray-stt set-key`": only the
+    tray read the stored key."""
+    stored = run_cli("set-key", tmp_path=tmp_path, env={"OPENAI_API_KEY": ""}, input="sk-stored\n")
+    assert stored.returncode == 0, stored.stderr
+    with RealtimeServer(api_key="sk-stored", transcripts=["Stored key works."]) as server:
+        result = run_cli(
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--log-dir",
+            str(tmp_path / "logs"),
+            tmp_path=tmp_path,
+            env={"OPENAI_API_KEY": ""},
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Stored key works." in result.stdout
 
 
 def test_transcribe_without_credit_exits_with_billing_code(
@@ -433,3 +458,50 @@ def test_transcribe_clipboard_holds_the_last_transcript(
         timeout=10,
     )
     assert pasted.stdout == "three"
+
+
+def test_transcribe_refuses_clear_text_ws_to_another_host_before_connecting(
+    three_tones: Path, tmp_path: Path
+) -> None:
+    url = "ws://gpu-box.invalid:8000/v1/realtime"
+    result = run_cli("transcribe", str(three_tones), "--url", url, "--no-log", tmp_path=tmp_path)
+    line = assert_clean_failure(result, 2)
+    assert line.startswith("tray-stt: Refusing ws://gpu-box.invalid") and "insecure = true" in line
+    assert "test-key" not in result.stderr
+
+
+def test_transcribe_server_control_characters_never_reach_terminal_or_log(
+    three_tones: Path, tmp_path: Path
+) -> None:
+    hostile = ["\x1b]0;pwned\x07one\x1b[2J", "two\r\n09:00:00  forged", "\u202ethree\x9b31m"]
+    with RealtimeServer(transcripts=hostile) as server:
+        result = run_cli(
+            "transcribe",
+            str(three_tones),
+            "--url",
+            server.url,
+            "--log-dir",
+            str(tmp_path / "logs"),
+            tmp_path=tmp_path,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["one", "two 09:00:00 forged", "three"]
+    assert log_lines(tmp_path / "logs") == ["one", "two 09:00:00 forged", "three"]
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", result.stdout + result.stderr)
+
+
+def test_transcribe_truncated_wav_warns_and_transcribes_what_is_there(tmp_path: Path) -> None:
+    rate = 24000
+    pcm = np.concatenate([silence(0.3, rate), tone(440, 0.8, rate), silence(1.0, rate)])
+    path = tmp_path / "cut.wav"
+    write_wav(path, pcm, rate)
+    data = bytearray(path.read_bytes())
+    data[40:44] = (rate * 2 * 20).to_bytes(4, "little")  # the header now promises 20 s
+    path.write_bytes(bytes(data))
+    with RealtimeServer(transcripts=["what is there"]) as server:
+        result = run_cli(
+            "transcribe", str(path), "--url", server.url, "--no-log", tmp_path=tmp_path
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["what is there"]
+    assert "promises 20.0 s of audio but the file holds 2.1 s" in result.stderr

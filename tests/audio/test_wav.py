@@ -511,3 +511,27 @@ def test_spoken_wav_resamples_to_requested_rate(tmp_path: Path) -> None:
     spoken_wav(path, ["Testing."], gap_s=0.5, rate=16000)
     samples, rate = read_wav(path)
     assert rate == 16000 and len(energy_bursts(samples, rate)) == 1
+
+
+def test_open_wav_truncated_file_warns_how_much_the_header_promised(tmp_path: Path) -> None:
+    samples = tone(1000, 0.1, 24000).astype("<i2").tobytes()
+    path = tmp_path / "cut.wav"
+    promised = 24000 * 2 * 43 // 2  # 21.5 s
+    path.write_bytes(wav_bytes(samples, rate=24000, channels=1, bits=16, data_size=promised))
+    wav = open_wav(path)
+    assert b"".join(wav.pcm_chunks()) == samples
+    assert wav.warnings == (
+        f"{path} is truncated: its header promises 21.5 s of audio but the file holds 0.1 s; "
+        "transcribing what is there.",
+    )
+    whole = tmp_path / "whole.wav"
+    whole.write_bytes(wav_bytes(samples, rate=24000, channels=1, bits=16))
+    assert open_wav(whole).warnings == ()
+
+
+def test_open_wav_zero_size_data_chunk_reads_to_the_end(tmp_path: Path) -> None:
+    samples = tone(1000, 0.3, 24000).astype("<i2").tobytes()
+    path = tmp_path / "recording.wav"
+    path.write_bytes(wav_bytes(samples, rate=24000, channels=1, bits=16, data_size=0))
+    wav = open_wav(path)
+    assert b"".join(wav.pcm_chunks()) == samples and wav.warnings == ()

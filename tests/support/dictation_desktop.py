@@ -145,15 +145,17 @@ class TkEntry(_TextWindow):
 
 
 class XTerm(_TextWindow):
-    """An xterm running ``cat`` into a file, in raw mode, with Ctrl+Shift+V pasting."""
+    """An xterm running ``cat`` into a file, in raw mode: stock, or with Ctrl+Shift+V pasting
+    the CLIPBOARD (``paste_chord``), which stock xterm does not bind."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str], *, paste_chord: bool = False) -> None:
         require("xterm")
         self.out = tmp_path / "xterm.txt"
         ident = tmp_path / "xterm.window"
         script = f"echo $WINDOWID > {ident}; stty raw -echo; exec cat > {self.out}"
+        resources = ["-xrm", XTERM_PASTE] if paste_chord else []
         self.process = subprocess.Popen(
-            ["xterm", "-u8", "-xrm", XTERM_PASTE, "-e", "sh", "-c", script],
+            ["xterm", "-u8", *resources, "-e", "sh", "-c", script],
             env={**env, "LC_ALL": "C.UTF-8"},
         )
         assert wait_until(lambda: read_text(ident).strip(), 15), "xterm did not start"

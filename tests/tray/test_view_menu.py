@@ -35,14 +35,17 @@ def test_tray_menu_items_in_order(tray: Tray) -> None:
     defaults = [item.text for item in menu.items if item.default]
     assert defaults == ["Start listening"]
     assert labels(find(menu, "Language").submenu) == [label for _, label in LANGUAGES]
-    models = labels(find(menu, "Model").submenu)
+    shown = labels(find(menu, "Model").submenu)
+    models = [label.split(" (")[0] for label in shown]
     assert set(models) == set(MODELS)
+    assert "gpt-transcribe (default)" in shown
+    assert "whisper-1 (shuts down 2027-02-26)" in shown  # no longer only on the console
     current = [MODELS[name].shutdown is None for name in models]
     assert current == sorted(current, reverse=True)  # models being retired come last
     for submenu in ("Language", "Model"):
         assert all(item.radio for item in find(menu, submenu).submenu.items)
     assert checked_items(menu, "Language") == ["Detect automatically"]
-    assert checked_items(menu, "Model") == ["gpt-transcribe"]
+    assert checked_items(menu, "Model") == ["gpt-transcribe (default)"]
     assert find(menu, "Copy transcripts to clipboard").checked is False
     assert find(menu, "Start at login").checked is False
 
@@ -88,12 +91,17 @@ def test_tray_language_radio_persists_and_auto_removes_the_key(tray: Tray) -> No
 def test_tray_model_radio_persists_and_restarts_a_running_session(tray: Tray) -> None:
     tray.icon.click()
     tray.wait(lambda s: s.listening)
-    other = next(name for name in labels(find(tray.icon.menu, "Model").submenu) if "mini" in name)
-    tray.icon.choose("Model", other)
+    label = "gpt-4o-mini-transcribe (shuts down 2027-02-26)"
+    tray.icon.choose("Model", label)
+    other = "gpt-4o-mini-transcribe"
     tray.wait(lambda s: s.config.transcription.model == other and len(tray.workers) == 2)
     assert tray.file()["model"] == other
     assert "# my settings, keep this comment" in tray.config_file.read_text()
-    assert checked_items(tray.icon.menu, "Model") == [other]
+    assert checked_items(tray.icon.menu, "Model") == [label]
+    warned = [body for _, body, _ in tray.notifier.shown if "shut down" in body]
+    assert warned == [
+        "gpt-4o-mini-transcribe is scheduled to shut down on 2027-02-26. Switch to gpt-transcribe."
+    ]
 
 
 def test_tray_start_at_login_check_item(tray: Tray) -> None:

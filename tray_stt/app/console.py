@@ -73,7 +73,7 @@ class TranscriptOutput:
 
     def _deliver(self, event: TranscriptCompleted) -> None:
         text = " ".join(event.text.split())
-        if not log_first(self._log, text, event.started_at, self._log_refused):
+        if not log_first(self._log, text, event.started_at, self._log_refused, self.note):
             return
         self.completed += 1
         if self.status is not None:

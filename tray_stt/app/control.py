@@ -382,9 +382,39 @@ def send_command(
             f"tray-stt did not answer {command!r} within {timeout:g} s: it may be busy; "
             "try again, or restart it with `tray-stt quit` and `tray-stt`."
         ) from error
+    except PermissionError as error:
+        raise _not_yours(directory) from error
     except OSError as error:
         raise ControlError(f"Lost the connection to tray-stt ({error}): try again.") from error
     return _parse_answer(answer)
+
+
+def _not_yours(directory: Path) -> ControlError:
+    """The sentence for a socket we may not reach: usually another user's tray."""
+    owner = None
+    for path in (directory, *directory.parents):  # the nearest one we may look at
+        try:
+            owner = path.stat().st_uid
+            break
+        except OSError:
+            continue
+    if owner is not None and owner != _uid():
+        return ControlError(
+            f"The running tray belongs to another user ({_user_name(owner)}): start your own "
+            f"with `tray-stt`, or set {RUNTIME_DIR_ENV} to a directory of yours."
+        )
+    return ControlError(
+        f"Cannot reach the running tray in {directory}: permission denied on its control socket."
+    )
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 def _parse_answer(answer: bytes) -> dict[str, Any]:
@@ -405,7 +435,7 @@ def _connect(directory: Path, timeout: float, request: dict[str, Any]) -> socket
             return _connect_once(directory, max(deadline - time.monotonic(), 0.01), request)
         except (FileNotFoundError, ConnectionRefusedError) as error:
             if not _instance_alive(directory) or time.monotonic() >= deadline:
-                raise NotRunning("tray-stt is not running: start it with `tray-stt`.") from error
+                raise NotRunning("the tray is not running: start it with `tray-stt`.") from error
             threading.Event().wait(_STARTING_RETRY_S)
 
 

@@ -67,6 +67,7 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
+from tray_stt.realtime.models import Dialect, check_settings
 from tray_stt.transcripts import daily_log, log_file, log_first
 
 
@@ -329,7 +330,9 @@ class Controller:
         """On the session's thread: the transcript reaches the disk before anything else."""
         if isinstance(event, TranscriptCompleted):
             with self._log_lock:  # the settings may swap the log (None: turned off) meanwhile
-                words = log_first(self._log, event.text, event.started_at, self._log_refused)
+                words = log_first(
+                    self._log, event.text, event.started_at, self._log_refused, self._log_notice
+                )
             if words:
                 self._deliver_text(event.text)
         if isinstance(event, TranscriptCompleted | TranscriptFailed):
@@ -355,6 +358,9 @@ class Controller:
 
     def _log_refused(self, error: LogWriteError) -> None:
         self._notifier.notify(APP_NAME, str(error), urgent=True)
+
+    def _log_notice(self, message: str) -> None:
+        self._notifier.notify(APP_NAME, message)
 
     def _on_session_event(self, event: Event) -> None:
         if isinstance(event, SessionReady):
@@ -411,10 +417,23 @@ class Controller:
         if config.log_dir != old.log_dir:
             count = _count_today(config)  # what the new folder holds of today
         self._update(config=config, today_count=count)
+        if config.transcription.model != old.transcription.model:
+            self._warn_about_model(config)
         if self.snapshot.listening:
             self._start()  # the session must be configured anew
         else:
             self._check_config()
+
+    def _warn_about_model(self, config: Config) -> None:
+        """A model chosen in the menu that is about to be shut down: say so where the user
+        looks (the console prints the same warning at start)."""
+        dialect = Dialect.GA if config.dialect is Dialect.AUTO else config.dialect
+        try:
+            warnings = check_settings(config.transcription, dialect, date.today())
+        except TraySttError:
+            return  # refused outright: starting says why
+        for warning in warnings:
+            self._notifier.notify(APP_NAME, warning)
 
     def _switch_log(self, config: Config) -> None:
         """Log where the settings say now (or not at all); a stopped worker's last transcripts

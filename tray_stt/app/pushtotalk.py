@@ -42,7 +42,12 @@ class PushToTalk:
         self.cues = cues or SoundCues(config.sound_cues)
         self.log = daily_log(config)
         self.deliverer = Deliverer(
-            config.delivery, terminal_classes=config.terminal_classes, on_notice=notice
+            config.delivery,
+            terminal_classes=config.terminal_classes,
+            on_notice=notice,
+            join_dictations=config.join_dictations,
+            window_rules=dict(config.window_delivery),
+            keep_on_clipboard=config.clipboard,
         )
         # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
         mic = microphone or Microphone(config.device, chunk_ms=20, on_notice=notice)

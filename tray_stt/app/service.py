@@ -35,7 +35,7 @@ from tray_stt.credentials import KeyStore
 from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.desktop.dialogs import ask_secret, open_path
 from tray_stt.desktop.notify import Notifier
-from tray_stt.errors import ConfigError, ExitCode, HotkeyUnavailable, TraySttError
+from tray_stt.errors import ExitCode, HotkeyUnavailable, TraySttError
 from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, parse_chord
@@ -83,7 +83,7 @@ class TrayApp:
         self.lock = lock
         self.view_options = view_options or {}
         self.notifier = notifier or Notifier()
-        self.keys = keys or KeyStore(warn=lambda message: self.notifier.notify(APP_NAME, message))
+        self.keys = keys or KeyStore()
         config = self.reload()
         self.clipboard = ClipboardSink(lambda message: self.notifier.notify(APP_NAME, message))
         self.controller = Controller(
@@ -105,6 +105,8 @@ class TrayApp:
         self.hotkey_settled = threading.Event()
         self._hotkey_lock = threading.Lock()
         self._quitting = False
+        self._asking = threading.Lock()  # held while the API-key dialog is open
+        self.ask_secret = ask_secret  # a dialog blocks: tests replace it
 
     def reload(self) -> Config:
         """The configuration as the files and environment say now."""
@@ -239,8 +241,8 @@ class TrayApp:
         from tray_stt.tray.view import TrayActions, TrayView
 
         actions = TrayActions(
-            open_log=lambda: open_path(self.controller.snapshot.log_path),
-            open_log_folder=lambda: open_path(self.controller.snapshot.config.log_dir),
+            open_log=lambda: self.open(self.controller.snapshot.log_path),
+            open_log_folder=lambda: self.open(self.controller.snapshot.config.log_dir),
             open_settings=self.open_settings,
             ask_api_key=self.ask_api_key,
             about=lambda: self.notifier.notify(APP_NAME, f"{APP_NAME} {__version__}"),
@@ -255,9 +257,18 @@ class TrayApp:
         # Windows notifications are balloons of the icon: only pystray can show them.
         self.notifier.set_hook(self.view.notify)
         threading.Thread(target=self._stop_view_after, args=(worker,), daemon=True).start()
-        if not self.quiet:
-            self.notifier.notify(APP_NAME, "Ready: click the icon to start listening.")
+        if not self.quiet and self._can_start():
+            self.notifier.notify(APP_NAME, READY.get(backend, READY_CLICK))
         self.view.run()
+
+    def _can_start(self) -> bool:
+        """Whether listening can start as configured; if not, the controller already said why
+        (one notification that says what to do, and no \"Ready\" beside it)."""
+        try:
+            self.controller.snapshot.config.endpoint.check()
+        except TraySttError:
+            return False
+        return True
 
     def _stop_view_after(self, worker: threading.Thread) -> None:
         """Quit from the control socket ends the controller; then the tray must go too."""
@@ -269,31 +280,57 @@ class TrayApp:
         from tray_stt.app.usage import usage_chart
 
         try:
-            open_path(usage_chart(self.controller.snapshot.config))
+            path = usage_chart(self.controller.snapshot.config)
         except TraySttError as exc:
             self.notifier.notify(APP_NAME, str(exc))
+            return
+        self.open(path)
+
+    def open(self, path: Path) -> None:
+        """Open a file or folder from the menu; a failure is a notification, not a traceback."""
+        try:
+            open_path(path)
+        except TraySttError as exc:
+            self.notifier.notify(APP_NAME, str(exc), urgent=True)
 
     def open_settings(self) -> None:
         """Open the config file in the user's editor, creating a commented one first."""
-        if not self.config_file.exists():
-            write_config_template(self.config_file)
-        open_path(self.config_file)
-
-    def ask_api_key(self) -> None:
-        """Ask for the key with a desktop dialog where one exists, else say how to set it."""
-        key = ask_secret(APP_NAME, "OpenAI API key:")
-        if key is None:
-            self.notifier.notify(
-                APP_NAME, "Set the API key from a terminal: tray-stt set-key", urgent=True
-            )
-            return
         try:
-            self.notifier.notify(APP_NAME, self.keys.save(key))
-        except ConfigError as exc:
+            if not self.config_file.exists():
+                write_config_template(self.config_file)
+        except TraySttError as exc:
             self.notifier.notify(APP_NAME, str(exc), urgent=True)
             return
-        self.controller.post(Reload())  # the key is read from the store
+        self.open(self.config_file)
 
+    def ask_api_key(self) -> None:
+        """Ask for the key in a dialog on its own thread: the tray answers meanwhile."""
+        if self._asking.acquire(blocking=False):  # one dialog at a time
+            threading.Thread(target=self._ask_api_key, name="tray-stt-key", daemon=True).start()
+
+    def _ask_api_key(self) -> None:
+        try:
+            key = self.ask_secret(APP_NAME, "OpenAI API key (from platform.openai.com):")
+            if key is None:
+                self.notifier.notify(
+                    APP_NAME,
+                    "No dialog program (zenity or kdialog) is installed: set the key from a "
+                    "terminal with `tray-stt set-key`, or export OPENAI_API_KEY=sk-...",
+                    urgent=True,
+                )
+            elif key:  # "" is a cancelled dialog: nothing to say
+                self.notifier.notify(APP_NAME, self.keys.save(key))
+                self.controller.post(Reload())  # the key is read from the store
+        except TraySttError as exc:
+            self.notifier.notify(APP_NAME, str(exc), urgent=True)
+        finally:
+            self._asking.release()
+
+
+READY_CLICK = "Ready: click the icon to start listening."
+READY = {  # where a click opens the menu, the ready sentence says so
+    "appindicator": "Ready: open the tray icon's menu and choose Start listening.",
+}
 
 WAYLAND_HOTKEY = (
     "Global hotkeys do not work on Wayland: for push-to-talk, bind `tray-stt press` (and "

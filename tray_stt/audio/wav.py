@@ -66,6 +66,7 @@ class WavFile:
     is_float: bool
     frames: int
     data_offset: int
+    warnings: tuple[str, ...] = ()  # to tell the user before transcribing (a truncated file)
 
     @property
     def duration_s(self) -> float:
@@ -144,7 +145,7 @@ def _parse(f: BinaryIO, name: str, size: int) -> WavFile:
             raise AudioInputError(f"{name} is truncated: its WAV header is incomplete.")
         raise AudioInputError(_not_wav_message(name, head))
     fmt: _Format | None = None
-    data: tuple[int, int] | None = None
+    data: tuple[int, int, int] | None = None  # offset, bytes there, bytes the header declares
     while fmt is None or data is None:
         chunk = f.read(8)
         if len(chunk) < 8:
@@ -154,20 +155,30 @@ def _parse(f: BinaryIO, name: str, size: int) -> WavFile:
         if chunk_id == b"fmt ":
             fmt = _parse_fmt(f.read(min(chunk_size, 64)), chunk_size, name)
         elif chunk_id == b"data":
-            data = (start, _data_size(chunk_size, start, size))
+            data = (start, _data_size(chunk_size, start, size), chunk_size)
         # Chunks are padded to an even length; skipping past the end of the file ends the loop.
         f.seek(start + chunk_size + (chunk_size & 1))
     return _assemble(name, fmt, data)
 
 
-def _assemble(name: str, fmt: _Format | None, data: tuple[int, int] | None) -> WavFile:
+def _assemble(name: str, fmt: _Format | None, data: tuple[int, int, int] | None) -> WavFile:
     if fmt is None:
         raise AudioInputError(f"{name} is truncated: its WAV header has no audio format chunk.")
-    frames = 0 if data is None else data[1] // (fmt.channels * fmt.sample_width)
+    frame_bytes = fmt.channels * fmt.sample_width
+    frames = 0 if data is None else data[1] // frame_bytes
     # Under half a sample at 24 kHz resamples to nothing, and a source must yield some audio.
     if data is None or frames * 2 * SAMPLE_RATE < fmt.sample_rate:
         raise AudioInputError(f"The WAV file {name} contains no audio.")
+    warnings: tuple[str, ...] = ()
+    declared = data[2]
+    if declared not in (0, _UNKNOWN_SIZE) and declared > data[1]:
+        promised = declared // frame_bytes / fmt.sample_rate
+        warnings = (
+            f"{name} is truncated: its header promises {_seconds(promised)} of audio but the "
+            f"file holds {_seconds(frames / fmt.sample_rate)}; transcribing what is there.",
+        )
     return WavFile(
+        warnings=warnings,
         path=name,
         sample_rate=fmt.sample_rate,
         channels=fmt.channels,
@@ -180,8 +191,16 @@ def _assemble(name: str, fmt: _Format | None, data: tuple[int, int] | None) -> W
 
 def _data_size(declared: int, start: int, file_size: int) -> int:
     available = max(0, file_size - start)
-    # A recording cut short still plays up to where it stops, as every player does.
-    return available if declared == _UNKNOWN_SIZE else min(declared, available)
+    # A recording cut short still plays up to where it stops, as every player does. Size 0
+    # followed by audio is a header some recorders write until they stop: the rest of the file
+    # is the audio, as sox reads it.
+    if declared in (0, _UNKNOWN_SIZE):
+        return available
+    return min(declared, available)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
 def _parse_fmt(body: bytes, declared: int, name: str) -> _Format:

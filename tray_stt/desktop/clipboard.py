@@ -45,6 +45,25 @@ def _linux_clipboard_tool() -> tuple[list[str], list[str]] | None:
     return None
 
 
+_PRIMARY_TOOLS = (["xclip", "-selection", "primary"], ["xsel", "--primary", "--input"])
+
+
+def primary_copy(text: str) -> None:
+    """Own the X11 PRIMARY selection with ``text`` (what Shift+Insert and a middle click paste);
+    FileNotFoundError naming xclip when no tool is installed."""
+    tool = next((t for t in _PRIMARY_TOOLS if shutil.which(t[0])), None)
+    if tool is None:
+        raise FileNotFoundError(2, "not installed", "xclip")
+    subprocess.run(
+        tool,
+        input=text.encode("utf-8"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        timeout=5,
+    )
+
+
 def clipboard_copy(text: str) -> None:
     tool = _linux_clipboard_tool()
     if tool is not None:

@@ -39,6 +39,7 @@ class DeliveryMode(StrEnum):
     PASTE = "paste"  # clipboard + paste chord, clipboard restored: any Unicode, fast
     TYPE = "type"  # synthetic key presses: leaves the clipboard alone
     CLIPBOARD = "clipboard"  # only copied; the user pastes
+    PRIMARY = "primary"  # X11 PRIMARY selection + Shift+Insert: what a stock xterm pastes
 
 
 class Desktop(StrEnum):
@@ -81,13 +82,49 @@ def plan_delivery(mode: DeliveryMode, desktop: Desktop, tools: Collection[str]) 
             if tool in tools:
                 return Plan(DeliveryMode.TYPE, tool)
         return Plan(DeliveryMode.CLIPBOARD, tell_user=True)
+    if mode is DeliveryMode.PRIMARY and desktop is not Desktop.X11:
+        mode = DeliveryMode.PASTE  # only X11 has a PRIMARY selection to paste from
     if desktop is Desktop.X11:
         if "xdotool" in tools:
             return Plan(mode, "xdotool")
         # pynput's type() sends XSendEvent: terminals ignore it and non-ASCII comes out wrong,
         # so without xdotool the chord (through XTEST) is the only safe way.
-        return Plan(DeliveryMode.PASTE, "pynput")
+        return Plan(mode if mode is DeliveryMode.PRIMARY else DeliveryMode.PASTE, "pynput")
     return Plan(mode, "pynput")
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    """How text reaches the windows of one WM_CLASS: a mode, and a key to press after it."""
+
+    mode: DeliveryMode
+    then: str | None = None  # e.g. "Return" for a chat window that should send at once
+
+
+# Stock xterm binds no key to paste the CLIPBOARD selection (Ctrl+Shift+V arrives as a literal
+# ^V, which swallows the next key), and xdotool type garbles non-ASCII there; Shift+Insert
+# pastes the PRIMARY selection in every xterm.
+DEFAULT_WINDOW_RULES: tuple[tuple[str, WindowRule], ...] = (
+    ("xterm", WindowRule(DeliveryMode.PRIMARY)),
+    ("uxterm", WindowRule(DeliveryMode.PRIMARY)),
+)
+
+
+def parse_window_rule(text: str) -> WindowRule:
+    """``"type"``, ``"paste+Return"``: a mode, then optionally ``+`` and a key name; ValueError
+    for an unknown mode or an empty key."""
+    mode, plus, then = text.partition("+")
+    if plus and not then.strip():
+        raise ValueError(f"{text!r} names no key after the +")
+    return WindowRule(DeliveryMode(mode.strip().lower()), then.strip() or None)
+
+
+def window_rule(window: Window | None, rules: Mapping[str, WindowRule]) -> WindowRule | None:
+    """The rule for ``window``'s WM_CLASS (instance or class name, case-insensitive), if any."""
+    if window is None:
+        return None
+    lowered = {name.lower(): rule for name, rule in rules.items()}
+    return next((lowered[name] for name in window.wm_class if name in lowered), None)
 
 
 def is_terminal(window: Window | None, terminal_classes: Collection[str]) -> bool:

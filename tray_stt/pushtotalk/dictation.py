@@ -323,10 +323,15 @@ class Dictation:
 
     def _logged(self, event: TranscriptCompleted) -> bool:
         """Log first; whether the transcript has words to deliver."""
-        return log_first(self._log, event.text, event.started_at, self._log_refused)
+        return log_first(
+            self._log, event.text, event.started_at, self._log_refused, self._log_notice
+        )
 
     def _log_refused(self, error: LogWriteError) -> None:
         self._on_event(Notice(str(error)))  # still delivered: the text must not be lost twice
+
+    def _log_notice(self, message: str) -> None:
+        self._on_event(Notice(message))
 
     # -- the delivery thread -------------------------------------------------------------------
 

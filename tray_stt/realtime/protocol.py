@@ -32,6 +32,7 @@ from tray_stt.realtime.events import (
 from tray_stt.realtime.journal import AudioJournal
 from tray_stt.realtime.models import Dialect, TranscriptionSettings, TurnMode, check_settings
 from tray_stt.realtime.pcm import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_BYTES
+from tray_stt.realtime.text import clean_text
 from tray_stt.realtime.usage import Metering, Usage, parse_usage
 from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
 
@@ -378,7 +379,9 @@ class TranscriptionClient:
         else:
             utterance.text += delta
             text = utterance.text
-        return [TranscriptDelta(item_id, delta, text)] if delta else []
+        # The whole text is cleaned, not only the delta: an escape sequence may span deltas.
+        delta = clean_text(delta)
+        return [TranscriptDelta(item_id, delta, clean_text(text))] if delta else []
 
     def _on_completed(self, event: dict[str, Any]) -> list[Event]:
         item_id = _text(event, "item_id")
@@ -392,16 +395,16 @@ class TranscriptionClient:
             return [Notice(f"Ignored a transcript for item {item_id!r}, which was never sent.")]
         if utterance.outcome is None:
             meter = self._meter(utterance, parse_usage(event.get("usage")))
-            utterance.outcome = TranscriptCompleted(
-                transcript, utterance.started_at, item_id, meter
-            )
+            text = clean_text(transcript)
+            utterance.outcome = TranscriptCompleted(text, utterance.started_at, item_id, meter)
         return self._release()
 
     def _on_failed(self, event: dict[str, Any]) -> list[Event]:
         item_id = _text(event, "item_id")
         error = event.get("error")
         message = error.get("message") if isinstance(error, dict) else None
-        reason = message if isinstance(message, str) and message else "transcription failed"
+        reason = clean_text(message) if isinstance(message, str) else ""
+        reason = reason or "transcription failed"
         utterance = self._conn.items.get(item_id)
         if utterance is None:  # as for completed: not an utterance of ours
             self._conn.early_text.pop(item_id, None)
@@ -422,7 +425,7 @@ class TranscriptionClient:
         info = ServerErrorInfo(
             type=_opt(raw, "type"),
             code=_opt(raw, "code"),
-            message=_opt(raw, "message") or "(no message)",
+            message=clean_text(_opt(raw, "message") or "") or "(no message)",
             param=_opt(raw, "param"),
             event_id=_opt(raw, "event_id"),
         )
@@ -567,10 +570,9 @@ class TranscriptionClient:
     def _failed(
         self, utterance: _Utterance, reason: str, usage: Usage | None = None
     ) -> TranscriptFailed:
+        partial = clean_text(utterance.text)
         meter = self._meter(utterance, usage)
-        return TranscriptFailed(
-            reason, utterance.text, utterance.started_at, utterance.item_id, meter
-        )
+        return TranscriptFailed(reason, partial, utterance.started_at, utterance.item_id, meter)
 
     def _meter(self, utterance: _Utterance, usage: Usage | None) -> Metering:
         audio_ms = (utterance.end - utterance.start) // BYTES_PER_MS

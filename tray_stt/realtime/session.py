@@ -378,6 +378,8 @@ class Session:
         if closed.code == 4000:
             self._fail(ConfigError(f"The server refused the request ({closed.reason})."))
             return _Ending.FATAL
+        if closed.code == 1009:  # a message over the size limit: its audio is sent again
+            self._emit(Notice(f"{closed.reason[:1].upper()}{closed.reason[1:]}."))
         if closed.code == 1001 or self._ending is _Ending.AT_ONCE:
             self._emit(StateChanged(SessionState.RECONNECTING, "session rolled over"))
             return _Ending.AT_ONCE
@@ -420,6 +422,8 @@ class Session:
             self._fail(exc)
 
     def _fail(self, error: BaseException) -> None:
+        if isinstance(error, AuthenticationError):
+            error = self.endpoint.explain(error)
         with self._changed:
             if self._fatal is None:
                 self._fatal = error

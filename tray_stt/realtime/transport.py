@@ -13,6 +13,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tray_stt.errors import AuthenticationError, BillingError, ConfigError
+from tray_stt.realtime.text import clean_text
+
+# The largest message the server may send (docs/protocol.md §11): its events are a few KB, a long
+# transcript with logprobs some tens of KB. A bigger one is a broken or hostile server; it is
+# refused from its frame header, before any of it is read into memory.
+MAX_MESSAGE_BYTES = 1 << 20
+CLOSE_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,37 @@ class TransportClosed(Exception):
 
     def __str__(self) -> str:
         return f"connection closed ({self.code}): {self.reason}" if self.code else self.reason
+
+
+class MessageTooLarge(Exception):
+    """The server announced a message above MAX_MESSAGE_BYTES."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"the server sent a message of {size:,} bytes, over the limit of "
+            f"{MAX_MESSAGE_BYTES:,}: closed the connection as a protocol error"
+        )
+
+
+class _MessageBound:
+    """Replaces a websocket-client frame buffer's ``recv_length``: checks each data message's
+    size (its fragments added up) from the frame headers, before the payload is read."""
+
+    def __init__(self, frames: object, limit: int) -> None:
+        self._frames = frames
+        self._recv_length = frames.recv_length  # type: ignore[attr-defined]
+        self._limit = limit
+        self._message = 0  # bytes of the fragmented message so far
+
+    def __call__(self) -> None:
+        self._recv_length()
+        fin, opcode = self._frames.header[0], self._frames.header[4]  # type: ignore[attr-defined]
+        if opcode >= 0x8:  # control frames are at most 125 bytes by the protocol
+            return
+        total = self._frames.length + (self._message if opcode == 0x0 else 0)  # type: ignore[attr-defined]
+        if total > self._limit:
+            raise MessageTooLarge(total)
+        self._message = 0 if fin else total
 
 
 class Transport(Protocol):
@@ -57,6 +95,8 @@ class WebSocketTransport:
         assert isinstance(ws, websocket.WebSocket)
         self._ws = ws
         self._websocket = websocket
+        bound = _MessageBound(ws.frame_buffer, MAX_MESSAGE_BYTES)
+        ws.frame_buffer.recv_length = bound  # type: ignore[method-assign]
 
     def send(self, text: str) -> None:
         """Send one text frame."""
@@ -70,12 +110,21 @@ class WebSocketTransport:
         abnf = self._websocket.ABNF
         try:
             opcode, frame = self._ws.recv_data_frame()
+        except MessageTooLarge as exc:
+            with contextlib.suppress(OSError, self._websocket.WebSocketException):
+                self._ws.send_close(CLOSE_MESSAGE_TOO_BIG, b"message too big")
+            self.abort()
+            raise TransportClosed(CLOSE_MESSAGE_TOO_BIG, str(exc)) from exc
         except (OSError, self._websocket.WebSocketException) as exc:
             raise TransportClosed(None, str(exc) or type(exc).__name__) from exc
         data = frame.data if frame is not None else b""
         if opcode == abnf.OPCODE_CLOSE:
             code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
-            raise TransportClosed(code, data[2:].decode("utf-8", "replace"))
+            # The library answered the close frame; the socket is closed here, not left to the
+            # garbage collector (the server would wait for it to go, a leaked fd each time).
+            with contextlib.suppress(OSError, self._websocket.WebSocketException):
+                self._ws.shutdown()  # type: ignore[no-untyped-call]
+            raise TransportClosed(code, clean_text(data[2:].decode("utf-8", "replace")))
         return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
 
     def close(self) -> None:
@@ -127,8 +176,8 @@ def websocket_connect(url: str, headers: dict[str, str], timeout: float) -> Tran
 def _body(exc: Exception) -> str:
     body = getattr(exc, "resp_body", None)
     if isinstance(body, bytes):
-        return body.decode("utf-8", "replace")[:300]
-    return str(body or "")[:300]
+        return clean_text(body.decode("utf-8", "replace")[:300])
+    return clean_text(str(body or "")[:300])
 
 
 def _refusal(url: str, status: int, body: str) -> Exception:

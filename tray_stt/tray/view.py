@@ -26,7 +26,7 @@ from tray_stt.app.state import (
     Toggle,
 )
 from tray_stt.pushtotalk.talk import DictationState
-from tray_stt.realtime.models import MODELS
+from tray_stt.realtime.models import DEFAULT_MODEL, MODELS
 from tray_stt.tray.backend import native_icon_class
 from tray_stt.tray.icons import IconState, load_icon
 
@@ -184,7 +184,7 @@ class TrayView:
             names.insert(0, configured)
         return [
             pystray.MenuItem(
-                name,
+                model_label(name),
                 self._do(partial(self._change, model=name, turn=None)),
                 checked=self._setting_is("model", name),
                 radio=True,
@@ -289,6 +289,16 @@ class TrayView:
         icon = self._icon
         if icon is not None:
             self._ui_call(lambda: icon.notify(body, title))
+
+
+def model_label(name: str) -> str:
+    """A model as the Model menu shows it: the default and the ones being shut down marked."""
+    info = MODELS.get(name)
+    if name == DEFAULT_MODEL:
+        return f"{name} (default)"
+    if info is not None and info.shutdown is not None:
+        return f"{name} (shuts down {info.shutdown:%Y-%m-%d})"
+    return name
 
 
 def menu_key(snapshot: Snapshot) -> tuple[object, ...]:

@@ -359,6 +359,9 @@ class RealtimeSession:
         if item.script_index is not None and item.script_index in drops:
             self.drop()
             return
+        hostile = self.server._option(self.server.before_completion, self.rec.index)
+        if hostile is not None and self._hostile(hostile, item):
+            return
         words = split_deltas(text)
         if self.cfg.model == "whisper-1":
             deltas = [text] if text else []
@@ -368,6 +371,19 @@ class RealtimeSession:
         self.tpos += 1
         delay = self.server.completion_delay
         self.scheduler.call_later(delay, lambda: self._complete(item, tpos, text, deltas))
+
+    def _hostile(
+        self, hostile: Callable[[RealtimeSession, ItemRecord], bool], item: ItemRecord
+    ) -> bool:
+        try:
+            return hostile(self, item)
+        except (ConnectionClosed, OSError, RuntimeError):
+            self.closed = True  # the client closed on it, as it should
+            return True
+
+    def send_raw(self, message: str | bytes) -> None:
+        """Send a frame as is: no validation, no record (hostile tests)."""
+        self.ws.send(message)
 
     def _complete(self, item: ItemRecord, tpos: int, text: str, deltas: list[str]) -> None:
         with self.lock:

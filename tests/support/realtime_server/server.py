@@ -40,6 +40,9 @@ __all__ = ["ConnectionRecord", "ItemRecord", "RealtimeServer"]
 Transcriber = Callable[[bytes], str]
 FatalError = tuple[str, str, str]  # (error type, code, message)
 Failure = tuple[str, str] | tuple[str, str | None, str]  # (type, message) | (type, code, message)
+# Misbehaviour in place of a completion: gets the connection and the item just committed; True
+# means it took over (the completion is not sent, so the item is still owed on a later connection).
+Hostile = Callable[[RealtimeSession, ItemRecord], bool]
 
 _ALPHABET = string.ascii_letters + string.digits
 _GA_OTHER_TYPES = frozenset(
@@ -106,6 +109,7 @@ class RealtimeServer:
         ping_timeout: float | None = 20.0,
         close_timeout: float = 1.0,
         stream_word_ms: int = 200,
+        before_completion: Sequence[Hostile | None] = (),
     ) -> None:
         if dialect not in ("ga", "beta"):
             raise ValueError(f"dialect must be 'ga' or 'beta', not {dialect!r}")
@@ -121,6 +125,7 @@ class RealtimeServer:
         self.drop_before_completion = list(drop_before_completion)
         self.session_max_s = session_max_s
         self.stream_word_ms = stream_word_ms
+        self.before_completion = list(before_completion)
         if dialect == "beta":
             self.OTHER_CLIENT_TYPES = _BETA_OTHER_TYPES
 
