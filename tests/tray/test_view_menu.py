@@ -19,7 +19,7 @@ TOP_LEVEL = [
     "----",
     "Open today's log",
     "Open log folder",
-    "Usage this month…",
+    "Usage…",
     "Start at login",
     "Set API key…",
     "Settings",
@@ -118,7 +118,7 @@ def test_tray_action_items_call_their_actions(tray: Tray) -> None:
     for label in ("Open today's log", "Open log folder", "Set API key…", "Settings"):
         tray.icon.choose(label)
     tray.icon.choose(f"About tray-stt {__version__}")
-    tray.icon.choose("Usage this month…")
+    tray.icon.choose("Usage…")
     assert tray.opened == ["log", "folder", "key", "settings", "about", "usage"]
 
 
@@ -139,3 +139,13 @@ def test_tray_quit_item_ends_loop_and_controller(tmp_path: Path) -> None:
     t.tray_thread.join(5)
     t.worker.join(5)
     assert not t.tray_thread.is_alive() and not t.worker.is_alive()
+
+
+def test_tray_usage_item_shows_todays_spend(tray: Tray) -> None:
+    from dataclasses import replace
+
+    from tray_stt.tray.view import TrayView
+
+    metered = replace(tray.controller.snapshot, usage_today="$0.02 · 3 min today")
+    view = TrayView(lambda command: None, lambda: metered, tray.view._actions)
+    assert "Usage: $0.02 · 3 min today…" in labels(view.build_menu())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from tray_stt.app.state import AppState, Snapshot
@@ -25,12 +23,6 @@ def test_title_for_each_state() -> None:
     assert title_for(partial) == "tray-stt: hearing speech · new words"
     error = Snapshot(AppState.ERROR, "No microphone.", True, "old", "", Config(), False, 1)
     assert title_for(error) == "tray-stt: error · No microphone."
-
-
-def test_title_shows_todays_usage_after_the_state() -> None:
-    base = Snapshot(AppState.LISTENING, "", True, "hello", "", Config(), False, 1)
-    metered = replace(base, usage_today="$0.02 · 3 min today")
-    assert title_for(metered) == "tray-stt: listening · $0.02 · 3 min today · hello"
 
 
 @pytest.mark.parametrize("state", list(AppState))

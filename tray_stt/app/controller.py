@@ -328,15 +328,16 @@ class Controller:
 
     def _from_session(self, event: Event, generation: int) -> None:
         """On the session's thread: the transcript reaches the disk before anything else."""
+        words = False
         if isinstance(event, TranscriptCompleted):
             with self._log_lock:  # the settings may swap the log (None: turned off) meanwhile
                 words = log_first(
                     self._log, event.text, event.started_at, self._log_refused, self._log_notice
                 )
-            if words:
-                self._deliver_text(event.text)
         if isinstance(event, TranscriptCompleted | TranscriptFailed):
-            self._meter(event, generation)
+            self._meter(event, generation)  # after the log, before delivery
+        if isinstance(event, TranscriptCompleted) and words:
+            self._deliver_text(event.text)
         self.post(_FromSession(event, generation))
 
     def _meter(self, event: TranscriptCompleted | TranscriptFailed, generation: int) -> None:

@@ -158,6 +158,8 @@ class BudgetWatch:
             items = self.ledger.sums(day, day)
         except (sqlite3.Error, OSError):
             return ""
+        if not items:
+            return ""
         minutes = sum(i.audio_ms for i in items) / 60_000
         return f"{usd(round(spend_usd(items, self.prices), 2))} · {minutes:.0f} min today"
 

@@ -311,12 +311,13 @@ class Dictation:
             with self._pending_lock:
                 turn = self._pending.popleft() if self._pending else None
                 idle = not self._pending
-            if isinstance(event, TranscriptCompleted) and self._logged(event):
-                self._deliveries.put((event.text, turn.target if turn else None))
-            if self._usage is not None:  # after the log, before the state changes
+            words = self._logged(event) if isinstance(event, TranscriptCompleted) else False
+            if self._usage is not None:  # after the log, before delivery: a cap is known at once
                 budget = self._usage.record(event, lambda text: self._on_event(Notice(text)))
                 if budget is not None:
                     self._on_event(Notice(budget.message))
+            if words and isinstance(event, TranscriptCompleted):
+                self._deliveries.put((event.text, turn.target if turn else None))
             if idle and self._turn is None:
                 self._on_state(DictationState.IDLE)
         self._on_event(event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
@@ -57,7 +57,9 @@ class TranscriptCompleted:
     text: str
     started_at: datetime
     item_id: str
-    meter: Metering | None = None  # for the usage ledger; None from sources that bill nothing
+    # For the usage ledger; None from sources that bill nothing. Metadata: events that say the
+    # same thing are equal whatever their metering.
+    meter: Metering | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class TranscriptFailed:
     partial_text: str
     started_at: datetime
     item_id: str
-    meter: Metering | None = None
+    meter: Metering | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

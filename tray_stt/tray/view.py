@@ -86,8 +86,6 @@ def title_for(snapshot: Snapshot) -> str:
         text = snapshot.detail
     else:
         text = snapshot.partial or snapshot.last_transcript
-    if snapshot.usage_today:
-        state += f" · {snapshot.usage_today}"
     title = f"{APP_NAME}: {state}" + (f" · {' '.join(text.split())}" if text else "")
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
 
@@ -145,7 +143,10 @@ class TrayView:
             menu.SEPARATOR,
             item("Open today's log", self._do(self._actions.open_log)),
             item("Open log folder", self._do(self._actions.open_log_folder)),
-            item("Usage this month…", self._do(self._actions.open_usage)),
+            item(
+                lambda _: f"Usage: {now().usage_today}…" if now().usage_today else "Usage…",
+                self._do(self._actions.open_usage),
+            ),
             item(
                 "Start at login",
                 self._do(lambda: self._post(SetAutostart(not now().autostart))),
