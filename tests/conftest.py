@@ -19,7 +19,8 @@ pytest_plugins = [
 def _private_state_dir(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Every test's audio spool (XDG state) in a directory of its own, never the user's."""
+    """Every test's XDG state (audio spool, usage ledger) in a directory of its own, never
+    the user's."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     return state

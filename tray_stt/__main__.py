@@ -28,6 +28,7 @@ from tray_stt.config import Config, config_path, load_config
 from tray_stt.credentials import KeyStore
 from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import ConfigError, ExitCode, TraySttError
+from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
 from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_session_options(retry)
     retry.set_defaults(handler=run_retry)
+    _add_usage_command(commands)
 
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=run_devices)
@@ -134,6 +136,32 @@ def _add_dictate_command(commands: Any) -> None:
     )
     dictate.add_argument("--tail-ms", type=int, help="audio kept after the key is let go")
     dictate.set_defaults(handler=run_dictate)
+
+
+def _add_usage_command(commands: Any) -> None:
+    usage = commands.add_parser(
+        "usage",
+        help="audio sent, billed, transcripts and cost per day",
+        description="What listening cost, from the usage ledger: one row per day (this month "
+        "by default), or per day and model; with today's latency.",
+    )
+    usage.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    usage.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: the 1st)")
+    usage.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today)")
+    usage.add_argument("--by", choices=["day", "model"], default="day", help="rows per")
+    usage.add_argument("--json", action="store_true", help="print JSON rows")
+    usage.set_defaults(handler=run_usage)
+
+
+def run_usage(args: argparse.Namespace) -> int:
+    """``tray-stt usage``: the ledger, added up."""
+    from tray_stt.app.usage import usage_report
+
+    config = _load(args, {})
+    print(
+        usage_report(config, args.since, args.until, by_model=args.by == "model", as_json=args.json)
+    )
+    return ExitCode.OK
 
 
 def run_dictate(args: argparse.Namespace) -> int:
@@ -215,10 +243,15 @@ def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOutput:
+    # Over a budget cap nothing starts (exit code 6); near one, the notice comes first.
+    usage = budget_watch(config)
+    budget = usage.refuse_if_over()
     log = daily_log(config)
     # Clipboard trouble is reported through the output, which is made just below.
     clipboard = ClipboardSink(lambda message: output.note(message)) if config.clipboard else None
-    output = output_class(log, clipboard)
+    output = output_class(log, clipboard, usage=usage)
+    if budget.message:
+        output.note(budget.message)
     return output
 
 
@@ -238,9 +271,14 @@ def run_transcribe(args: argparse.Namespace) -> int:
                     output.note(warning)
             for warning in wav.warnings:
                 output.note(warning)
+            if output.over_budget is not None:
+                break  # a cap reached: the files left are not started
+            output.stop_input = session.stop
             _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime)
     finally:
         output.close()
+    if output.over_budget is not None:
+        raise output.over_budget
     if output.log_failures:
         return ExitCode.FAILURE
     return ExitCode.NETWORK if output.failed else ExitCode.OK
@@ -262,6 +300,7 @@ def run_listen(args: argparse.Namespace) -> int:
     for warning in session.warnings:
         output.note(warning)
     error: BaseException | None = None
+    output.stop_input = microphone.stop  # a cap reached: stop capturing, finish what was sent
     try:
         microphone.start()
         settings = config.transcription
@@ -281,6 +320,8 @@ def run_listen(args: argparse.Namespace) -> int:
             note = str(error) if isinstance(error, TraySttError) else None
             spool.close(note, finished=error is None)
         output.close()
+    if output.over_budget is not None:
+        raise output.over_budget
     return ExitCode.FAILURE if output.log_failures else ExitCode.OK
 
 
@@ -328,6 +369,9 @@ def run_control(args: argparse.Namespace) -> int:
     if args.command == "status":
         for key in ("state", "dictation", "detail", "endpoint", "model", "log", "today"):
             print(f"{key + ':':<10} {answer.get(key, '')}")
+        from tray_stt.app.usage import today_line
+
+        print(f"{'usage:':<10} {today_line(_load(args, {}))}")
     return ExitCode.OK
 
 

@@ -23,6 +23,8 @@ import platformdirs
 from tray_stt import APP_NAME
 from tray_stt.errors import ConfigError
 from tray_stt.files import replace_file
+from tray_stt.metering.ledger import default_ledger_path
+from tray_stt.metering.prices import Price
 from tray_stt.pushtotalk.delivery import (
     DEFAULT_TERMINALS,
     DEFAULT_WINDOW_RULES,
@@ -82,6 +84,11 @@ class Config:
     # The crash-safe audio spool (tray_stt/spool): 1000 MB holds about 5.8 hours of 24 kHz
     # PCM16 speech not yet transcribed; 0 turns it off.
     spool_max_mb: int = 1000
+    # Metering (README "Usage and budget"): the ledger file, price overrides, caps (0: off).
+    usage_file: Path = field(default_factory=default_ledger_path)
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    budget_daily_usd: float = 0.0
+    budget_monthly_usd: float = 0.0
 
     @property
     def endpoint(self) -> Endpoint:
@@ -202,6 +209,32 @@ def _path(value: object) -> Path:
     return Path(_string(value)).expanduser()
 
 
+_PRICE_FIELDS = ("per_minute", "audio_in", "text_in", "text_out")
+
+
+def _prices(value: object) -> dict[str, Price]:
+    """``{ "model" = { per_minute = 0.006 } }`` or ``{ audio_in, text_in, text_out }`` (USD per
+    million tokens); from the environment, the same inline table as text."""
+    if isinstance(value, str):
+        try:
+            value = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = None
+    shape = 'must be a table like { "my-model" = { per_minute = 0.006 } }'
+    if not isinstance(value, dict):
+        raise ValueError(shape)
+    prices: dict[str, Price] = {}
+    for model, raw in value.items():
+        numbers = raw if isinstance(raw, dict) else {}
+        if not numbers or set(numbers) - set(_PRICE_FIELDS):
+            raise ValueError(f"{shape}; for {model!r} use only {', '.join(_PRICE_FIELDS)}")
+        checked = {k: _number(float, 0, 1e6)(v) for k, v in numbers.items()}
+        if "per_minute" in checked and len(checked) > 1:
+            raise ValueError(f"{shape}; {model!r} is priced per minute or per token, not both")
+        prices[str(model)] = Price(**checked)
+    return prices
+
+
 PARSERS: dict[str, Callable[[object], Any]] = {
     "api_key": _string,
     "url": _url,
@@ -236,6 +269,10 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "sound_cues": _bool,
     "endpoints": _endpoints,
     "spool_max_mb": _number(int, 0, 1_000_000),
+    "usage_file": _path,
+    "prices": _prices,
+    "budget_daily_usd": _number(float, 0, 1e6),
+    "budget_monthly_usd": _number(float, 0, 1e6),
 }
 # The file is flat: the transcription settings sit beside the app's own keys.
 _SETTINGS_KEYS = {f.name for f in fields(TranscriptionSettings)}
@@ -380,6 +417,10 @@ CONFIG_TEMPLATE = """\
 # [endpoints."gpu-box.lan:8000"]
 # api_key = "key-of-that-server"
 # insecure = true            # allow ws:// (unencrypted) to it
+# budget_daily_usd = 0.50    # stop listening when today's spend reaches it (0: off)
+# budget_monthly_usd = 5     # the same for the month
+# prices = { "my-azure-deployment" = { per_minute = 0.006 } }   # USD; per token: audio_in,
+#                            # text_in, text_out per million
 """
 
 

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     AUTHENTICATION = 3
     BILLING = 4
     NETWORK = 5  # network or server trouble that retrying did not fix
+    BUDGET = 6  # a budget cap (budget_daily_usd, budget_monthly_usd) is reached
     INTERRUPTED = 130
 
 
@@ -104,6 +105,12 @@ class ConnectionFailed(ServiceError):
     """The endpoint could not be reached, or the connection kept dropping."""
 
     exit_code = ExitCode.NETWORK
+
+
+class BudgetExceeded(TraySttError):
+    """A budget cap of the configuration is reached: listening must not start or go on."""
+
+    exit_code = ExitCode.BUDGET
 
 
 class AssetMissing(TraySttError):

@@ -91,6 +91,7 @@ def test_app_status_prints_state_endpoint_model_log_and_count(
         "model": "gpt-transcribe",
         "log": str(log),
         "today": "0",
+        "usage": "$0.0000, 0:00 min sent, 0 transcripts",  # today's, from the usage ledger
     }
 
 

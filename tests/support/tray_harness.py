@@ -167,6 +167,7 @@ class Tray:
             open_settings=lambda: self.opened.append("settings"),
             ask_api_key=lambda: self.opened.append("key"),
             about=lambda: self.opened.append("about"),
+            open_usage=lambda: self.opened.append("usage"),
         )
         self.icons: list[FakeIcon] = []
         self.view = TrayView(

@@ -116,6 +116,14 @@ def menu_shot(display_name: str, menu: tuple[int, int, int, int], path: Path) ->
     return whole.crop((x, y, x + width, y + height))
 
 
+def same_first_row(one: Any, other: Any) -> bool:
+    """Whether two menus' first items look the same. The menus may differ in width by a few
+    pixels (the Usage item's text grows once something is metered): compare what both show."""
+    a, b = first_row(one), first_row(other)
+    height, width = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    return bool((a[:height, : width - 8] == b[:height, : width - 8]).all())
+
+
 def first_row(menu_image: Any) -> Any:
     """The pixels of the menu's first item ("Start listening" or "Stop listening")."""
     return np.asarray(menu_image.convert("RGB"))[: menu_image.height // 9]
@@ -178,7 +186,7 @@ def test_real_menu_starts_listening_and_quits(
 
             menu = open_menu(tray_host, icon_class)
             listening_menu = menu_shot(tray_host, menu, tmp_path / f"{name}-menu-listening.png")
-            assert (first_row(listening_menu) != first_row(idle_menu)).any()  # Stop listening
+            assert not same_first_row(listening_menu, idle_menu)  # Stop listening
             xdotool(tray_host, "key", "Escape")
             poll(lambda: popup_menus(tray_host) == [], "Escape left the menu open")
 
@@ -188,7 +196,7 @@ def test_real_menu_starts_listening_and_quits(
             tray.wait_status(lambda s: s["state"] == "idle" and not s["listening"])
             menu = open_menu(tray_host, icon_class)
             stopped_menu = menu_shot(tray_host, menu, tmp_path / f"{name}-menu-stopped.png")
-            assert (first_row(stopped_menu) == first_row(idle_menu)).all()  # Start listening
+            assert same_first_row(stopped_menu, idle_menu)  # Start listening
             row = choose(tray_host, "Up", menu, shots)  # from nothing selected: the last, Quit
             assert row > height - height // 9, (row, height)
             assert tray.wait() == 0

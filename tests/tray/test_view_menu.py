@@ -21,6 +21,7 @@ TOP_LEVEL = [
     "----",
     "Open today's log",
     "Open log folder",
+    "Usage…",
     "Start at login",
     "Set API key…",
     "Settings",
@@ -119,7 +120,8 @@ def test_tray_action_items_call_their_actions(tray: Tray) -> None:
     for label in ("Open today's log", "Open log folder", "Set API key…", "Settings"):
         tray.icon.choose(label)
     tray.icon.choose(f"About tray-stt {__version__}")
-    assert tray.opened == ["log", "folder", "key", "settings", "about"]
+    tray.icon.choose("Usage…")
+    assert tray.opened == ["log", "folder", "key", "settings", "about", "usage"]
 
 
 def test_tray_failing_action_does_not_reach_the_toolkit(tmp_path: Path) -> None:
@@ -158,3 +160,13 @@ def test_tray_menu_offers_pending_recordings_only_when_there_are_some() -> None:
     assert "Transcribe 1 pending recording" in labels(view.build_menu())
     snapshot = replace(snapshot, pending=0)
     assert labels(view.build_menu()) == TOP_LEVEL
+
+
+def test_tray_usage_item_shows_todays_spend(tray: Tray) -> None:
+    from dataclasses import replace
+
+    from tray_stt.tray.view import TrayView
+
+    metered = replace(tray.controller.snapshot, usage_today="$0.02 · 3 min today")
+    view = TrayView(lambda command: None, lambda: metered, tray.view._actions)
+    assert "Usage: $0.02 · 3 min today…" in labels(view.build_menu())

@@ -6,11 +6,13 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from tray_stt import APP_NAME
 from tray_stt.desktop.clipboard import ClipboardSink
-from tray_stt.errors import LogWriteError
+from tray_stt.errors import BudgetExceeded, LogWriteError
+from tray_stt.metering.budget import BudgetWatch, Level
 from tray_stt.pushtotalk.talk import DictationEvent, DictationStopped
 from tray_stt.realtime.events import (
     Notice,
@@ -36,20 +38,26 @@ class TranscriptOutput:
         *,
         stdout: TextIO = sys.stdout,
         stderr: TextIO = sys.stderr,
+        usage: BudgetWatch | None = None,
     ) -> None:
         self._log = log
         self._clipboard = clipboard
         self._stdout = stdout
         self._stderr = stderr
+        self._usage = usage
         self.completed = 0
         self.failed = 0
         self.log_failures = 0
         self.status: Progress | None = None
+        # Set by the command: ends the input when a budget cap is reached mid-session.
+        self.stop_input: Callable[[], None] | None = None
+        self.over_budget: BudgetExceeded | None = None
 
     def __call__(self, event: DictationEvent) -> None:
         """Handle one session event (called on the session's receiving thread)."""
         if isinstance(event, TranscriptCompleted):
             self._deliver(event)
+            self._meter(event)
         elif isinstance(event, TranscriptFailed):
             self.failed += 1
             partial = f' (partial text: "{event.partial_text}")' if event.partial_text else ""
@@ -57,6 +65,7 @@ class TranscriptOutput:
                 f"Could not transcribe the utterance at {event.started_at:%H:%M:%S}: "
                 f"{event.reason}{partial}"
             )
+            self._meter(event)
         elif isinstance(event, Notice | Reconnecting | DictationStopped):
             self.note(event.message)
         elif isinstance(event, StateChanged) and event.state is SessionState.RECONNECTING:
@@ -74,6 +83,20 @@ class TranscriptOutput:
         if self._clipboard is not None:
             self._clipboard.submit(text)
 
+    def _meter(self, event: TranscriptCompleted | TranscriptFailed) -> None:
+        """Into the usage ledger, after the log; a cap reached ends the input cleanly: what
+        was already sent is still transcribed and delivered."""
+        if self._usage is None:
+            return
+        state = self._usage.record(event, self.note)
+        if state is None:
+            return
+        self.note(state.message)
+        if state.level is Level.OVER and self.over_budget is None:
+            self.over_budget = state.error()
+            if self.stop_input is not None:
+                self.stop_input()
+
     def _log_refused(self, error: LogWriteError) -> None:
         self.log_failures += 1
         self.note(str(error))
@@ -84,6 +107,8 @@ class TranscriptOutput:
             self._clipboard.close()
         if self._log is not None:
             self._log.close()
+        if self._usage is not None:
+            self._usage.close()
 
     def note(self, message: str) -> None:
         """One diagnostic line on stderr."""
@@ -145,8 +170,9 @@ class LiveOutput(TranscriptOutput):
         *,
         stdout: TextIO = sys.stdout,
         stderr: TextIO = sys.stderr,
+        usage: BudgetWatch | None = None,
     ) -> None:
-        super().__init__(log, clipboard, stdout=stdout, stderr=stderr)
+        super().__init__(log, clipboard, stdout=stdout, stderr=stderr, usage=usage)
         self._tty = stdout.isatty()
         self._partial = False
         # Events arrive on the session's receiving thread, notices on the capture thread: one

@@ -54,6 +54,7 @@ from tray_stt.app.state import (
 )
 from tray_stt.config import Config
 from tray_stt.errors import AudioInputError, LogWriteError, TraySttError
+from tray_stt.metering.budget import BudgetWatch, Level
 from tray_stt.pushtotalk.talk import DictationEvent, DictationState, DictationStopped, TalkAction
 from tray_stt.realtime.events import (
     Event,
@@ -111,8 +112,22 @@ class _RetryDone:
     asked: bool  # from the menu: then a failure is told too
 
 
+@dataclass(frozen=True)
+class _OverBudget:
+    error: BaseException  # errors.BudgetExceeded, with the sentence naming the cap
+    generation: int
+
+
 _Item = (
-    Command | _FromSession | _Ended | _Retry | _FromDictation | _TalkState | _CoolDown | _RetryDone
+    Command
+    | _FromSession
+    | _Ended
+    | _Retry
+    | _FromDictation
+    | _TalkState
+    | _CoolDown
+    | _RetryDone
+    | _OverBudget
 )
 
 
@@ -219,10 +234,13 @@ class Controller:
         keep_warm_s: float = KEEP_WARM_S,
         clock: Callable[[], float] = time.monotonic,
         retrier: Retrying | None = None,
+        usage: BudgetWatch | None = None,
     ) -> None:
         """``dictate`` opens a push-to-talk dictation; it writes the daily log itself.
-        ``retrier`` transcribes pending recordings at start and when a connection is ready."""
+        ``retrier`` transcribes pending recordings at start and when a connection is ready.
+        ``usage``: the ledger listening is metered into, and its budget caps."""
         self._retrier = retrier
+        self._usage = usage
         self._queue: queue.Queue[_Item] = queue.Queue()
         self._health = Health()
         self._clock = clock
@@ -254,6 +272,7 @@ class Controller:
             config=config,
             autostart=autostart.enabled() if autostart else False,
             today_count=_count_today(config),
+            usage_today=usage.today_text() if usage is not None else "",
         )
         self._lock = threading.Lock()
 
@@ -315,10 +334,18 @@ class Controller:
             self._retry_pending(asked=True)
         elif isinstance(command, _RetryDone):
             self._on_retry_done(command.report, command.asked)
+        elif isinstance(command, _OverBudget):
+            self._stop_worker()  # what was sent is still transcribed, logged and delivered
+            self._update(listening=False)
+            self._on_ended(command.error)
 
     def _start(self) -> None:
         self._stop_worker()  # a new generation: what the old worker still reports is ignored
         generation = self._generation
+        if self._usage is not None and (budget := self._usage.state()).level is Level.OVER:
+            self._update(listening=False)
+            self._on_ended(budget.error())
+            return
         self._update(listening=True, state=AppState.CONNECTING, detail="connecting…", partial="")
         try:
             self._worker = self._listen(
@@ -337,14 +364,34 @@ class Controller:
 
     def _from_session(self, event: Event, generation: int) -> None:
         """On the session's thread: the transcript reaches the disk before anything else."""
+        words = False
         if isinstance(event, TranscriptCompleted):
             with self._log_lock:  # the settings may swap the log (None: turned off) meanwhile
                 words = log_first(
                     self._log, event.text, event.started_at, self._log_refused, self._log_notice
                 )
-            if words:
-                self._deliver_text(event.text)
+        if isinstance(event, TranscriptCompleted | TranscriptFailed):
+            self._meter(event, generation)  # after the log, before delivery
+        if isinstance(event, TranscriptCompleted) and words:
+            self._deliver_text(event.text)
         self.post(_FromSession(event, generation))
+
+    def _meter(self, event: TranscriptCompleted | TranscriptFailed, generation: int) -> None:
+        """On the session's thread, after the log: into the ledger; a cap reached stops
+        listening (docs/architecture.md §5: one notification)."""
+        if self._usage is None:
+            return
+        report = self._log_refused_text
+        budget = self._usage.record(event, report)
+        if budget is None:
+            return
+        if budget.level is Level.OVER:
+            self.post(_OverBudget(budget.error(), generation))
+        else:
+            self._notifier.notify(APP_NAME, budget.message)
+
+    def _log_refused_text(self, message: str) -> None:
+        self._notifier.notify(APP_NAME, message)
 
     def _log_refused(self, error: LogWriteError) -> None:
         self._notifier.notify(APP_NAME, str(error), urgent=True)
@@ -583,6 +630,8 @@ class Controller:
             self._healed(Problem.ITEMS_FAILING, Problem.NO_CREDIT)  # the server transcribes
             count = self.snapshot.today_count + 1
             self._update(last_transcript=event.text, partial="", today_count=count)
+        if self._usage is not None:  # metered before it was posted here
+            self._update(usage_today=self._usage.today_text())
 
     # -- pending recordings (the audio spool) ------------------------------------------------
 

@@ -8,9 +8,12 @@ from collections.abc import Callable, Iterator
 from tray_stt.audio.microphone import Microphone, MicrophoneState
 from tray_stt.audio.vad import LocalTurns
 from tray_stt.config import Config
+from tray_stt.metering.ledger import UsageLedger
+from tray_stt.metering.local_turns import CountingTurns
 from tray_stt.realtime.events import Event, Notice
 from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.session import Session, SessionOptions
+from tray_stt.realtime.turns import TurnDetector
 from tray_stt.spool.store import Spool, open_spool
 
 # Through a network outage the microphone keeps capturing (48 KB a second); the newest ten
@@ -18,9 +21,13 @@ from tray_stt.spool.store import Spool, open_spool
 OFFLINE_AUDIO_MS = 10 * 60 * 1000
 
 
-def local_turns(config: Config) -> LocalTurns | None:
-    """A client-side voice detector when the turn mode asks for one."""
-    return LocalTurns() if config.transcription.effective_turn is TurnMode.LOCAL else None
+def local_turns(config: Config) -> TurnDetector | None:
+    """A client-side voice detector when the turn mode asks for one, metered: the ledger learns
+    how much audio it kept from being sent."""
+    if config.transcription.effective_turn is not TurnMode.LOCAL:
+        return None
+    model = config.transcription.model
+    return CountingTurns(LocalTurns(), UsageLedger(config.usage_file), model)
 
 
 def live_spool(config: Config, on_event: Callable[[Event], None]) -> Spool | None:

@@ -13,6 +13,7 @@ from tray_stt.desktop.hotkey_process import HotkeyProcess, use_hotkey_process
 from tray_stt.desktop.inject import Deliverer
 from tray_stt.desktop.keyboard import KeyboardHotkey
 from tray_stt.desktop.xwindows import KeyGrab
+from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.cues import SoundCues
 from tray_stt.pushtotalk.delivery import Desktop
 from tray_stt.pushtotalk.dictation import Dictation
@@ -65,6 +66,7 @@ class PushToTalk:
             tail_ms=config.tail_ms,
             pre_roll_ms=config.pre_roll_ms,
             log=self.log,
+            usage=budget_watch(config),
             on_event=on_event,
             on_state=_both(self.cues.on_state, on_state),
             spool=open_spool(config.spool_max_mb, notice),

@@ -37,6 +37,7 @@ from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.desktop.dialogs import ask_secret, open_path
 from tray_stt.desktop.notify import Notifier
 from tray_stt.errors import ExitCode, HotkeyUnavailable, TraySttError
+from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, parse_chord
 from tray_stt.pushtotalk.talk import DictationEvent, DictationState, TalkAction
@@ -97,6 +98,7 @@ class TrayApp:
             deliver=self._deliver,
             dictate=dictate or open_dictation,
             retrier=Retrier(),
+            usage=budget_watch(config),
         )
         self.view: Any = None
         self.hotkey: Any = None
@@ -246,6 +248,7 @@ class TrayApp:
             open_settings=self.open_settings,
             ask_api_key=self.ask_api_key,
             about=lambda: self.notifier.notify(APP_NAME, f"{APP_NAME} {__version__}"),
+            open_usage=self.open_usage,
         )
         self.view = TrayView(
             self.controller.post,
@@ -273,6 +276,17 @@ class TrayApp:
         """Quit from the control socket ends the controller; then the tray must go too."""
         worker.join()
         self.view.stop()
+
+    def open_usage(self) -> None:
+        """Render this month's usage chart and open it in the image viewer."""
+        from tray_stt.app.usage import usage_chart
+
+        try:
+            path = usage_chart(self.controller.snapshot.config)
+        except TraySttError as exc:
+            self.notifier.notify(APP_NAME, str(exc))
+            return
+        self.open(path)
 
     def open(self, path: Path) -> None:
         """Open a file or folder from the menu; a failure is a notification, not a traceback."""

@@ -39,6 +39,7 @@ class Snapshot:
     today_count: int
     dictation: DictationState = DictationState.IDLE  # push-to-talk, independent of listening
     pending: int = 0  # recordings in the audio spool with no transcript yet
+    usage_today: str = ""  # today's spend and minutes, e.g. "$0.02 · 3 min today"; "" unmetered
 
     @property
     def log_path(self) -> Path:

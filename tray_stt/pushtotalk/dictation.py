@@ -28,6 +28,7 @@ from typing import Protocol
 
 from tray_stt.config import Config
 from tray_stt.errors import LogWriteError
+from tray_stt.metering.budget import BudgetWatch, Level
 from tray_stt.pushtotalk.delivery import Window
 from tray_stt.pushtotalk.talk import DictationEvent, DictationState, DictationStopped, TalkAction
 from tray_stt.realtime.events import Event, Notice, TranscriptCompleted, TranscriptFailed
@@ -93,10 +94,13 @@ class Dictation:
         on_state: Callable[[DictationState], None] = lambda _state: None,
         clock: Callable[[], float] = time.monotonic,
         spool: Spool | None = None,
+        usage: BudgetWatch | None = None,
     ) -> None:
         """``log``: every transcript is written there before it is delivered; ``spool``: the
-        turns' audio is kept there until then (closed when the session ends)."""
+        turns' audio is kept there until then (closed when the session ends). ``usage``: the
+        ledger each item is metered into; over a budget cap, new turns are refused."""
         self._spool = spool
+        self._usage = usage
         self._session = dictation_session(config, self._on_session_event, spool)
         self._microphone = microphone
         self._deliverer = deliverer
@@ -140,7 +144,19 @@ class Dictation:
 
     def press(self) -> None:
         """Start a turn (hotkey down); the focused window now is where its text will go."""
+        if self._over_budget():
+            return
         self._inbox.put(_Message(TalkAction.PRESS, self._deliverer.focused()))
+
+    def _over_budget(self) -> bool:
+        """Whether a budget cap refuses a new turn; the sentence naming it is reported."""
+        if self._usage is None:
+            return False
+        budget = self._usage.state()
+        if budget.level is not Level.OVER:
+            return False
+        self._on_event(Notice(budget.message))
+        return True
 
     def release(self) -> None:
         """End the turn after the tail (hotkey up)."""
@@ -152,6 +168,8 @@ class Dictation:
 
     def toggle(self) -> None:
         """Start a turn, or end the running one (a desktop shortcut that fires on press only)."""
+        if self._turn is None and self._over_budget():  # ending a running turn is always fine
+            return
         self._inbox.put(_Message(TalkAction.TOGGLE, self._deliverer.focused()))
 
     def handle(self, action: TalkAction) -> None:
@@ -306,7 +324,12 @@ class Dictation:
             with self._pending_lock:
                 turn = self._pending.popleft() if self._pending else None
                 idle = not self._pending
-            if isinstance(event, TranscriptCompleted) and self._logged(event):
+            words = self._logged(event) if isinstance(event, TranscriptCompleted) else False
+            if self._usage is not None:  # after the log, before delivery: a cap is known at once
+                budget = self._usage.record(event, lambda text: self._on_event(Notice(text)))
+                if budget is not None:
+                    self._on_event(Notice(budget.message))
+            if words and isinstance(event, TranscriptCompleted):
                 self._deliveries.put((event.text, turn.target if turn else None))
             if idle and self._turn is None:
                 self._on_state(DictationState.IDLE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
@@ -15,6 +15,7 @@ from tray_stt.errors import (
     TraySttError,
 )
 from tray_stt.realtime.models import Dialect
+from tray_stt.realtime.usage import Metering
 from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
 
 
@@ -56,6 +57,9 @@ class TranscriptCompleted:
     text: str
     started_at: datetime
     item_id: str
+    # For the usage ledger; None from sources that bill nothing. Metadata: events that say the
+    # same thing are equal whatever their metering.
+    meter: Metering | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class TranscriptFailed:
     partial_text: str
     started_at: datetime
     item_id: str
+    meter: Metering | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from tray_stt.realtime.journal import AudioJournal
 from tray_stt.realtime.models import Dialect, TranscriptionSettings, TurnMode, check_settings
 from tray_stt.realtime.pcm import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_BYTES
 from tray_stt.realtime.text import clean_text
+from tray_stt.realtime.usage import Metering, Usage, parse_usage
 from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
 
 
@@ -53,6 +54,7 @@ class _Utterance:
     item_id: str
     text: str = ""
     outcome: TranscriptCompleted | TranscriptFailed | None = None
+    ended_at: datetime | None = None  # capture time of the end of speech, for the latency meter
 
 
 @dataclass
@@ -74,6 +76,7 @@ class _Connection:
     committed_to: int = 0  # journal offset of the last commit sent
     barrier: str | None = None
     barrier_done: bool = False
+    session_id: str | None = None  # the server's, from session.updated: keys the usage ledger
 
 
 class TranscriptionClient:
@@ -342,6 +345,7 @@ class TranscriptionClient:
         self._conn.link = _Link.READY
         session = event.get("session")
         session_id = session.get("id") if isinstance(session, dict) else None
+        self._conn.session_id = session_id if isinstance(session_id, str) else None
         self._send_replay()
         self._send_tail()
         if self._finishing:
@@ -379,6 +383,7 @@ class TranscriptionClient:
         start = min(start, end)
         when = self._time_at(start)
         utterance = _Utterance(start, end, when, item_id, conn.early_text.pop(item_id, ""))
+        utterance.ended_at = self._time_at(end)
         conn.items[item_id] = utterance
         self._insert(utterance, event.get("previous_item_id"))
         self._frontier = max(self._frontier, end)
@@ -412,8 +417,9 @@ class TranscriptionClient:
             # an unknown id is a stale connection's or a forgery, never the user's words.
             return [Notice(f"Ignored a transcript for item {item_id!r}, which was never sent.")]
         if utterance.outcome is None:
+            meter = self._meter(utterance, parse_usage(event.get("usage")))
             text = clean_text(transcript)
-            utterance.outcome = TranscriptCompleted(text, utterance.started_at, item_id)
+            utterance.outcome = TranscriptCompleted(text, utterance.started_at, item_id, meter)
         return self._release()
 
     def _on_failed(self, event: dict[str, Any]) -> list[Event]:
@@ -427,7 +433,7 @@ class TranscriptionClient:
             self._conn.early_text.pop(item_id, None)
             return [Notice(f"Ignored a failure of item {item_id!r}, which was never sent.")]
         if utterance.outcome is None:
-            utterance.outcome = self._failed(utterance, reason)
+            utterance.outcome = self._failed(utterance, reason, parse_usage(event.get("usage")))
         return self._release()
 
     def _on_cleared(self, event: dict[str, Any]) -> list[Event]:
@@ -587,9 +593,17 @@ class TranscriptionClient:
             mapped = journal_start + position - conn_start
         return mapped
 
-    def _failed(self, utterance: _Utterance, reason: str) -> TranscriptFailed:
+    def _failed(
+        self, utterance: _Utterance, reason: str, usage: Usage | None = None
+    ) -> TranscriptFailed:
         partial = clean_text(utterance.text)
-        return TranscriptFailed(reason, partial, utterance.started_at, utterance.item_id)
+        meter = self._meter(utterance, usage)
+        return TranscriptFailed(reason, partial, utterance.started_at, utterance.item_id, meter)
+
+    def _meter(self, utterance: _Utterance, usage: Usage | None) -> Metering:
+        audio_ms = (utterance.end - utterance.start) // BYTES_PER_MS
+        ended_at = utterance.ended_at or utterance.started_at
+        return Metering(self.settings.model, self._conn.session_id, audio_ms, ended_at, usage)
 
     def _time_at(self, offset: int) -> datetime:
         """When the audio at ``offset`` was captured, else the latest capture time the shell

@@ -73,6 +73,7 @@ class TrayActions:
     open_settings: Callable[[], None]
     ask_api_key: Callable[[], None]
     about: Callable[[], None]
+    open_usage: Callable[[], None] = lambda: None  # the month's usage chart
 
 
 def title_for(snapshot: Snapshot) -> str:
@@ -148,6 +149,10 @@ class TrayView:
             menu.SEPARATOR,
             item("Open today's log", self._do(self._actions.open_log)),
             item("Open log folder", self._do(self._actions.open_log_folder)),
+            item(
+                lambda _: f"Usage: {now().usage_today}…" if now().usage_today else "Usage…",
+                self._do(self._actions.open_usage),
+            ),
             item(
                 "Start at login",
                 self._do(lambda: self._post(SetAutostart(not now().autostart))),

@@ -36,7 +36,7 @@ from tests.support.realtime_server.vad import (
     logprobs,
     speech_ms,
     split_deltas,
-    usage_tokens,
+    usage_for,
 )
 
 if TYPE_CHECKING:
@@ -423,7 +423,9 @@ class RealtimeSession:
                 item.status = "failed"
                 self.server._deliver(item.script_index, None)
             return
-        usage = usage_tokens(len(item.audio) // bytes_per_ms(self.cfg.format_type), text)
+        usage = usage_for(
+            self.cfg.model, len(item.audio) // bytes_per_ms(self.cfg.format_type), text
+        )
         fields: dict[str, Any] = {"item_id": item.item_id, "content_index": 0, "transcript": text}
         if self.cfg.include:
             fields["logprobs"] = logprobs(text)

@@ -168,6 +168,19 @@ def split_deltas(text: str) -> list[str]:
     return pieces
 
 
+# Models OpenAI bills by the minute report ``usage`` of type ``duration`` (docs/protocol.md §7).
+DURATION_MODELS = frozenset(
+    {"whisper-1", "gpt-transcribe", "gpt-live-transcribe", "gpt-realtime-whisper"}
+)
+
+
+def usage_for(model: str | None, audio_ms: int, text: str) -> dict[str, Any]:
+    """The ``usage`` object the API sends for ``model``: duration or tokens."""
+    if model in DURATION_MODELS:
+        return {"type": "duration", "seconds": round(audio_ms / 1000, 3)}
+    return usage_tokens(audio_ms, text)
+
+
 def usage_tokens(audio_ms: int, text: str) -> dict[str, Any]:
     """A plausible ``usage`` object of type ``tokens`` for a completed transcription."""
     audio_tokens = max(1, audio_ms // 100)
