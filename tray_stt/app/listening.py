@@ -22,13 +22,23 @@ def local_turns(config: Config) -> LocalTurns | None:
     return LocalTurns() if config.transcription.effective_turn is TurnMode.LOCAL else None
 
 
-def live_session(config: Config, on_event: Callable[[Event], None]) -> Session:
-    """A session for a live source: keeps retrying the network, bounded silence in memory."""
-    options = SessionOptions(
+def live_options(*, billing_ends_session: bool = True) -> SessionOptions:
+    """A live source's options: retry the network for ever (also when it is down at the start,
+    docs/protocol.md §10), bounded silence and outage audio in memory."""
+    return SessionOptions(
         live_silence_ms=5000,
         reconnect_attempts=None,
         offline_audio_ms=OFFLINE_AUDIO_MS,
+        billing_ends_session=billing_ends_session,
     )
+
+
+def live_session(
+    config: Config, on_event: Callable[[Event], None], *, billing_ends_session: bool = True
+) -> Session:
+    """A session for a live source. ``billing_ends_session``: the command line ends on no
+    credit; the tray keeps listening (and keeps the audio) and shows the state instead."""
+    options = live_options(billing_ends_session=billing_ends_session)
     return Session(
         config.endpoint, config.transcription, on_event, options=options, turns=local_turns(config)
     )
@@ -45,7 +55,8 @@ class MicrophoneListener:
         *,
         microphone: Callable[..., Microphone] = Microphone,
     ) -> None:
-        self._session = live_session(config, on_event)  # refuses a bad configuration here
+        # Refuses a bad configuration here. No credit is a state the tray shows, not an end.
+        self._session = live_session(config, on_event, billing_ends_session=False)
         self._microphone = microphone(
             config.device, chunk_ms=config.chunk_ms, on_notice=self._notice
         )
