@@ -95,7 +95,7 @@ class RealtimeServer:
     not even ``session.created``: a server that accepts and says nothing, or freezes
     mid-stream; pongs still go out, as the library answers them), ``ignore_commits`` (client
     commits get no answer). ``freeze_after_items``: set ``frozen`` once that many items were
-    delivered.
+    delivered (once).
     """
 
     OTHER_CLIENT_TYPES: frozenset[str] = _GA_OTHER_TYPES
@@ -313,6 +313,7 @@ class RealtimeServer:
             limit = self.freeze_after_items
             if limit is not None and len(self.delivered_indices) >= limit:
                 self.frozen = True
+                self.freeze_after_items = None  # once: thawing is up to the test
 
     def _script_text(self, index: int) -> str:
         script = self.transcripts
