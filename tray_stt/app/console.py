@@ -82,6 +82,8 @@ class TranscriptOutput:
 
     def _failed(self, event: TranscriptFailed) -> None:
         self.failed += 1
+        if self.source is not None:
+            self.missed.append((event.audio_start_ms, event.audio_end_ms))
         if event.kind is ErrorKind.BILLING:
             # The session ends with the one no-credit sentence (or the tray shows the state).
             self.no_credit += 1
@@ -89,7 +91,6 @@ class TranscriptOutput:
         partial = f' (partial text: "{event.partial_text}")' if event.partial_text else ""
         where = f"{event.started_at:%H:%M:%S}"
         if self.source is not None:
-            self.missed.append((event.audio_start_ms, event.audio_end_ms))
             where = f"{clock(event.audio_start_ms)} of {self.source}"
         self.note(f"Could not transcribe the utterance at {where}: {event.reason}{partial}")
 
