@@ -232,7 +232,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
             if index == 0:
                 for warning in session.warnings:
                     output.note(warning)
-            _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime)
+            if _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime):
+                return ExitCode.INTERRUPTED  # the files after it are not started
     finally:
         output.close()
     if output.log_failures:
@@ -257,7 +258,6 @@ def run_listen(args: argparse.Namespace) -> int:
             f"listening on {microphone.device_name} with {settings.model} "
             f"({settings.effective_turn.value} turns); Ctrl+C stops."
         )
-        output.note(f"recording from {microphone.device_name}; connecting to the server…")
         run_until_done(
             session, microphone.chunks(), wait_ready=False, stop=microphone.stop, output=output
         )
@@ -299,14 +299,17 @@ def run_devices(args: argparse.Namespace) -> int:
 
 def _transcribe_file(
     session: Session, wav: WavFile, output: TranscriptOutput, chunk_ms: int, *, realtime: bool
-) -> None:
+) -> bool:
+    """Transcribe one file; True if a stop signal ended it early."""
     name = Path(wav.path).name
     progress = Progress(name, wav.duration_s)
     output.status, output.source, output.missed = progress, name, []
     total_ms = int(wav.duration_s * 1000)
     chunks = paced(_counted(wav.pcm_chunks(chunk_ms), progress), realtime=realtime)
     try:
-        run_until_done(session, chunks, wait_ready=not realtime, stop=session.stop, output=output)
+        interrupted = run_until_done(
+            session, chunks, wait_ready=not realtime, stop=session.stop, output=output
+        )
         fed_ms = int(progress.done_s * 1000)
         if fed_ms < total_ms:  # stopped early: the rest was never sent
             output.missed.append((fed_ms, total_ms))
@@ -320,6 +323,7 @@ def _transcribe_file(
         output.status = None
         output.report_missed(total_ms)
         output.source = None
+    return interrupted
 
 
 def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
@@ -337,13 +341,15 @@ def run_until_done(
     wait_ready: bool,
     stop: Callable[[], None],
     output: TranscriptOutput,
-) -> None:
-    """Run a session on a worker thread; the first Ctrl+C calls ``stop`` to end the input."""
+) -> bool:
+    """Run a session on a worker thread; the first Ctrl+C or SIGTERM calls ``stop`` to end the
+    input (after SIGTERM the wait is bounded); True if it was stopped so."""
     failure: list[BaseException] = []
     # Waited on instead of Thread.join: a Ctrl+C that interrupts join() makes Python 3.11/3.12
     # mark the thread stopped while it still runs (CPython gh-90882), so the last transcripts
     # would be dropped at exit.
     done = threading.Event()
+    interrupted = False
 
     def work() -> None:
         try:
@@ -358,23 +364,17 @@ def run_until_done(
     try:
         while not done.wait(0.2):
             pass
-    except Terminated:
-        output.note("terminated: delivering the transcripts already on their way.")
+    except KeyboardInterrupt as interrupt:
+        output.note("stopping: waiting for the last transcripts (Ctrl+C again to quit now).")
         stop()
-        if not done.wait(TERM_GRACE_S):
+        if isinstance(interrupt, Terminated) and not done.wait(TERM_GRACE_S):
             session.give_up("stopped (SIGTERM) before the server answered")
         while not done.wait(0.2):
             pass
-        if failure:
-            raise failure[0] from None
-        raise
-    except KeyboardInterrupt:
-        output.note("stopping: waiting for the last transcripts (Ctrl+C again to quit now).")
-        stop()
-        while not done.wait(0.2):
-            pass
+        interrupted = True
     if failure:
         raise failure[0]
+    return interrupted
 
 
 if __name__ == "__main__":
