@@ -88,6 +88,7 @@ class TranscriptionClient:
         today: date,
         retain_ms: int | None = None,
         offline_ms: int | None = None,
+        unheard_ms: int | None = None,
     ) -> None:
         """``retain_ms`` bounds the silence kept between utterances in VAD modes. Only a live
         source, which the server keeps up with, may set it; with None, silence is dropped only
@@ -97,6 +98,9 @@ class TranscriptionClient:
         microphone goes on capturing through a long outage, and memory must not grow all day
         (48 KB a second). The oldest is dropped first and counted in ``dropped_ms``. Turns already
         committed are always kept for their resend.
+
+        ``unheard_ms``: with ``retain_ms``, also keep up to this much audio sent since the server
+        was last heard from (``heard``), so a dead path found by pings loses none of it.
         """
         self.settings = settings
         self.dialect = dialect
@@ -106,6 +110,7 @@ class TranscriptionClient:
         self._today = today
         self._retain = None if retain_ms is None else retain_ms * BYTES_PER_MS
         self._offline_limit = None if offline_ms is None else offline_ms * BYTES_PER_MS
+        self._unheard = 0 if unheard_ms is None else unheard_ms * BYTES_PER_MS
         self._dropped = 0
         self._journal = AudioJournal()
         # Before any audio there is no utterance to time; the epoch only keeps the type simple.
@@ -581,7 +586,8 @@ class TranscriptionClient:
             # silence until the server had the margin's time to hear it: moving over it would
             # date its speech (or drop it) by when it was sent, not when it was said.
             # Nor is audio sent since the server was last heard from (a dead link).
-            live_edge = min(conn.sent_to, conn.heard_to) - self._retain
+            heard = max(conn.heard_to, conn.sent_to - self._unheard)
+            live_edge = min(conn.sent_to, heard) - self._retain
             if live_edge >= conn.live_from:
                 silence_end = min([live_edge, *conn.speech_starts.values()])
                 self._frontier = max(self._frontier, silence_end)

@@ -122,6 +122,8 @@ class Session:
             today=today or date.today(),
             retain_ms=self.options.live_silence_ms,
             offline_ms=self.options.offline_audio_ms,
+            # Until a dead path is found (docs/protocol.md §10), what it swallowed is kept.
+            unheard_ms=int((self.options.ping_interval_s + self.options.pong_timeout_s) * 1000),
         )
         self._dropped_ms = 0  # audio dropped in earlier outages, already told
         self._outage_told = False
