@@ -8,11 +8,9 @@ the connection's queue under the same lock, so they are sent in the order they w
 from __future__ import annotations
 
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 
@@ -42,47 +40,14 @@ from tray_stt.realtime.events import (
 )
 from tray_stt.realtime.models import TranscriptionSettings
 from tray_stt.realtime.protocol import TranscriptionClient
-from tray_stt.realtime.transport import (
-    Connect,
-    Keepalive,
-    Transport,
-    TransportClosed,
-    WebSocketConnect,
-)
+from tray_stt.realtime.recovery import SessionOptions, StallWatch, backoff
+from tray_stt.realtime.transport import Connect, Transport, TransportClosed, WebSocketConnect
 from tray_stt.realtime.turns import Speech, SpeechBegan, TurnDetector, TurnEvent
 from tray_stt.realtime.wire import ErrorKind
 
+__all__ = ["Session", "SessionOptions"]  # the options live in recovery.py (docs/protocol.md §10)
+
 _HIGH_WATER = 64  # queued frames (~2.5 s of audio) before the feeder waits for the network
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    """Timeouts and limits of the session worker (docs/protocol.md §10 and §11)."""
-
-    connect_timeout_s: float = 10.0
-    max_session_s: float = 55 * 60  # the server ends sessions at 60 minutes (docs/protocol.md §10)
-    rollover_wait_s: float = 10.0  # for the old session's transcripts before switching
-    final_wait_s: float = 30.0  # with no word from the server, at the end of input
-    live_silence_ms: int | None = None  # live sources: silence kept for resends (see protocol)
-    offline_audio_ms: int | None = None  # live sources: audio kept through an outage (protocol)
-    # Consecutive failures before giving up; None: never, also before the first connection.
-    reconnect_attempts: int | None = 6
-    first_connect_attempts: int | None = 3  # before any connection worked: likely a wrong URL
-    backoff_s: float = 0.25  # network failures: cheap to retry, and quick to notice the return
-    backoff_max_s: float = 2.0
-    server_backoff_s: float = 1.0  # HTTP 5xx/429, rate limits, a stalled server: spare it
-    server_backoff_max_s: float = 10.0
-    # Stall detection: a server that accepted and says nothing is a network failure.
-    first_event_timeout_s: float = 10.0  # connected, no session.created/updated yet
-    answer_timeout_s: float = 20.0  # a commit, transcript or barrier owed and no frame at all
-    ping_interval_s: float = 5.0  # our ping after this long without a frame
-    pong_timeout_s: float = 15.0  # no frame at all, pongs included: the connection is dead
-    billing_ends_session: bool = True  # an item failing for no credit ends the session (CLI)
-
-    @property
-    def keepalive(self) -> Keepalive:
-        """The transport's ping schedule."""
-        return Keepalive(self.ping_interval_s, self.pong_timeout_s)
 
 
 class _Ending(Enum):
@@ -139,7 +104,7 @@ class Session:
         self._ending = _Ending.BACKOFF
         self._last_frame = time.monotonic()
         self._last_progress = time.monotonic()  # a transcript released, or the input ended
-        self._awaiting_since: float | None = None
+        self._stalls = StallWatch(self.options)
         self._loss: tuple[str, Outage] = ("connection lost", Outage.NETWORK)
         self._stalled = False
         self._give_up: str | None = None
@@ -321,22 +286,14 @@ class Session:
     def _stall(self) -> str | None:
         """Why the current connection counts as stalled, if it does (caller holds the lock)."""
         if self._transport is None or self._stalled:
-            self._awaiting_since = None
+            self._stalls.idle()
             return None
-        now, options = time.monotonic(), self.options
-        if not self._core.ready:
-            if now - max(self._connected_at, self._last_frame) > options.first_event_timeout_s:
-                return f"the server did not answer within {options.first_event_timeout_s:g} s"
-            return None
-        if not self._core.awaiting_answer:
-            self._awaiting_since = None
-            return None
-        if self._awaiting_since is None:
-            self._awaiting_since = now
-        quiet = now - max(self._awaiting_since, self._last_frame)
-        if quiet > options.answer_timeout_s:
-            return f"the server stopped answering for {options.answer_timeout_s:g} s"
-        return None
+        return self._stalls.check(
+            time.monotonic(),
+            since=max(self._connected_at, self._last_frame),
+            ready=self._core.ready,
+            awaiting=self._core.awaiting_answer,
+        )
 
     @property
     def _stopped(self) -> bool:
@@ -415,20 +372,9 @@ class Session:
                 )
             )
             return False
-        delay = self._backoff(failures, outage)
+        delay = backoff(self.options, failures, outage)
         self._emit(Reconnecting(reason, delay, outage, failures))
         return not self._closing.wait(delay)
-
-    def _backoff(self, failures: int, outage: Outage) -> float:
-        """Capped exponential backoff; jitter only shortens it, so the cap is a promise
-        (the next try comes within the cap of the server being back, docs/protocol.md §10)."""
-        options = self.options
-        if outage is Outage.NETWORK:
-            base, cap = options.backoff_s, options.backoff_max_s
-        else:
-            base, cap = options.server_backoff_s, options.server_backoff_max_s
-        delay: float = min(base * 2.0 ** min(max(failures - 1, 0), 30), cap)
-        return delay * random.uniform(0.75, 1.0)
 
     def _serve(self, transport: Transport) -> tuple[_Ending, bool]:
         """Run one connection until it ends; returns why, and whether it ever got ready."""
@@ -445,7 +391,7 @@ class Session:
             self._ending = _Ending.BACKOFF
             self._loss = ("connection lost", Outage.NETWORK)
             self._stalled = False
-            self._awaiting_since = None
+            self._stalls.idle()
         writer.start()
         reached_ready = False
         try:
