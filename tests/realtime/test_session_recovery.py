@@ -4,13 +4,18 @@ what a connection held is resent, and no credit is recognised."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
+from websockets.sync.server import serve
 
 from tests.realtime.test_session import RATE, Collector, chunks_of, make_session, tone_bursts
 from tests.support.audio_samples import silence, tone
@@ -280,3 +285,25 @@ def test_session_no_credit_keeps_a_live_session_going_until_credit_is_back() -> 
     failed = [e for e in collector.events if isinstance(e, TranscriptFailed)]
     assert [e.kind for e in failed] == [ErrorKind.BILLING]
     assert collector.texts == ["paid"]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl tool")
+def test_transport_unverifiable_certificate_is_a_network_failure(tmp_path: Path) -> None:
+    """A Wi-Fi sign-in page intercepts TLS: retried like any network trouble, not fatal."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with serve(lambda connection: None, "127.0.0.1", 0, ssl=context) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        with pytest.raises(TransportClosed) as closed:
+            websocket_connect(f"wss://127.0.0.1:{port}/v1/realtime", {}, 5)
+        server.shutdown()
+    assert closed.value.outage is Outage.NETWORK
+    assert "TLS certificate" in closed.value.reason

@@ -176,8 +176,10 @@ def websocket_connect(
     except websocket.WebSocketAddressException as exc:
         raise TransportClosed(None, f"cannot resolve the host of {url}") from exc
     except ssl.SSLCertVerificationError as exc:
-        raise ConfigError(
-            f"The TLS certificate of {url} could not be verified: {exc.reason}."
+        # Also what a Wi-Fi sign-in page does to every TLS connection: a network state that
+        # retrying fixes, and for a wrong endpoint the give-up message says what was seen.
+        raise TransportClosed(
+            None, f"the TLS certificate of {url} could not be verified: {exc.reason}"
         ) from exc
     except (OSError, websocket.WebSocketException) as exc:
         raise TransportClosed(None, f"cannot connect to {url}: {exc}") from exc
