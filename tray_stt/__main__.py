@@ -206,8 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # process was started: a shell without job control (a script, `sh -c "tray-stt listen
         # &"`) starts commands with SIGINT ignored, and Python keeps ignoring it, so `listen`
         # would record until killed and lose the tail.
-        stops = (signal.SIGINT, signal.SIGTERM)
-        with signals_handled(signal.default_int_handler, *stops):
+        with (
+            signals_handled(signal.default_int_handler, signal.SIGINT),
+            signals_handled(_terminated, signal.SIGTERM),
+        ):
             code: int = args.handler(args)
         return code
     except TraySttError as exc:
@@ -216,6 +218,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{APP_NAME}: interrupted.", file=sys.stderr)
         return ExitCode.INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as Ctrl+C does, but never wait long for a server (a service manager or a
+    logout gives little time)."""
+
+
+TERM_GRACE_S = 5.0  # after SIGTERM, for transcripts already on their way
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _load(args: argparse.Namespace, overrides: dict[str, object]) -> Config:
@@ -274,7 +288,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
             if output.over_budget is not None:
                 break  # a cap reached: the files left are not started
             output.stop_input = session.stop
-            _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime)
+            if _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime):
+                return ExitCode.INTERRUPTED  # the files after it are not started
     finally:
         output.close()
     if output.over_budget is not None:
@@ -304,7 +319,8 @@ def run_listen(args: argparse.Namespace) -> int:
     try:
         microphone.start()
         settings = config.transcription
-        output.note(
+        # "listening" is said once the server streams: before that the user sees why not.
+        output.ready_note = (
             f"listening on {microphone.device_name} with {settings.model} "
             f"({settings.effective_turn.value} turns); Ctrl+C stops."
         )
@@ -322,7 +338,9 @@ def run_listen(args: argparse.Namespace) -> int:
         output.close()
     if output.over_budget is not None:
         raise output.over_budget
-    return ExitCode.FAILURE if output.log_failures else ExitCode.OK
+    if output.log_failures:
+        return ExitCode.FAILURE
+    return ExitCode.NETWORK if output.failed else ExitCode.OK
 
 
 def run_pending(args: argparse.Namespace) -> int:
@@ -393,15 +411,31 @@ def run_devices(args: argparse.Namespace) -> int:
 
 def _transcribe_file(
     session: Session, wav: WavFile, output: TranscriptOutput, chunk_ms: int, *, realtime: bool
-) -> None:
-    progress = Progress(Path(wav.path).name, wav.duration_s)
-    output.status = progress
+) -> bool:
+    """Transcribe one file; True if a stop signal ended it early."""
+    name = Path(wav.path).name
+    progress = Progress(name, wav.duration_s)
+    output.status, output.source, output.missed = progress, name, []
+    total_ms = int(wav.duration_s * 1000)
     chunks = paced(_counted(wav.pcm_chunks(chunk_ms), progress), realtime=realtime)
     try:
-        run_until_done(session, chunks, wait_ready=not realtime, stop=session.stop, output=output)
+        interrupted = run_until_done(
+            session, chunks, wait_ready=not realtime, stop=session.stop, output=output
+        )
+        fed_ms = int(progress.done_s * 1000)
+        if fed_ms < total_ms:  # stopped early: the rest was never sent
+            output.missed.append((fed_ms, total_ms))
+    except BaseException:
+        # Given up (network, no credit, interrupted): from the first audio without a
+        # transcript to the end of the file.
+        output.missed.append((session.settled_ms, total_ms))
+        raise
     finally:
         progress.clear()
         output.status = None
+        output.report_missed(total_ms)
+        output.source = None
+    return interrupted
 
 
 def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
@@ -419,13 +453,15 @@ def run_until_done(
     wait_ready: bool,
     stop: Callable[[], None],
     output: TranscriptOutput,
-) -> None:
-    """Run a session on a worker thread; the first Ctrl+C calls ``stop`` to end the input."""
+) -> bool:
+    """Run a session on a worker thread; the first Ctrl+C or SIGTERM calls ``stop`` to end the
+    input (after SIGTERM the wait is bounded); True if it was stopped so."""
     failure: list[BaseException] = []
     # Waited on instead of Thread.join: a Ctrl+C that interrupts join() makes Python 3.11/3.12
     # mark the thread stopped while it still runs (CPython gh-90882), so the last transcripts
     # would be dropped at exit.
     done = threading.Event()
+    interrupted = False
 
     def work() -> None:
         try:
@@ -440,13 +476,17 @@ def run_until_done(
     try:
         while not done.wait(0.2):
             pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         output.note("stopping: waiting for the last transcripts (Ctrl+C again to quit now).")
         stop()
+        if isinstance(interrupt, Terminated) and not done.wait(TERM_GRACE_S):
+            session.give_up("stopped (SIGTERM) before the server answered")
         while not done.wait(0.2):
             pass
+        interrupted = True
     if failure:
         raise failure[0]
+    return interrupted
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tray_stt.app.health import (
+    KEPT,
     Announce,
     Health,
     Problem,
@@ -21,7 +22,8 @@ from tray_stt.errors import (
     ConfigError,
     ConnectionFailed,
 )
-from tray_stt.realtime.events import Reconnecting, TranscriptFailed
+from tray_stt.realtime.events import Outage, Reconnecting, TranscriptFailed
+from tray_stt.realtime.wire import ErrorKind
 
 DOWN = Trouble(Problem.NETWORK_DOWN, "down")
 BROKE = Trouble(Problem.NO_CREDIT, "no credit")
@@ -76,8 +78,23 @@ def test_health_errors_map_to_problems() -> None:
 def test_health_sentences_say_what_and_when() -> None:
     failed = TranscriptFailed("Server busy.", "", datetime(2026, 12, 2, 9, 30, 5), "i1")
     assert trouble_for_failure(failed, "utterance") == Trouble(
-        Problem.ITEMS_FAILING, "Could not transcribe the utterance at 09:30:05: Server busy."
+        Problem.ITEMS_FAILING,
+        f"Could not transcribe the utterance at 09:30:05: Server busy. {KEPT}",
     )
     down = trouble_for_reconnect(Reconnecting("connection refused", 2.0))
     assert down.problem is Problem.NETWORK_DOWN and "connection refused" in down.sentence
+    assert down.sentence.startswith("The network is down")
+    stalled = trouble_for_reconnect(Reconnecting("no answer for 15 s", 1.0, Outage.STALLED))
+    assert stalled.sentence.startswith("The transcription server stopped answering")
+
+
+def test_health_an_item_failing_for_want_of_credit_is_no_credit() -> None:
+    """Every item failed with 429 insufficient_quota: one plain notification per utterance,
+    no cause, no "add credit"."""
+    at = datetime(2026, 12, 2, 9, 30, 5)
+    broke = TranscriptFailed("You exceeded your current quota.", "", at, "i1", ErrorKind.BILLING)
+    trouble = trouble_for_failure(broke, "utterance")
+    assert trouble.problem is Problem.NO_CREDIT and trouble.problem.urgent
+    assert "add credit at https://platform.openai.com/" in trouble.sentence
+    assert trouble.sentence.endswith(KEPT)
     assert Problem.NO_CREDIT.urgent and not Problem.NETWORK_DOWN.urgent

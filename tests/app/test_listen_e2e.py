@@ -421,3 +421,63 @@ def test_microphone_listener_sends_silence_while_muted_for_a_dictation_turn() ->
         if event["type"] == "input_audio_buffer.append"
     )
     assert sent.startswith(loud[0] + bytes(1920) + loud[2])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.desktop
+@needs_portaudio
+def test_listen_offline_at_start_keeps_trying_and_transcribes_once_the_server_is_up(
+    spoken: Path, virtual_mic: dict[str, str], tmp_path: Path
+) -> None:
+    """The network down at start is an outage like any other, not an exit."""
+    port = _free_port()
+    url = f"ws://127.0.0.1:{port}/v1/realtime?intent=transcription"
+    args = ["--url", url, "--log-dir", str(tmp_path / "logs"), "--device", "pulse"]
+    listening = Listening(args, listen_env(virtual_mic, tmp_path))
+    listening.wait_for(
+        "connection problem", lambda: any("Connection problem" in line for line in listening.stderr)
+    )
+    time.sleep(6)  # past what the first connection was once given (about 4 s, then exit 5)
+    assert listening.process.poll() is None, listening.stderr
+    with RealtimeServer(transcripts=SENTENCES, port=port) as server:
+        listening.wait_for(
+            "listening notice", lambda: any("listening on" in line for line in listening.stderr)
+        )
+        play(spoken, virtual_mic)
+        listening.wait_for("three transcripts", lambda: len(listening.finals) >= 3)
+        code = listening.interrupt()
+        assert server.violations == []
+    assert code == 0, listening.stderr
+    assert listening.finals == SENTENCES
+    assert sum("Connection problem" in line for line in listening.stderr) == 1  # once, not per try
+    assert_clean_stderr(listening)
+
+
+@pytest.mark.desktop
+@needs_portaudio
+def test_listen_against_a_server_that_never_answers_never_says_listening_nor_exits_0(
+    spoken: Path, virtual_mic: dict[str, str], tmp_path: Path
+) -> None:
+    with RealtimeServer(transcripts=SENTENCES) as server:
+        server.frozen = True  # accepts, then says nothing at all
+        args = ["--url", server.url, "--log-dir", str(tmp_path / "logs"), "--device", "pulse"]
+        listening = Listening(args, listen_env(virtual_mic, tmp_path))
+        play(spoken, virtual_mic)
+        listening.wait_for(
+            "stall notice",
+            lambda: any("did not answer within" in line for line in listening.stderr),
+        )
+        code = listening.interrupt()
+    assert code == 5, listening.stderr
+    assert listening.finals == []
+    assert not any("listening on" in line for line in listening.stderr)
+    assert any("Could not transcribe the utterance at" in line for line in listening.stderr)
+    assert_clean_stderr(listening)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import date
@@ -505,3 +506,54 @@ def test_transcribe_truncated_wav_warns_and_transcribes_what_is_there(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["what is there"]
     assert "promises 20.0 s of audio but the file holds 2.1 s" in result.stderr
+
+
+def test_transcribe_items_failing_for_no_credit_exit_with_billing_code_said_once(
+    three_tones: Path, tmp_path: Path
+) -> None:
+    """No credit as the API also reports it: each item fails with ``insufficient_quota``."""
+    with RealtimeServer(transcripts=["one", "two", "three"]) as server:
+        server.quota = True
+        result = run_cli(
+            "transcribe", str(three_tones), "--url", server.url, "--no-log", tmp_path=tmp_path
+        )
+    line = assert_clean_failure(result, 4)
+    assert "no credit" in line and "add credit" in line
+    assert result.stderr.count("no credit") == 1
+    assert "not transcribed: 00:00." in result.stderr and "of tones.wav" in result.stderr
+
+
+def test_transcribe_sigterm_against_a_frozen_server_stops_and_names_what_is_missing(
+    three_tones: Path, tmp_path: Path
+) -> None:
+    """Frozen after the first transcript: SIGTERM ends it within its grace, in file offsets."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
+        "OPENAI_API_KEY": "test-key",
+    }
+    with RealtimeServer(transcripts=["one", "two", "three"], freeze_after_items=1) as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tray_stt", "transcribe", str(three_tones)]
+            + ["--url", server.url, "--no-log"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline() == "one\n"
+            server.wait_for(lambda: server.frozen)
+            process.send_signal(signal.SIGTERM)
+            # Generous, yet short of the 30 s that a wait for a silent server would take.
+            stdout, stderr = process.communicate(timeout=25)
+        finally:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stdout == ""
+    missing = re.search(r"not transcribed: 00:0(\d\.\d)–.*00:05\.9 of tones\.wav", stderr)
+    assert missing is not None, stderr
+    assert 1.0 <= float(missing.group(1)) <= 2.3  # after the first tone, before the second ends

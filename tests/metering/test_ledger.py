@@ -98,7 +98,7 @@ def test_ledger_records_latency_from_end_of_speech(tmp_path: Path) -> None:
 def test_ledger_records_failed_items_without_latency(tmp_path: Path) -> None:
     ledger = UsageLedger(tmp_path / "usage.sqlite3")
     m = Metering("whisper-1", "s", 900, T0, None)
-    assert meter(ledger, TranscriptFailed("boom", "", T0, "x", m), never)
+    assert meter(ledger, TranscriptFailed("boom", "", T0, "x", meter=m), never)
     [item] = ledger.items(T0.date(), T0.date())
     assert not item.completed and item.latency_ms is None and item.audio_ms == 900
 

@@ -714,3 +714,49 @@ def test_a_long_outage_is_one_failed_span_however_many_chunks_it_drops() -> None
     for _ in range(4 * 25):  # four seconds of 40 ms chunks with the network down
         client.append(bytes(40 * MS), T0)
     assert client.take_failed_spans() == [(900 * MS, 4000 * MS, "the connection was down too long")]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ({"type": "insufficient_quota", "code": "insufficient_quota", "message": "No."}, "billing"),
+        ({"type": "server_error", "code": None, "message": "429 Too Many Requests"}, "billing"),
+        ({"type": "x", "code": None, "message": "You exceeded your current quota."}, "billing"),
+        ({"type": "x", "code": "rate_limit_exceeded", "message": "429: slow down"}, "rate_limit"),
+        ({"type": "server_error", "code": None, "message": "Input transcription failed"}, "item"),
+    ],
+)
+def test_failed_item_carries_a_typed_kind_and_its_place_in_the_input(
+    error: dict[str, Any], kind: str
+) -> None:
+    """No credit is recognised from the item failure itself (docs/protocol.md §9)."""
+    client = ready_client()
+    client.append(bytes(2000 * MS), T0)
+    speech(client, "a", None, 500, 1500)
+    [failed] = client.receive(
+        frame(
+            "conversation.item.input_audio_transcription.failed",
+            item_id="a",
+            content_index=0,
+            error={**error, "param": None},
+        )
+    )
+    assert isinstance(failed, TranscriptFailed)
+    assert failed.kind is ErrorKind(kind)
+    assert (failed.audio_start_ms, failed.audio_end_ms) == (500, 1500)
+
+
+def test_backlog_sent_after_an_outage_is_not_trimmed_as_silence_before_the_server_hears_it() -> (
+    None
+):
+    """Speech captured in an outage keeps its capture time when the server reports it late."""
+    client = TranscriptionClient(TranscriptionSettings(), Dialect.GA, today=TODAY, retain_ms=2000)
+    client.connection_opened()
+    client.append(bytes(6000 * MS), T0)  # captured while no connection was ready
+    client.receive(frame("session.created", session={}))
+    client.receive(frame("session.updated", session={}))  # the backlog goes out at once
+    sent(client)
+    assert client.buffered_ms >= 6000
+    speech(client, "a", None, 1000, 2000)
+    [done] = completed(client, "a", "late")
+    assert done.started_at == T0 + timedelta(seconds=1)

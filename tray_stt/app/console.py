@@ -25,6 +25,7 @@ from tray_stt.realtime.events import (
     TranscriptDelta,
     TranscriptFailed,
 )
+from tray_stt.realtime.wire import ErrorKind
 from tray_stt.transcripts import DailyLog, log_first
 
 
@@ -47,11 +48,16 @@ class TranscriptOutput:
         self._usage = usage
         self.completed = 0
         self.failed = 0
+        self.no_credit = 0
         self.log_failures = 0
         self.status: Progress | None = None
         # Set by the command: ends the input when a budget cap is reached mid-session.
         self.stop_input: Callable[[], None] | None = None
         self.over_budget: BudgetExceeded | None = None
+        self.source: str | None = None  # the file being transcribed: failures in its offsets
+        self.missed: list[tuple[int, int]] = []  # (start ms, end ms) of the source not transcribed
+        self.ready_note: str | None = None  # said once the session first streams
+        self._outage: str | None = None  # the reason last told, while reconnecting
 
     def __call__(self, event: DictationEvent) -> None:
         """Handle one session event (called on the session's receiving thread)."""
@@ -59,17 +65,50 @@ class TranscriptOutput:
             self._deliver(event)
             self._meter(event)
         elif isinstance(event, TranscriptFailed):
-            self.failed += 1
-            partial = f' (partial text: "{event.partial_text}")' if event.partial_text else ""
-            self.note(
-                f"Could not transcribe the utterance at {event.started_at:%H:%M:%S}: "
-                f"{event.reason}{partial}"
-            )
+            self._failed(event)
             self._meter(event)
-        elif isinstance(event, Notice | Reconnecting | DictationStopped):
+        elif isinstance(event, Reconnecting):
+            # Live sources retry for ever: one line per outage (and per new reason), not one
+            # per attempt.
+            if event.attempt == 1 or event.reason != self._outage:
+                self.note(event.message)
+            self._outage = event.reason
+        elif isinstance(event, Notice | DictationStopped):
             self.note(event.message)
-        elif isinstance(event, StateChanged) and event.state is SessionState.RECONNECTING:
-            self.note(f"Reconnecting{': ' + event.detail if event.detail else ''}…")
+        elif isinstance(event, StateChanged):
+            self._state(event)
+
+    def _state(self, event: StateChanged) -> None:
+        if event.state is SessionState.RECONNECTING and event.detail:
+            self.note(f"Reconnecting: {event.detail}…")
+        elif event.state is SessionState.STREAMING:
+            if self.ready_note is not None:
+                self.note(self.ready_note)
+                self.ready_note = None
+            elif self._outage is not None:
+                self.note("Connected again.")
+            self._outage = None
+
+    def _failed(self, event: TranscriptFailed) -> None:
+        self.failed += 1
+        if self.source is not None:
+            self.missed.append((event.audio_start_ms, event.audio_end_ms))
+        if event.kind is ErrorKind.BILLING:
+            # The session ends with the one no-credit sentence (or the tray shows the state).
+            self.no_credit += 1
+            return
+        partial = f' (partial text: "{event.partial_text}")' if event.partial_text else ""
+        where = f"{event.started_at:%H:%M:%S}"
+        if self.source is not None:
+            where = f"{clock(event.audio_start_ms)} of {self.source}"
+        self.note(f"Could not transcribe the utterance at {where}: {event.reason}{partial}")
+
+    def report_missed(self, total_ms: int) -> None:
+        """Say which parts of the source were not transcribed, in offsets of the source."""
+        if self.source is None or not self.missed:
+            return
+        parts = ", ".join(f"{clock(a)}–{clock(b)}" for a, b in merged(self.missed, total_ms))
+        self.note(f"not transcribed: {parts} of {self.source}")
 
     def _deliver(self, event: TranscriptCompleted) -> None:
         text = " ".join(event.text.split())
@@ -118,6 +157,28 @@ class TranscriptOutput:
         self._stderr.flush()
 
 
+def clock(ms: int) -> str:
+    """An offset in a file as ``MM:SS.s`` (``H:MM:SS.s`` past an hour)."""
+    tenths = max(ms, 0) // 100
+    hours, rest = divmod(tenths, 36000)
+    minutes, rest = divmod(rest, 600)
+    seconds = f"{minutes:02d}:{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{seconds}" if hours else seconds
+
+
+def merged(ranges: list[tuple[int, int]], total_ms: int) -> list[tuple[int, int]]:
+    """Ranges clamped to the source and joined where they touch or overlap."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted((min(a, total_ms), min(b, total_ms)) for a, b in ranges):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
 class Progress:
     """A one-line progress bar on a terminal stderr; a start line otherwise."""
 
@@ -130,12 +191,14 @@ class Progress:
         self._tty = stream.isatty()
         self._shown = 0.0
         self._drawn = False
+        self.done_s = 0.0
         if not self._tty:
             stream.write(f"{APP_NAME}: transcribing {name} ({total_s:.1f} s of audio)\n")
             stream.flush()
 
     def update(self, done_s: float) -> None:
         """Redraw at most ten times a second."""
+        self.done_s = done_s
         now = time.monotonic()
         if not self._tty or now - self._shown < 0.1:
             return

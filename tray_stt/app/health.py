@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tray_stt.errors import AudioInputError, AuthenticationError, BillingError, ConnectionFailed
-from tray_stt.realtime.events import Reconnecting, TranscriptFailed
+from tray_stt.realtime.events import Outage, Reconnecting, TranscriptFailed
+from tray_stt.realtime.wire import ErrorKind
 
 
 class Problem(Enum):
@@ -107,19 +108,31 @@ def trouble_for_error(error: BaseException) -> Trouble | None:
 
 
 def trouble_for_failure(event: TranscriptFailed, what: str) -> Trouble:
-    """An utterance (``what``: utterance, dictation) the server could not transcribe."""
+    """An utterance (``what``: utterance, dictation) the server could not transcribe; one that
+    failed for want of credit is the account's problem, not the server's."""
+    if event.kind is ErrorKind.BILLING:
+        return Trouble(Problem.NO_CREDIT, f"{BillingError.no_credit('insufficient_quota')} {KEPT}")
     when = f"{event.started_at:%H:%M:%S}"
     reason = event.reason.rstrip(".")
-    return Trouble(Problem.ITEMS_FAILING, f"Could not transcribe the {what} at {when}: {reason}.")
+    return Trouble(
+        Problem.ITEMS_FAILING, f"Could not transcribe the {what} at {when}: {reason}. {KEPT}"
+    )
 
 
 def trouble_for_reconnect(event: Reconnecting) -> Trouble:
     """The connection failed and the session is retrying by itself."""
+    where = {
+        Outage.NETWORK: "The network is down or the server cannot be reached",
+        Outage.SERVER: "The transcription server is refusing connections for now",
+        Outage.STALLED: "The transcription server stopped answering",
+    }[event.outage]
     return Trouble(
         Problem.NETWORK_DOWN,
-        f"Cannot reach the transcription server ({event.reason}): tray-stt keeps trying and "
-        "carries on by itself when it is back.",
+        f"{where} ({event.reason}): tray-stt keeps trying and carries on by itself. {KEPT}",
     )
+
+
+KEPT = "What you say meanwhile is kept and transcribed later (`tray-stt pending` lists it)."
 
 
 _ERROR_PROBLEMS: tuple[tuple[type[BaseException], Problem], ...] = (

@@ -35,16 +35,28 @@ def live_spool(config: Config, on_event: Callable[[Event], None]) -> Spool | Non
     return open_spool(config.spool_max_mb, lambda message: on_event(Notice(message)))
 
 
-def live_session(
-    config: Config, on_event: Callable[[Event], None], spool: Spool | None = None
-) -> Session:
-    """A session for a live source: keeps retrying the network, bounded silence in memory,
-    everything not yet logged also in ``spool``."""
-    options = SessionOptions(
+def live_options(*, billing_ends_session: bool = True) -> SessionOptions:
+    """A live source's options: retry the network for ever (also when it is down at the start,
+    docs/protocol.md §10), bounded silence and outage audio in memory."""
+    return SessionOptions(
         live_silence_ms=5000,
         reconnect_attempts=None,
         offline_audio_ms=OFFLINE_AUDIO_MS,
+        billing_ends_session=billing_ends_session,
     )
+
+
+def live_session(
+    config: Config,
+    on_event: Callable[[Event], None],
+    spool: Spool | None = None,
+    *,
+    billing_ends_session: bool = True,
+) -> Session:
+    """A session for a live source, everything not yet logged also in ``spool``.
+    ``billing_ends_session``: the command line ends on no credit; the tray keeps listening (and
+    keeps the audio) and shows the state instead."""
+    options = live_options(billing_ends_session=billing_ends_session)
     return Session(
         config.endpoint,
         config.transcription,
@@ -71,7 +83,8 @@ class MicrophoneListener:
         the listening thread."""
         self._spool = live_spool(config, on_event)
         try:
-            self._session = live_session(config, on_event, self._spool)  # refuses bad config
+            # Refuses a bad configuration here. No credit is a state the tray shows, not an end.
+            self._session = live_session(config, on_event, self._spool, billing_ends_session=False)
         except BaseException:
             if self._spool is not None:
                 self._spool.close()

@@ -64,12 +64,21 @@ class TranscriptCompleted:
 
 @dataclass(frozen=True)
 class TranscriptFailed:
-    """An utterance the server could not transcribe; ``partial_text`` is what had arrived."""
+    """An utterance the server could not transcribe; ``partial_text`` is what had arrived.
+
+    ``kind`` classifies the reason (docs/protocol.md §9): ``BILLING`` for no credit,
+    ``RATE_LIMIT``, ``ITEM`` for this utterance only, ``UNKNOWN`` when the client gave up.
+    ``audio_start_ms``/``audio_end_ms`` place the utterance in the session's audio, counted from
+    the first byte of input (for a file: the offset in the file).
+    """
 
     reason: str
     partial_text: str
     started_at: datetime
     item_id: str
+    kind: ErrorKind = ErrorKind.ITEM
+    audio_start_ms: int = 0
+    audio_end_ms: int = 0
     meter: Metering | None = field(default=None, compare=False)
 
 
@@ -80,12 +89,25 @@ class Notice:
     message: str
 
 
+class Outage(Enum):
+    """Why no connection streams, for displays that tell "network down" from "server trouble"."""
+
+    NETWORK = "network"  # name resolution, refused, unreachable, reset, TLS, connect timeout
+    SERVER = "server"  # HTTP 5xx or 429 on the upgrade, rate limiting
+    STALLED = "stalled"  # the server accepted and stopped answering (docs/protocol.md §10)
+
+
 @dataclass(frozen=True)
 class Reconnecting:
-    """A connection failed for a reason retrying can fix; the next try is in ``delay_s``."""
+    """A connection failed for a reason retrying can fix; the next try is in ``delay_s``.
+
+    ``attempt`` counts the consecutive failures (1 for the first).
+    """
 
     reason: str
     delay_s: float
+    outage: Outage = Outage.NETWORK
+    attempt: int = 1
 
     @property
     def message(self) -> str:

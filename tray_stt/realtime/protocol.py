@@ -71,6 +71,8 @@ class _Connection:
     segments: list[tuple[int, int]] = field(default_factory=list)  # (conn offset, journal offset)
     sent_bytes: int = 0  # audio sent on this connection
     sent_to: int = 0  # journal offset the live tail was sent up to
+    live_from: int = 0  # journal end when the connection got ready: later audio is sent live
+    heard_to: int = 0  # what had been sent when the server was last heard from
     config_ids: set[str] = field(default_factory=set)
     paused: bool = False
     committed_to: int = 0  # journal offset of the last commit sent
@@ -90,6 +92,7 @@ class TranscriptionClient:
         today: date,
         retain_ms: int | None = None,
         offline_ms: int | None = None,
+        unheard_ms: int | None = None,
     ) -> None:
         """``retain_ms`` bounds the silence kept between utterances in VAD modes. Only a live
         source, which the server keeps up with, may set it; with None, silence is dropped only
@@ -99,6 +102,9 @@ class TranscriptionClient:
         microphone goes on capturing through a long outage, and memory must not grow all day
         (48 KB a second). The oldest is dropped first and counted in ``dropped_ms``. Turns already
         committed are always kept for their resend.
+
+        ``unheard_ms``: with ``retain_ms``, also keep up to this much audio sent since the server
+        was last heard from (``heard``), so a dead path found by pings loses none of it.
         """
         self.settings = settings
         self.dialect = dialect
@@ -108,6 +114,7 @@ class TranscriptionClient:
         self._today = today
         self._retain = None if retain_ms is None else retain_ms * BYTES_PER_MS
         self._offline_limit = None if offline_ms is None else offline_ms * BYTES_PER_MS
+        self._unheard = 0 if unheard_ms is None else unheard_ms * BYTES_PER_MS
         self._dropped = 0
         self._failed_spans: list[tuple[int, int, str]] = []  # for the shell's spool
         self._journal = AudioJournal()
@@ -150,6 +157,21 @@ class TranscriptionClient:
     def buffered_ms(self) -> int:
         """Audio kept for a possible resend."""
         return self._journal.kept_bytes // BYTES_PER_MS
+
+    @property
+    def settled_ms(self) -> int:
+        """Audio before this offset (from the first byte of input) is transcribed, reported as
+        failed, or silence; what follows is still in the air or not yet sent."""
+        pending = [u.start for u in self._order]
+        return min([self._frontier, *pending]) // BYTES_PER_MS
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """Whether the server owes an answer: a commit, a transcript or the end-of-input
+        barrier (the session's stall detection, docs/protocol.md §10)."""
+        conn = self._conn
+        barrier = conn.barrier is not None and not conn.barrier_done
+        return bool(conn.commits or conn.replays or barrier or self._order)
 
     @property
     def dropped_ms(self) -> int:
@@ -273,7 +295,17 @@ class TranscriptionClient:
         for turn_end in sorted({e for e in turn_ends if start < e < end} | {end}):
             if turn_end - start >= MIN_COMMIT_BYTES:
                 began = self._time_at(start)
-                events.append(TranscriptFailed(reason, "", began, ""))
+                events.append(
+                    TranscriptFailed(
+                        reason,
+                        "",
+                        began,
+                        "",
+                        kind=ErrorKind.UNKNOWN,
+                        audio_start_ms=start // BYTES_PER_MS,
+                        audio_end_ms=turn_end // BYTES_PER_MS,
+                    )
+                )
                 self._note_failed(start, turn_end, reason)
             start = turn_end
         self._marks.clear()
@@ -294,6 +326,10 @@ class TranscriptionClient:
         """The connection ended; nothing is sent until the next one is ready."""
         self._conn.link = _Link.CLOSED
 
+    def heard(self) -> None:
+        """The server is alive (any frame, or a pong): what was sent so far reached it."""
+        self._conn.heard_to = self._conn.sent_to
+
     def pause(self) -> None:
         """Stop sending audio on this connection (before a planned rollover)."""
         self._conn.paused = True
@@ -308,6 +344,7 @@ class TranscriptionClient:
             raise ProtocolError(f"The server sent a frame that is not JSON: {text[:80]!r}") from exc
         if not isinstance(event, dict):
             raise ProtocolError(f"The server sent JSON that is not an event: {text[:80]!r}")
+        self.heard()
         kind = event.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
@@ -347,6 +384,7 @@ class TranscriptionClient:
         session_id = session.get("id") if isinstance(session, dict) else None
         self._conn.session_id = session_id if isinstance(session_id, str) else None
         self._send_replay()
+        self._conn.live_from = self._journal.end
         self._send_tail()
         if self._finishing:
             self._send_barrier()
@@ -424,16 +462,18 @@ class TranscriptionClient:
 
     def _on_failed(self, event: dict[str, Any]) -> list[Event]:
         item_id = _text(event, "item_id")
-        error = event.get("error")
-        message = error.get("message") if isinstance(error, dict) else None
-        reason = clean_text(message) if isinstance(message, str) else ""
-        reason = reason or "transcription failed"
+        raw = event.get("error")
+        error = raw if isinstance(raw, dict) else {}
+        reason = clean_text(_opt(error, "message") or "") or "transcription failed"
+        info = ServerErrorInfo(_opt(error, "type"), _opt(error, "code"), reason, None, None)
         utterance = self._conn.items.get(item_id)
         if utterance is None:  # as for completed: not an utterance of ours
             self._conn.early_text.pop(item_id, None)
             return [Notice(f"Ignored a failure of item {item_id!r}, which was never sent.")]
         if utterance.outcome is None:
-            utterance.outcome = self._failed(utterance, reason, parse_usage(event.get("usage")))
+            kind = wire.classify_item_failure(info)
+            usage = parse_usage(event.get("usage"))
+            utterance.outcome = self._failed(utterance, reason, kind, usage)
         return self._release()
 
     def _on_cleared(self, event: dict[str, Any]) -> list[Event]:
@@ -464,7 +504,8 @@ class TranscriptionClient:
             return []
         if event_id.startswith("replay") and conn.replays:
             utterance = conn.replays.popleft()
-            utterance.outcome = self._failed(utterance, "the utterance was too short to resend")
+            reason = "the utterance was too short to resend"
+            utterance.outcome = self._failed(utterance, reason, ErrorKind.ITEM)
             return self._release()
         return []
 
@@ -578,8 +619,15 @@ class TranscriptionClient:
         if self._retain is not None and self.settings.effective_turn.on_server:
             # Server VAD never transcribes the silence between utterances, so the frontier moves
             # over it; a margin stays in case speech began where the server has not reported yet.
-            silence_end = min([conn.sent_to - self._retain, *conn.speech_starts.values()])
-            self._frontier = max(self._frontier, silence_end)
+            # The backlog a new connection sends at once (audio captured in an outage) is not
+            # silence until the server had the margin's time to hear it: moving over it would
+            # date its speech (or drop it) by when it was sent, not when it was said.
+            # Nor is audio sent since the server was last heard from (a dead link).
+            heard = max(conn.heard_to, conn.sent_to - self._unheard)
+            live_edge = min(conn.sent_to, heard) - self._retain
+            if live_edge >= conn.live_from:
+                silence_end = min([live_edge, *conn.speech_starts.values()])
+                self._frontier = max(self._frontier, silence_end)
         pending = [u.start for u in self._order if u.outcome is None]
         self._journal.trim(min([self._frontier, *pending]))
 
@@ -594,11 +642,22 @@ class TranscriptionClient:
         return mapped
 
     def _failed(
-        self, utterance: _Utterance, reason: str, usage: Usage | None = None
+        self,
+        utterance: _Utterance,
+        reason: str,
+        kind: ErrorKind = ErrorKind.UNKNOWN,
+        usage: Usage | None = None,
     ) -> TranscriptFailed:
-        partial = clean_text(utterance.text)
-        meter = self._meter(utterance, usage)
-        return TranscriptFailed(reason, partial, utterance.started_at, utterance.item_id, meter)
+        return TranscriptFailed(
+            reason,
+            clean_text(utterance.text),
+            utterance.started_at,
+            utterance.item_id,
+            kind=kind,
+            audio_start_ms=utterance.start // BYTES_PER_MS,
+            audio_end_ms=utterance.end // BYTES_PER_MS,
+            meter=self._meter(utterance, usage),
+        )
 
     def _meter(self, utterance: _Utterance, usage: Usage | None) -> Metering:
         audio_ms = (utterance.end - utterance.start) // BYTES_PER_MS

@@ -8,17 +8,16 @@ the connection's queue under the same lock, so they are sent in the order they w
 from __future__ import annotations
 
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from typing import Protocol
 
 from tray_stt.errors import (
     AuthenticationError,
+    BillingError,
     ConfigError,
     ConnectionFailed,
     ProtocolError,
@@ -29,6 +28,7 @@ from tray_stt.realtime.endpoint import Endpoint
 from tray_stt.realtime.events import (
     Event,
     Notice,
+    Outage,
     Reconnecting,
     ServerError,
     SessionReady,
@@ -36,30 +36,19 @@ from tray_stt.realtime.events import (
     SpeechStarted,
     SpeechStopped,
     StateChanged,
+    TranscriptCompleted,
+    TranscriptFailed,
 )
 from tray_stt.realtime.models import TranscriptionSettings
 from tray_stt.realtime.protocol import TranscriptionClient
-from tray_stt.realtime.transport import Connect, Transport, TransportClosed, websocket_connect
+from tray_stt.realtime.recovery import SessionOptions, StallWatch, backoff
+from tray_stt.realtime.transport import Connect, Transport, TransportClosed, WebSocketConnect
 from tray_stt.realtime.turns import Speech, SpeechBegan, TurnDetector, TurnEvent
 from tray_stt.realtime.wire import ErrorKind
 
+__all__ = ["Session", "SessionOptions"]  # the options live in recovery.py (docs/protocol.md §10)
+
 _HIGH_WATER = 64  # queued frames (~2.5 s of audio) before the feeder waits for the network
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    """Timeouts and limits of the session worker."""
-
-    connect_timeout_s: float = 10.0
-    max_session_s: float = 55 * 60  # the server ends sessions at 60 minutes (docs/protocol.md §10)
-    rollover_wait_s: float = 10.0  # for the old session's transcripts before switching
-    final_wait_s: float = 30.0  # with no word from the server, at the end of input
-    live_silence_ms: int | None = None  # live sources: silence kept for resends (see protocol)
-    offline_audio_ms: int | None = None  # live sources: audio kept through an outage (protocol)
-    reconnect_attempts: int | None = 6  # consecutive failures before giving up; None: never
-    first_connect_attempts: int | None = 3  # before any connection worked: likely a wrong URL
-    backoff_s: float = 0.5
-    backoff_max_s: float = 30.0
 
 
 class AudioSpool(Protocol):
@@ -92,7 +81,7 @@ class Session:
         on_event: Callable[[Event], None],
         *,
         options: SessionOptions | None = None,
-        connect: Connect = websocket_connect,
+        connect: Connect | None = None,
         today: date | None = None,
         turns: TurnDetector | None = None,
         spool: AudioSpool | None = None,
@@ -101,12 +90,13 @@ class Session:
         """``turns``: a client-side voice detector, for ``--turn local``; ``spool``: told of
         every audio byte and, once events are handled (logged), of what is settled; ``clock``:
         the capture time of a chunk just taken from the input (default: now minus its length;
-        a retry from the spool gives the time it was spoken)."""
+        a retry from the spool gives the time it was spoken); ``connect`` defaults to
+        websocket-client with the options' keepalive."""
         endpoint.check()
         self.endpoint = endpoint
         self.options = options or SessionOptions()
         self._on_event = on_event
-        self._connect = connect
+        self._connect = connect or WebSocketConnect(self.options.keepalive)
         self._turns = turns
         self._spool = spool
         self._clock = clock or _captured_at
@@ -116,6 +106,8 @@ class Session:
             today=today or date.today(),
             retain_ms=self.options.live_silence_ms,
             offline_ms=self.options.offline_audio_ms,
+            # Until a dead path is found (docs/protocol.md §10), what it swallowed is kept.
+            unheard_ms=int((self.options.ping_interval_s + self.options.pong_timeout_s) * 1000),
         )
         self._dropped_ms = 0  # audio dropped in earlier outages, already told
         self._outage_told = False
@@ -130,6 +122,11 @@ class Session:
         self._rolling_since: float | None = None
         self._ending = _Ending.BACKOFF
         self._last_frame = time.monotonic()
+        self._last_progress = time.monotonic()  # a transcript released, or the input ended
+        self._stalls = StallWatch(self.options)
+        self._loss: tuple[str, Outage] = ("connection lost", Outage.NETWORK)
+        self._stalled = False
+        self._give_up: str | None = None
         self._ever_ready = False
 
     @property
@@ -142,6 +139,20 @@ class Session:
         self._stop_input.set()
         with self._changed:
             self._changed.notify_all()
+
+    def give_up(self, reason: str) -> None:
+        """End now (SIGTERM): the input stops and what is outstanding is reported as failed
+        with ``reason`` instead of being waited for."""
+        with self._changed:
+            self._give_up = reason
+            self._stop_input.set()
+            self._changed.notify_all()
+
+    @property
+    def settled_ms(self) -> int:
+        """Audio before this offset of the input is transcribed or reported failed."""
+        with self._lock:
+            return self._core.settled_ms
 
     def commit(self) -> bool:
         """End the current turn where the input is now (push-to-talk release); False if it was
@@ -170,6 +181,8 @@ class Session:
         """
         supervisor = threading.Thread(target=self._supervise, name="tray-stt-session", daemon=True)
         supervisor.start()
+        watchdog = threading.Thread(target=self._watch, name="tray-stt-watchdog", daemon=True)
+        watchdog.start()
         try:
             self._feed(chunks, wait_ready)
             self._finish()
@@ -252,22 +265,61 @@ class Session:
                 return
             self._core.finish()
             self._submit()
+            self._last_progress = time.monotonic()
         while True:
             with self._changed:
                 if self._core.finished or self._fatal is not None:
                     return
-                idle = time.monotonic() - self._last_frame
-                # Frames a lost connection left unsent are never sent (the next connection
-                # starts from the core): only a live connection's backlog may hold the wait.
-                sending = self._transport is not None and not self._queue.empty()
-                if idle > self.options.final_wait_s and not sending:
-                    seconds = int(self.options.final_wait_s)
-                    events = self._core.flush(f"no transcript arrived within {seconds} s")
+                reason = self._why_give_up()
+                if reason is not None:
+                    events = self._core.flush(reason)
                     break
                 self._changed.wait(0.25)
             self._check_rollover()
         self._dispatch(events)
         self._settle_spool()
+
+    def _why_give_up(self) -> str | None:
+        """At the end of input: why to stop waiting for the server, if it is time (§8, §10)."""
+        if self._give_up is not None:
+            return self._give_up
+        now, wait = time.monotonic(), self.options.final_wait_s
+        # Frames a lost connection left unsent are never sent (the next connection starts from
+        # the core): only a live connection's backlog may hold the wait.
+        sending = self._transport is not None and not self._queue.empty()
+        if now - self._last_frame > wait and not sending:
+            return f"no transcript arrived within {int(wait)} s"
+        # Reconnections to a server that accepts and then stalls bring frames but no transcript:
+        # the wait is bounded by progress too.
+        if now - self._last_progress > 2 * wait:
+            return f"no transcript arrived within {int(2 * wait)} s"
+        return None
+
+    # -- the watchdog thread: stall detection (docs/protocol.md §10) ----------------------------
+
+    def _watch(self) -> None:
+        while not self._closing.wait(0.05):
+            with self._lock:
+                reason = self._stall()
+                transport = self._transport
+                if reason is not None:
+                    self._stalled = True
+                    self._loss = (reason, Outage.STALLED)
+                    self._ending = _Ending.BACKOFF
+            if reason is not None and transport is not None:
+                transport.abort()
+
+    def _stall(self) -> str | None:
+        """Why the current connection counts as stalled, if it does (caller holds the lock)."""
+        if self._transport is None or self._stalled:
+            self._stalls.idle()
+            return None
+        return self._stalls.check(
+            time.monotonic(),
+            since=max(self._connected_at, self._last_frame),
+            ready=self._core.ready,
+            awaiting=self._core.awaiting_answer,
+        )
 
     @property
     def _stopped(self) -> bool:
@@ -316,7 +368,7 @@ class Session:
                 )
             except TransportClosed as exc:
                 failures += 1
-                if not self._retry_after(failures, str(exc)):
+                if not self._retry_after(failures, str(exc), exc.outage):
                     return
                 continue
             except TraySttError as exc:
@@ -324,18 +376,21 @@ class Session:
                 return
             ending, reached_ready = self._serve(transport)
             self._ever_ready = self._ever_ready or reached_ready
-            failures = 0 if reached_ready else failures + 1
+            # A connection that got ready and then stalled did not work: it counts as a failure,
+            # or a server that always stalls would be retried for ever.
+            worked = reached_ready and self._loss[1] is not Outage.STALLED
+            failures = 0 if worked else failures + 1
             if ending is _Ending.DONE or ending is _Ending.FATAL:
                 return
-            if ending is _Ending.BACKOFF and not self._retry_after(failures, "connection lost"):
+            if ending is _Ending.BACKOFF and not self._retry_after(failures, *self._loss):
                 return
 
-    def _retry_after(self, failures: int, reason: str) -> bool:
+    def _retry_after(self, failures: int, reason: str, outage: Outage) -> bool:
         options = self.options
         attempts = (
             options.reconnect_attempts if self._ever_ready else options.first_connect_attempts
         )
-        if attempts is not None and failures > attempts:
+        if options.reconnect_attempts is not None and attempts is not None and failures > attempts:
             self._fail(
                 ConnectionFailed(
                     f"Could not keep a connection to {self.endpoint.url} ({reason}): check the "
@@ -343,9 +398,8 @@ class Session:
                 )
             )
             return False
-        delay = min(self.options.backoff_s * 2 ** max(failures - 1, 0), self.options.backoff_max_s)
-        delay *= random.uniform(0.8, 1.2)
-        self._emit(Reconnecting(reason, delay))
+        delay = backoff(self.options, failures, outage)
+        self._emit(Reconnecting(reason, delay, outage, failures))
         return not self._closing.wait(delay)
 
     def _serve(self, transport: Transport) -> tuple[_Ending, bool]:
@@ -361,11 +415,18 @@ class Session:
             self._connected_at = time.monotonic()
             self._rolling_since = None
             self._ending = _Ending.BACKOFF
+            self._loss = ("connection lost", Outage.NETWORK)
+            self._stalled = False
+            self._stalls.idle()
         writer.start()
         reached_ready = False
         try:
             while True:
                 text = transport.receive()
+                if not text:  # a pong: alive, but it answers nothing the stall check waits for
+                    with self._lock:
+                        self._core.heard()
+                    continue
                 events, finished = self._receive(text)
                 reached_ready = reached_ready or any(isinstance(e, SessionReady) for e in events)
                 self._dispatch(events)
@@ -397,6 +458,9 @@ class Session:
             return events, self._core.finished
 
     def _after_close(self, closed: TransportClosed) -> _Ending:
+        with self._lock:
+            if not self._stalled:
+                self._loss = (closed.reason or "connection lost", closed.outage)
         if self._fatal is not None or self._closing.is_set():
             return _Ending.FATAL if self._fatal is not None else _Ending.DONE
         if closed.code == 3000:
@@ -436,8 +500,18 @@ class Session:
                 self._on_server_error(event)
             else:
                 self._emit(event)
+            if isinstance(event, TranscriptCompleted | TranscriptFailed):
+                self._last_progress = time.monotonic()
+            if isinstance(event, TranscriptFailed):
+                self._on_item_failure(event)
             if isinstance(event, SessionReady):
                 self._emit(StateChanged(SessionState.STREAMING))
+
+    def _on_item_failure(self, event: TranscriptFailed) -> None:
+        """No credit shows as failing items too (docs/protocol.md §9)."""
+        if event.kind is ErrorKind.BILLING and self.options.billing_ends_session:
+            self._fail(BillingError.no_credit("insufficient_quota"))
+            self._abort_transport()
 
     def _on_server_error(self, event: ServerError) -> None:
         kind = event.kind
@@ -447,6 +521,9 @@ class Session:
             self._ending = _Ending.AT_ONCE
         elif kind is ErrorKind.RATE_LIMIT:
             self._ending = _Ending.BACKOFF
+            with self._lock:
+                self._loss = ("rate limited by the server", Outage.SERVER)
+                self._stalled = True  # the reason stands, whatever close follows
             self._emit(Notice("The server is rate-limiting this session; backing off."))
             self._abort_transport()
         else:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from tray_stt.errors import AuthenticationError, BillingError, ConfigError
+from tray_stt.realtime.events import Outage
 from tray_stt.realtime.text import clean_text
 
 # The largest message the server may send (docs/protocol.md §11): its events are a few KB, a long
@@ -24,10 +26,14 @@ CLOSE_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
 
 @dataclass(frozen=True)
 class TransportClosed(Exception):
-    """The connection ended; ``code`` is the WebSocket close code when the server sent one."""
+    """The connection ended; ``code`` is the WebSocket close code when the server sent one.
+
+    ``outage`` says what kind of trouble it was, which decides the backoff (docs/protocol.md §10).
+    """
 
     code: int | None
     reason: str
+    outage: Outage = Outage.NETWORK
 
     def __str__(self) -> str:
         return f"connection closed ({self.code}): {self.reason}" if self.code else self.reason
@@ -71,7 +77,9 @@ class Transport(Protocol):
         """Send one text frame; raises TransportClosed if the connection is gone."""
 
     def receive(self) -> str:
-        """Block for the next text frame; raises TransportClosed when the connection ends."""
+        """Block for the next text frame; raises TransportClosed when the connection ends.
+
+        ``""`` means a pong arrived: the peer is alive, nothing to read."""
 
     def close(self) -> None:
         """Close cleanly; called by the thread that receives."""
@@ -86,10 +94,21 @@ class Connect(Protocol):
     def __call__(self, url: str, headers: dict[str, str], timeout: float) -> Transport: ...
 
 
-class WebSocketTransport:
-    """A websocket-client connection. Pings are answered inside ``receive``."""
+@dataclass(frozen=True)
+class Keepalive:
+    """Our pings (docs/protocol.md §10): a ping after ``interval_s`` without a frame; the
+    connection is dead after ``timeout_s`` without any frame, pongs included. Sends that make no
+    progress for ``timeout_s`` fail too, so a frozen peer never blocks a writer for good."""
 
-    def __init__(self, ws: object) -> None:
+    interval_s: float = 5.0
+    timeout_s: float = 15.0
+
+
+class WebSocketTransport:
+    """A websocket-client connection. Pings are answered inside ``receive``, and sent there
+    when the server has been quiet (``Keepalive``)."""
+
+    def __init__(self, ws: object, keepalive: Keepalive | None = None) -> None:
         import websocket
 
         assert isinstance(ws, websocket.WebSocket)
@@ -97,26 +116,39 @@ class WebSocketTransport:
         self._websocket = websocket
         bound = _MessageBound(ws.frame_buffer, MAX_MESSAGE_BYTES)
         ws.frame_buffer.recv_length = bound  # type: ignore[method-assign]
+        self._keepalive = keepalive or Keepalive()
+        self._heard = time.monotonic()
+        # A blocked recv returns every interval, to ping; a blocked send fails after that long.
+        ws.settimeout(min(self._keepalive.interval_s, self._keepalive.timeout_s))
 
     def send(self, text: str) -> None:
         """Send one text frame."""
         try:
             self._ws.send(text)
         except (OSError, self._websocket.WebSocketException) as exc:
-            raise TransportClosed(None, f"sending failed: {exc}") from exc
+            raise TransportClosed(None, f"sending failed: {exc or type(exc).__name__}") from exc
 
     def receive(self) -> str:
-        """The next text frame (binary frames are decoded as UTF-8)."""
+        """The next text frame (binary frames are decoded as UTF-8); ``""`` for a pong."""
         abnf = self._websocket.ABNF
-        try:
-            opcode, frame = self._ws.recv_data_frame()
-        except MessageTooLarge as exc:
-            with contextlib.suppress(OSError, self._websocket.WebSocketException):
-                self._ws.send_close(CLOSE_MESSAGE_TOO_BIG, b"message too big")
-            self.abort()
-            raise TransportClosed(CLOSE_MESSAGE_TOO_BIG, str(exc)) from exc
-        except (OSError, self._websocket.WebSocketException) as exc:
-            raise TransportClosed(None, str(exc) or type(exc).__name__) from exc
+        while True:
+            try:
+                opcode, frame = self._ws.recv_data_frame(control_frame=True)
+            except self._websocket.WebSocketTimeoutException:
+                self._quiet()
+                continue
+            except MessageTooLarge as exc:
+                with contextlib.suppress(OSError, self._websocket.WebSocketException):
+                    self._ws.send_close(CLOSE_MESSAGE_TOO_BIG, b"message too big")
+                self.abort()
+                raise TransportClosed(CLOSE_MESSAGE_TOO_BIG, str(exc)) from exc
+            except (OSError, self._websocket.WebSocketException) as exc:
+                raise TransportClosed(None, str(exc) or type(exc).__name__) from exc
+            self._heard = time.monotonic()
+            if opcode == abnf.OPCODE_PONG:
+                return ""
+            if opcode != abnf.OPCODE_PING:
+                break
         data = frame.data if frame is not None else b""
         if opcode == abnf.OPCODE_CLOSE:
             code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
@@ -126,6 +158,18 @@ class WebSocketTransport:
                 self._ws.shutdown()  # type: ignore[no-untyped-call]
             raise TransportClosed(code, clean_text(data[2:].decode("utf-8", "replace")))
         return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+    def _quiet(self) -> None:
+        """Nothing arrived for a ping interval: ping, or give the connection up."""
+        quiet = time.monotonic() - self._heard
+        if quiet >= self._keepalive.timeout_s:
+            raise TransportClosed(
+                None, f"no answer from the server for {quiet:.0f} s", Outage.STALLED
+            )
+        try:
+            self._ws.ping()
+        except (OSError, self._websocket.WebSocketException) as exc:
+            raise TransportClosed(None, f"sending a ping failed: {exc}") from exc
 
     def close(self) -> None:
         """Send a close frame and wait briefly for the server's."""
@@ -144,8 +188,25 @@ class WebSocketTransport:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def websocket_connect(url: str, headers: dict[str, str], timeout: float) -> Transport:
-    """Open a WebSocket with websocket-client, translating every failure."""
+class WebSocketConnect:
+    """``Connect`` on websocket-client with the session's keepalive."""
+
+    def __init__(self, keepalive: Keepalive) -> None:
+        self.keepalive = keepalive
+
+    def __call__(self, url: str, headers: dict[str, str], timeout: float) -> Transport:
+        """Open one connection."""
+        return websocket_connect(url, headers, timeout, keepalive=self.keepalive)
+
+
+def websocket_connect(
+    url: str, headers: dict[str, str], timeout: float, *, keepalive: Keepalive | None = None
+) -> Transport:
+    """Open a WebSocket with websocket-client, translating every failure.
+
+    Name resolution, refusal, unreachable networks, resets, timeouts and HTTP 5xx/429 are all
+    retryable (``TransportClosed``): a laptop off Wi-Fi cannot resolve any name.
+    """
     import websocket
 
     try:
@@ -164,13 +225,14 @@ def websocket_connect(url: str, headers: dict[str, str], timeout: float) -> Tran
     except websocket.WebSocketAddressException as exc:
         raise TransportClosed(None, f"cannot resolve the host of {url}") from exc
     except ssl.SSLCertVerificationError as exc:
-        raise ConfigError(
-            f"The TLS certificate of {url} could not be verified: {exc.reason}."
+        # Also what a Wi-Fi sign-in page does to every TLS connection: a network state that
+        # retrying fixes, and for a wrong endpoint the give-up message says what was seen.
+        raise TransportClosed(
+            None, f"the TLS certificate of {url} could not be verified: {exc.reason}"
         ) from exc
     except (OSError, websocket.WebSocketException) as exc:
         raise TransportClosed(None, f"cannot connect to {url}: {exc}") from exc
-    ws.settimeout(None)  # receive blocks; abort() unblocks it
-    return WebSocketTransport(ws)
+    return WebSocketTransport(ws, keepalive)
 
 
 def _body(exc: Exception) -> str:
@@ -188,6 +250,6 @@ def _refusal(url: str, status: int, body: str) -> Exception:
     if status == 429 and "quota" in body:
         return BillingError.no_credit("HTTP 429, insufficient_quota")
     if status in (429, 500, 502, 503, 504):
-        return TransportClosed(None, f"the server answered HTTP {status}")
+        return TransportClosed(None, f"the server answered HTTP {status}", Outage.SERVER)
     detail = f": {body}" if body else ""
     return ConfigError(f"{url} refused the realtime connection (HTTP {status}){detail}.")

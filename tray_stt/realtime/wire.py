@@ -170,3 +170,18 @@ def classify_error(error: ServerErrorInfo, *, config_event_ids: frozenset[str]) 
     if "turn detection is not supported" in message:
         return ErrorKind.CONFIGURATION
     return ErrorKind.UNKNOWN
+
+
+def classify_item_failure(error: ServerErrorInfo) -> ErrorKind:
+    """What a ``…transcription.failed`` reason means (docs/protocol.md §9): the API reports no
+    credit per item too, as ``insufficient_quota`` or a bare "429 Too Many Requests"."""
+    code = (error.code or "").lower()
+    etype = (error.type or "").lower()
+    message = error.message.lower()
+    if code in _BILLING_CODES or etype in _BILLING_CODES or "quota" in message:
+        return ErrorKind.BILLING
+    if code in _RATE_CODES or etype in _RATE_CODES or "rate limit" in message:
+        return ErrorKind.RATE_LIMIT
+    if "429" in message or "too many requests" in message:
+        return ErrorKind.BILLING
+    return ErrorKind.ITEM

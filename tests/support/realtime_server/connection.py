@@ -46,6 +46,10 @@ __all__ = ["RealtimeSession"]
 
 EXPIRED_MESSAGE = "Your session hit the maximum duration of 60 minutes."
 MIN_COMMIT_MS = 100
+QUOTA_MESSAGE = (
+    "429 Too Many Requests: You exceeded your current quota, please check your plan and "
+    "billing details."
+)
 
 
 class RealtimeSession:
@@ -76,7 +80,7 @@ class RealtimeSession:
     # ----------------------------------------------------------------- plumbing
     def send(self, event_type: str, **fields: Any) -> bool:
         with self.lock:
-            if self.closed:
+            if self.closed or self.server.frozen:
                 return False
             event = {"type": event_type, "event_id": self.server._new_id("event"), **fields}
             try:
@@ -264,6 +268,8 @@ class RealtimeSession:
         self._stream_deltas()
 
     def _on_commit(self, event: dict[str, Any], event_id: str | None) -> None:
+        if self.server.ignore_commits:
+            return
         ms = len(self.buffer) / bytes_per_ms(self.cfg.format_type)
         if ms < MIN_COMMIT_MS:
             message = (
@@ -408,6 +414,8 @@ class RealtimeSession:
         failure = (
             self.server.fail_items.get(item.script_index) if item.script_index is not None else None
         )
+        if self.server.quota:
+            failure = ("insufficient_quota", "insufficient_quota", QUOTA_MESSAGE)
         if failure is not None:
             error_type, code, message = (
                 failure if len(failure) == 3 else (failure[0], None, failure[-1])

@@ -27,9 +27,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from tests.support.realtime_server.connection import RealtimeSession
@@ -87,6 +89,16 @@ class RealtimeServer:
     - ``ping_interval``/``ping_timeout``/``close_timeout``: websockets keepalive and close.
     - ``stream_word_ms``: streaming models send one pre-commit delta per this many ms of loud
       audio (the last word is always held back until the commit).
+    - ``port``: listen on this port (0: a free one), so a test can open it after refusing.
+    - ``refuse_status``: per handshake, an HTTP status refusing the upgrade (e.g. 503: a server
+      slow to recover).
+
+    Switchable at any time (attributes): ``quota`` (every item fails with
+    ``insufficient_quota``, as an account without credit), ``frozen`` (nothing is sent at all,
+    not even ``session.created``: a server that accepts and says nothing, or freezes
+    mid-stream; pongs still go out, as the library answers them), ``ignore_commits`` (client
+    commits get no answer). ``freeze_after_items``: set ``frozen`` once that many items were
+    delivered (once).
     """
 
     OTHER_CLIENT_TYPES: frozenset[str] = _GA_OTHER_TYPES
@@ -110,6 +122,9 @@ class RealtimeServer:
         close_timeout: float = 1.0,
         stream_word_ms: int = 200,
         before_completion: Sequence[Hostile | None] = (),
+        port: int = 0,
+        refuse_status: Sequence[int | None] = (),
+        freeze_after_items: int | None = None,
     ) -> None:
         if dialect not in ("ga", "beta"):
             raise ValueError(f"dialect must be 'ga' or 'beta', not {dialect!r}")
@@ -126,6 +141,12 @@ class RealtimeServer:
         self.session_max_s = session_max_s
         self.stream_word_ms = stream_word_ms
         self.before_completion = list(before_completion)
+        self.refuse_status = list(refuse_status)
+        self.freeze_after_items = freeze_after_items
+        self.quota = False
+        self.frozen = False
+        self.ignore_commits = False
+        self.handshakes = 0
         if dialect == "beta":
             self.OTHER_CLIENT_TYPES = _BETA_OTHER_TYPES
 
@@ -142,7 +163,8 @@ class RealtimeServer:
         self._server: Server = serve(
             self._handle,
             "127.0.0.1",
-            0,
+            port,
+            process_request=self._process_request,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
@@ -200,6 +222,15 @@ class RealtimeServer:
             time.sleep(0.005)
 
     # ----------------------------------------------------------------- used by sessions
+    def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        with self._lock:
+            index = self.handshakes
+            self.handshakes += 1
+        status = self._option(self.refuse_status, index)
+        if status is None:
+            return None
+        return ws.respond(HTTPStatus(status), '{"error": {"message": "try again later"}}\n')
+
     def _handle(self, ws: ServerConnection) -> None:
         request = ws.request
         assert request is not None
@@ -284,6 +315,10 @@ class RealtimeServer:
             self.delivered_indices.add(index)
             if transcript is not None:
                 self.delivered.append(transcript)
+            limit = self.freeze_after_items
+            if limit is not None and len(self.delivered_indices) >= limit:
+                self.frozen = True
+                self.freeze_after_items = None  # once: thawing is up to the test
 
     def _script_text(self, index: int) -> str:
         script = self.transcripts
