@@ -27,7 +27,7 @@ from tray_stt.autostart.choose import run_autostart_command
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.credentials import KeyStore
 from tray_stt.desktop.clipboard import ClipboardSink
-from tray_stt.errors import ConfigError, ExitCode, TraySttError
+from tray_stt.errors import BillingError, ConfigError, ExitCode, TraySttError
 from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
 from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
@@ -307,7 +307,8 @@ def run_listen(args: argparse.Namespace) -> int:
     microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
     spool = live_spool(config, output)
     try:
-        session = live_session(config, output, spool)
+        # No credit does not end listening: the audio is kept (spool) and it exits 4 at the end.
+        session = live_session(config, output, spool, billing_ends_session=False)
     except TraySttError:
         if spool is not None:
             spool.close()
@@ -316,6 +317,10 @@ def run_listen(args: argparse.Namespace) -> int:
         output.note(warning)
     error: BaseException | None = None
     output.stop_input = microphone.stop  # a cap reached: stop capturing, finish what was sent
+    output.no_credit_note = (
+        f"{BillingError.no_credit('insufficient_quota')} What you say meanwhile is kept: "
+        "`tray-stt retry` transcribes it once the account has credit."
+    )
     try:
         microphone.start()
         settings = config.transcription
@@ -338,6 +343,8 @@ def run_listen(args: argparse.Namespace) -> int:
         output.close()
     if output.over_budget is not None:
         raise output.over_budget
+    if output.no_credit:
+        return ExitCode.BILLING
     if output.log_failures:
         return ExitCode.FAILURE
     return ExitCode.NETWORK if output.failed else ExitCode.OK

@@ -440,3 +440,22 @@ def test_controller_listening_logs_into_the_new_log_dir(harness: Harness, tmp_pa
     )
     assert old_path.read_text(encoding="utf-8").count("\n") == 1  # only "Before."
     assert snapshot.today_count == 2
+
+
+def test_controller_lost_microphone_is_an_error_state_until_it_captures_again(
+    harness: Harness,
+) -> None:
+    """The tray once stayed green "listening" for a minute with no recording stream."""
+    harness.controller.post(Start())
+    worker = harness.wait(lambda s: len(harness.workers) == 1) and harness.workers[0]
+    worker.on_event(SessionReady(Dialect.GA, "sess"))
+    harness.wait(lambda s: s.state is AppState.LISTENING)
+    lost = "No working microphone: plug one in; tray-stt keeps trying."
+    harness.controller.microphone_changed(False, lost)
+    snapshot = harness.wait(lambda s: s.state is AppState.ERROR)
+    assert snapshot.detail == lost and snapshot.listening
+    assert harness.notifier.topics["health"] == lost
+    assert harness.notifier.shown[-1] == ("tray-stt", lost, True)
+    harness.controller.microphone_changed(True)
+    harness.wait(lambda s: s.state is AppState.LISTENING)
+    assert "health" not in harness.notifier.topics

@@ -57,6 +57,7 @@ class TranscriptOutput:
         self.source: str | None = None  # the file being transcribed: failures in its offsets
         self.missed: list[tuple[int, int]] = []  # (start ms, end ms) of the source not transcribed
         self.ready_note: str | None = None  # said once the session first streams
+        self.no_credit_note: str | None = None  # said at the first no-credit failure (listen)
         self._outage: str | None = None  # the reason last told, while reconnecting
 
     def __call__(self, event: DictationEvent) -> None:
@@ -94,8 +95,11 @@ class TranscriptOutput:
         if self.source is not None:
             self.missed.append((event.audio_start_ms, event.audio_end_ms))
         if event.kind is ErrorKind.BILLING:
-            # The session ends with the one no-credit sentence (or the tray shows the state).
+            # transcribe's session ends with the one no-credit sentence; listen goes on (its
+            # audio is kept) and says it here, once.
             self.no_credit += 1
+            if self.no_credit == 1 and self.no_credit_note is not None:
+                self.note(self.no_credit_note)
             return
         partial = f' (partial text: "{event.partial_text}")' if event.partial_text else ""
         where = f"{event.started_at:%H:%M:%S}"

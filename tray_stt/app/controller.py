@@ -107,6 +107,13 @@ class _CoolDown:
 
 
 @dataclass(frozen=True)
+class _Microphone:
+    capturing: bool  # audio arrives; False: lost, and the microphone keeps trying
+    sentence: str
+    generation: int
+
+
+@dataclass(frozen=True)
 class _RetryDone:
     report: RetryReport
     asked: bool  # from the menu: then a failure is told too
@@ -128,6 +135,7 @@ _Item = (
     | _CoolDown
     | _RetryDone
     | _OverBudget
+    | _Microphone
 )
 
 
@@ -334,6 +342,8 @@ class Controller:
             self._retry_pending(asked=True)
         elif isinstance(command, _RetryDone):
             self._on_retry_done(command.report, command.asked)
+        elif isinstance(command, _Microphone):
+            self._on_microphone(command)
         elif isinstance(command, _OverBudget):
             self._stop_worker()  # what was sent is still transcribed, logged and delivered
             self._update(listening=False)
@@ -607,6 +617,23 @@ class Controller:
         elif isinstance(event, Notice):
             # Delivery trouble, "press Ctrl+V"; a reconnect of a warm session is no Notice.
             self._notifier.notify(APP_NAME, event.message)
+
+    def microphone_changed(self, capturing: bool, sentence: str = "") -> None:
+        """The listening microphone lost its device or captures again (any thread)."""
+        self.post(_Microphone(capturing, sentence, self._generation))
+
+    def _on_microphone(self, change: _Microphone) -> None:
+        """ "Listening" on the icon means audio arrives: a lost device is an error state until
+        the microphone captures again (it keeps trying by itself)."""
+        if not self.snapshot.listening:
+            return
+        if change.capturing:
+            self._healed(Problem.MICROPHONE_LOST)
+            if self.snapshot.state is AppState.ERROR:
+                self._update(state=AppState.LISTENING, detail="listening")
+            return
+        self._update(state=AppState.ERROR, detail=change.sentence, partial="")
+        self._trouble(Trouble(Problem.MICROPHONE_LOST, change.sentence))
 
     def _trouble(self, trouble: Trouble) -> None:
         """Something is wrong: the user hears of it as Health decides (once per burst)."""

@@ -29,6 +29,7 @@ from tray_stt.app.listening import MicrophoneListener
 from tray_stt.app.retry import Retrier
 from tray_stt.app.signals import signals_handled
 from tray_stt.app.state import Quit, Reload, Snapshot, Talk
+from tray_stt.audio.capture import MicrophoneState, MicrophoneStatus
 from tray_stt.autostart.choose import platform_autostart
 from tray_stt.autostart.common import Autostart
 from tray_stt.config import Config, config_path, load_config, save_settings, write_config_template
@@ -41,6 +42,7 @@ from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.delivery import Desktop, detect_desktop
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, parse_chord
 from tray_stt.pushtotalk.talk import DictationEvent, DictationState, TalkAction
+from tray_stt.realtime.events import Event
 
 _log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ class TrayApp:
         quiet: bool,
         environ: dict[str, str],
         lock: InstanceLock | None = None,
-        listen: ListenerFactory = MicrophoneListener,
+        listen: ListenerFactory | None = None,
         notifier: Notifier | None = None,
         keys: KeyStore | None = None,
         autostart: Autostart | None = None,
@@ -89,7 +91,7 @@ class TrayApp:
         self.clipboard = ClipboardSink(lambda message: self.notifier.notify(APP_NAME, message))
         self.controller = Controller(
             config,
-            listen=listen,
+            listen=listen or self._listen,
             notifier=self.notifier,
             save=lambda changes: save_settings(self.config_file, changes),
             reload=self.reload,
@@ -109,6 +111,20 @@ class TrayApp:
         self._quitting = False
         self._asking = threading.Lock()  # held while the API-key dialog is open
         self.ask_secret = ask_secret  # a dialog blocks: tests replace it
+
+    def _listen(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_end: Callable[[BaseException | None], None],
+    ) -> MicrophoneListener:
+        """The real listening: a microphone whose lost device the controller shows."""
+        return MicrophoneListener(config, on_event, on_end, on_microphone=self._on_microphone)
+
+    def _on_microphone(self, state: MicrophoneState) -> None:
+        if state.status in (MicrophoneStatus.LOST, MicrophoneStatus.CAPTURING):
+            capturing = state.status is MicrophoneStatus.CAPTURING
+            self.controller.microphone_changed(capturing, state.reason)
 
     def reload(self) -> Config:
         """The configuration as the files and environment say now."""
