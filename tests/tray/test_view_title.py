@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tray_stt.app.state import AppState, Snapshot
@@ -63,3 +65,16 @@ def test_title_and_icon_while_dictating_over_an_error(
     )
     assert title_for(snapshot) == title
     assert icon_state(snapshot) is icon
+
+
+def test_title_while_dictating_never_shows_the_previous_transcript() -> None:
+    """At the start of a turn the tooltip showed the previous turn's words as if just heard."""
+    recording = Snapshot(
+        AppState.LISTENING, "", True, "previous words", "", Config(), False, 1,
+        DictationState.RECORDING,
+    )  # fmt: skip
+    assert title_for(recording) == "tray-stt: dictating"
+    assert title_for(replace(recording, partial="this turn")) == "tray-stt: dictating · this turn"
+    assert title_for(replace(recording, dictation=DictationState.IDLE)) == (
+        "tray-stt: listening · previous words"
+    )

@@ -85,6 +85,8 @@ def title_for(snapshot: Snapshot) -> str:
     state = talking or STATE_WORDS[snapshot.state]
     if snapshot.state is AppState.ERROR and not talking:
         text = snapshot.detail
+    elif talking:
+        text = snapshot.partial  # this turn's words, never the previous turn's
     else:
         text = snapshot.partial or snapshot.last_transcript
     title = f"{APP_NAME}: {state}" + (f" · {' '.join(text.split())}" if text else "")
