@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
-from tray_stt.app.controller import Controller, DictationFactory
+from tray_stt.app.controller import Controller
+from tray_stt.app.ports import DictationFactory
 from tray_stt.app.state import (
     AppState,
     ChangeSettings,

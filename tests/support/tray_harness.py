@@ -22,7 +22,8 @@ import pytest
 
 from tests.support.controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
 from tray_stt.app.control import send_command
-from tray_stt.app.controller import Controller, DictationFactory
+from tray_stt.app.controller import Controller
+from tray_stt.app.ports import DictationFactory
 from tray_stt.app.service import TrayApp
 from tray_stt.app.state import Quit, Snapshot
 from tray_stt.autostart.xdg import XdgAutostart

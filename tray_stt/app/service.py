@@ -24,8 +24,9 @@ from typing import Any
 
 from tray_stt import APP_NAME, __version__
 from tray_stt.app.control import COMMANDS, ControlServer, InstanceLock
-from tray_stt.app.controller import Controller, Dictating, DictationFactory, ListenerFactory
+from tray_stt.app.controller import Controller
 from tray_stt.app.listening import MicrophoneListener
+from tray_stt.app.ports import Dictating, DictationFactory, ListenerFactory
 from tray_stt.app.retry import Retrier
 from tray_stt.app.signals import signals_handled
 from tray_stt.app.state import Quit, Reload, Snapshot, Talk
