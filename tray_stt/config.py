@@ -79,7 +79,8 @@ class Config:
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
-    # [endpoints."host"] tables: a key of that endpoint's own, insecure ws:// (docs/protocol.md §1)
+    # [endpoints."host"] tables: a key of that endpoint's own, insecure ws:// (docs/protocol.md,
+    # "Which key goes where").
     endpoints: tuple[EndpointAccess, ...] = field(default=(), repr=False)
     # The crash-safe audio spool (tray_stt/spool): 1000 MB holds about 5.8 hours of 24 kHz
     # PCM16 speech not yet transcribed; 0 turns it off.

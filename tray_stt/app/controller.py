@@ -317,7 +317,7 @@ class Controller:
 
     def _meter(self, event: TranscriptCompleted | TranscriptFailed, generation: int) -> None:
         """On the session's thread, after the log: into the ledger; a cap reached stops
-        listening (docs/architecture.md §5: one notification)."""
+        listening (docs/architecture.md, Errors: one notification)."""
         if self._usage is None:
             return
         report = self._log_refused_text

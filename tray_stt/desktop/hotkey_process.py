@@ -1,6 +1,6 @@
 """The global hotkey in a helper process: pynput listens there, the tray reads its actions.
 
-Why (docs/architecture.md §6.2): on macOS pynput's listener thread asks the Text Input Sources
+Why (docs/architecture.md, Hotkeys): on macOS pynput's listener thread asks the Text Input Sources
 manager (TIS/TSM, ``keycode_context``) for the keyboard layout, and macOS 14 and later kill a
 process that makes those calls off the main thread (SIGTRAP) once it is an application; the tray's
 process is one, since pystray runs NSApp on its main thread. The helper is a plain command-line

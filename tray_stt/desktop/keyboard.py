@@ -1,7 +1,8 @@
 """The pynput shell: a global key listener feeding the hotkey machine, and key injection.
 
 The only module that imports pynput, lazily: importing it with no display raises (not always an
-ImportError), and on Wayland its X listener sees only XWayland windows (docs/architecture.md §6.2).
+ImportError), and on Wayland its X listener sees only XWayland windows (docs/architecture.md,
+"Hotkeys").
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ class X11:
 
     def wait_modifiers_released(self, timeout_s: float, poll_s: float = 0.01) -> bool:
         """Wait until no modifier is held, so an injected chord is not combined with the
-        hotkey's (docs/architecture.md §6.3); False if they were still held after ``timeout_s``."""
+        hotkey's (docs/architecture.md, "Delivering text into a window"); False if they were still
+        held after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         while self.modifiers_held():
             if time.monotonic() >= deadline:
