@@ -16,7 +16,7 @@ from tray_stt import APP_NAME, __version__
 from tray_stt.app.console import LiveOutput, Progress, TranscriptOutput
 from tray_stt.app.control import COMMANDS, send_command
 from tray_stt.app.listening import live_session, live_spool, local_turns
-from tray_stt.app.retry import retry_pending
+from tray_stt.app.retry import AutoRetry, retry_pending
 from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
 from tray_stt.audio.convert import paced
@@ -176,7 +176,9 @@ def run_dictate(args: argparse.Namespace) -> int:
         raise ConfigError('`tray-stt dictate` needs a hotkey: pass --hotkey "<ctrl>+<alt>+space".')
     config.endpoint.check()
     output = LiveOutput(None, None)  # the dictation writes the daily log itself
-    talk = PushToTalk(config, output)
+    retries = AutoRetry(config, output, output.note)
+    talk = PushToTalk(config, retries)
+    retries.deliver = TranscriptOutput(talk.log, None)  # retried text: the log, not the window
     for warning in talk.dictation.warnings:
         output.note(warning)
     talk.start()
@@ -187,6 +189,7 @@ def run_dictate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         output.note("stopping: delivering the last transcript.")
     finally:
+        retries.close()
         talk.close()
         output.close()
     failure = talk.dictation.wait(0)
@@ -306,9 +309,11 @@ def run_listen(args: argparse.Namespace) -> int:
     output = _sinks(config, LiveOutput)
     microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
     spool = live_spool(config, output)
+    # What is pending (an earlier crash, an outage, no credit) goes whenever a connection works.
+    retries = AutoRetry(config, output, output.note)
     try:
         # No credit does not end listening: the audio is kept (spool) and it exits 4 at the end.
-        session = live_session(config, output, spool, billing_ends_session=False)
+        session = live_session(config, retries, spool, billing_ends_session=False)
     except TraySttError:
         if spool is not None:
             spool.close()
@@ -337,17 +342,18 @@ def run_listen(args: argparse.Namespace) -> int:
         raise
     finally:
         microphone.stop()
+        retries.close()
         if spool is not None:
             note = str(error) if isinstance(error, TraySttError) else None
             spool.close(note, finished=error is None)
         output.close()
     if output.over_budget is not None:
         raise output.over_budget
-    if output.no_credit:
+    if output.no_credit and not retries.caught_up:
         return ExitCode.BILLING
     if output.log_failures:
         return ExitCode.FAILURE
-    return ExitCode.NETWORK if output.failed else ExitCode.OK
+    return ExitCode.NETWORK if output.failed and not retries.caught_up else ExitCode.OK
 
 
 def run_pending(args: argparse.Namespace) -> int:

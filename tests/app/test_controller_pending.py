@@ -19,9 +19,10 @@ from tray_stt.app.controller import Controller
 from tray_stt.app.retry import Retrier
 from tray_stt.app.state import Quit, RetryPending, Start
 from tray_stt.config import Config
-from tray_stt.realtime.events import Event, SessionReady, TranscriptFailed
+from tray_stt.realtime.events import Event, SessionReady, TranscriptCompleted, TranscriptFailed
 from tray_stt.realtime.models import Dialect
 from tray_stt.realtime.pcm import BYTES_PER_MS
+from tray_stt.realtime.wire import ErrorKind
 from tray_stt.spool.store import Spool, runs
 
 SPOKEN = (datetime.now() - timedelta(days=1)).replace(hour=9, minute=15, second=30, microsecond=0)
@@ -133,3 +134,30 @@ def test_controller_retries_pending_recordings_when_a_connection_is_ready(
         tray.thread.join(5)
     assert len(tray.notifier.shown) == 1
     assert (tray.logs / f"{SPOKEN:%Y-%m-%d}.txt").exists()
+
+
+def test_controller_retries_what_failed_for_want_of_credit_once_credit_is_back(
+    tmp_path: Path, server: RealtimeServer
+) -> None:
+    """The user story: no credit mid-morning, the user adds credit, listening goes on, and the
+    kept audio is transcribed by itself: no menu click, no reconnection needed."""
+    tray = Tray(tmp_path, server)
+    tray.thread.start()
+    try:
+        tray.controller.post(Start())
+        deadline = time.monotonic() + 10
+        while not tray.workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker = tray.workers[0]
+        worker.on_event(SessionReady(Dialect.GA, "sess_1"))
+        quota = TranscriptFailed("429", "", SPOKEN.astimezone(), "item_1", ErrorKind.BILLING)
+        worker.on_event(quota)
+        assert tray.notified("no credit")
+        spool_one_recording(tray.spool)  # the failed audio, as the spool keeps it
+        worker.on_event(TranscriptCompleted("credit is back", datetime.now().astimezone(), "i2"))
+        assert tray.notified("Transcribed 1 pending recording into the log.")
+    finally:
+        tray.controller.post(Quit())
+        tray.thread.join(5)
+    log = tray.logs / f"{SPOKEN:%Y-%m-%d}.txt"
+    assert log.read_text(encoding="utf-8") == "09:15:30  said yesterday\n"

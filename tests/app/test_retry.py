@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 from tests.pushtotalk.test_dictation import LOUD, QUIET, FakeDeliverer
 from tests.support.fake_sounddevice import FedMicrophone
 from tests.support.realtime_server import RealtimeServer
-from tray_stt.app.retry import retry_pending
+from tray_stt.app.retry import count_pending, retry_pending
 from tray_stt.config import Config
 from tray_stt.pushtotalk.dictation import Dictation
 from tray_stt.realtime.events import Event, SessionReady, TranscriptCompleted, TranscriptFailed
@@ -125,3 +126,65 @@ def test_retry_with_a_model_without_server_turns_commits_each_recording(tmp_path
     assert result.left == 0 and len(commits) == 2
     text = (tmp_path / "logs" / "2026-03-04.txt").read_text(encoding="utf-8")
     assert text == "09:15:31  one\n09:15:33  two\n"
+
+
+def live_run_with_failures(directory: Path, spoken: datetime) -> tuple[Spool, int]:
+    """A live run still open (its session listening), two seconds of it failed (no credit),
+    then audio the session still has on its way: (spool, bytes per second)."""
+    loud, quiet = LOUD * 50, QUIET * 50
+    spool = Spool(directory, max_bytes=0, report=print)
+    for index, pcm in enumerate((quiet, loud, quiet, loud, quiet, loud)):
+        spool.append(pcm, spoken + timedelta(seconds=index))
+    second = len(loud)
+    spool.settle(3 * second, [(second, 2 * second, "quota")])
+    return spool, second
+
+
+def test_retry_takes_the_failed_audio_of_a_live_run_once_while_it_listens(tmp_path: Path) -> None:
+    """No credit, then credit back while listening goes on: the failed utterance is logged from
+    the live run at once, its audio still in flight is left alone, and it is never sent twice."""
+    spoken = datetime(2026, 3, 4, 9, 15, 30).astimezone()
+    directory = tmp_path / "spool"
+    spool, second = live_run_with_failures(directory, spoken)
+    assert pending_runs(directory) == []  # locked: `tray-stt pending` elsewhere cannot take it
+    assert count_pending(directory) == 1  # but this process counts it (the tray's menu item)
+    config = replace(Config(), api_key="test-key")
+    log = DailyLog(tmp_path / "logs")
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TranscriptCompleted):
+            log.append(event.text, event.started_at)
+
+    with RealtimeServer(transcripts=["retried while listening", "never"]) as server:
+        config = replace(config, url=server.url)
+        first = retry_pending(config, on_event, print, directory=directory)
+        again = retry_pending(config, on_event, print, directory=directory)
+        sent = [
+            e for c in server.connections for e in c.client_events if e["type"].endswith("append")
+        ]
+        assert server.violations == []
+    assert (first.runs, first.left, again.runs) == (1, 0, 0)
+    total = sum(len(base64.b64decode(e["audio"])) for e in sent)
+    assert second <= total <= 3 * second  # the failed second and padding, not the live tail
+    text = (tmp_path / "logs" / "2026-03-04.txt").read_text(encoding="utf-8")
+    assert text == "09:15:31  retried while listening\n"
+    spool.close(finished=True)  # listening ends: everything else was transcribed live
+    assert runs(directory) == []
+
+
+def test_closing_a_live_run_waits_for_a_retry_borrowing_it(tmp_path: Path) -> None:
+    spool, _second = live_run_with_failures(tmp_path / "spool", datetime.now().astimezone())
+    closed = threading.Event()
+    with spool.borrowed() as lent:
+        assert lent and not spool.closing
+        closer = threading.Thread(target=lambda: (spool.close(), closed.set()))
+        closer.start()
+        while not spool.closing:
+            threading.Event().wait(0.01)
+        assert not closed.is_set()  # the retry may still mark what it logged as done
+        spool.done(0, 10)
+    closer.join(5)
+    assert closed.is_set()
+    with spool.borrowed() as lent:
+        assert not lent  # a closed run is not lent again
+    assert Spool.live_in(tmp_path / "spool") == []

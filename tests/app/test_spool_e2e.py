@@ -33,12 +33,12 @@ from tests.support.realtime_server import RealtimeServer
 from tests.support.virtual_audio import needs_portaudio
 
 RATE = 24_000
-WORDS = {300.0: "alpha", 600.0: "bravo", 900.0: "charlie"}
+WORDS = {300.0: "alpha", 600.0: "bravo", 900.0: "charlie", 1200.0: "delta"}
 QUOTA = ("insufficient_quota", "insufficient_quota", "You exceeded your current quota.")
 
 
 def tones_wav(path: Path, seconds: list[float], gap_s: float = 1.5) -> Path:
-    """Silence, then one tone per word (300, 600, 900 Hz) with silence after each."""
+    """Silence, then one tone per word (300, 600, 900, 1200 Hz) with silence after each."""
     parts = [np.zeros(RATE, dtype=np.int16)]
     for freq, length in zip(WORDS, seconds, strict=False):
         parts += [tone(freq, length, RATE), np.zeros(int(gap_s * RATE), dtype=np.int16)]
@@ -163,6 +163,34 @@ def test_spool_no_credit_for_three_utterances_then_credit_back_logs_all_three(
     entries = log_entries(logs)
     assert [text for _, text in entries] == ["alpha", "bravo", "charlie"]
     assert [clock for clock, _ in entries] == spoken  # the times they were spoken
+    assert pending(env) == []
+
+
+@pytest.mark.desktop
+@needs_portaudio
+def test_listen_retries_what_failed_for_want_of_credit_by_itself_once_credit_is_back(
+    virtual_mic: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The user story inside one `tray-stt listen`: three utterances fail for want of credit,
+    credit is added, the next is transcribed, and the three follow by themselves, each once, at
+    the time it was spoken; nothing is left pending and it exits 0."""
+    wav = tones_wav(tmp_path / "words.wav", [1.2, 1.2, 1.2, 1.2])
+    env, logs = listen_env(virtual_mic, tmp_path), tmp_path / "logs"
+    with RealtimeServer(transcripts=by_pitch, fail_items=dict.fromkeys(range(3), QUOTA)) as server:
+        listening = start(server, env, logs)
+        with playing(wav, virtual_mic):
+            pass
+        listening.wait_for("every word logged", lambda: len(listening.finals) >= 4)
+        code = listening.interrupt()
+        assert server.violations == []
+    assert code == 0, listening.stderr
+    entries = log_entries(logs)
+    assert sorted(text for _, text in entries) == ["alpha", "bravo", "charlie", "delta"]
+    times = dict((text, clock) for clock, text in entries)
+    order = [times[word] for word in ("alpha", "bravo", "charlie", "delta")]
+    assert order == sorted(order) and len(set(order)) == 4  # spoken times, not retry times
+    assert any("Transcribed 3 pending recordings" in line for line in listening.stderr)
     assert pending(env) == []
 
 

@@ -45,7 +45,7 @@ from tray_stt.app.ports import (
     Notifying,
     Retrying,
 )
-from tray_stt.app.retry import RetryReport
+from tray_stt.app.retry import RetryReport, done_sentence
 from tray_stt.app.state import (
     AppState,
     ChangeSettings,
@@ -151,6 +151,7 @@ MIC_RETRY_S = 5.0
 HEALTH_TOPIC = "health"  # the notification of the current problem, replaced and withdrawn
 LISTENING_PROBLEMS = (Problem.NETWORK_DOWN, Problem.ITEMS_FAILING, Problem.MICROPHONE_LOST)
 KEEP_WARM_S = 60.0  # a dictation stays open this long after its last turn
+RETRY_STOP_S = 15.0  # at Quit, a retry under way may finish logging what it sent
 
 
 class Controller:
@@ -232,6 +233,8 @@ class Controller:
             if isinstance(command, Quit):
                 self._stop_worker()
                 self._close_dictation(wait=True)
+                if self._retrier is not None:
+                    self._retrier.stop(RETRY_STOP_S)
                 return
             self._handle(command)
 
@@ -583,7 +586,13 @@ class Controller:
     def _count(self, event: TranscriptCompleted) -> None:
         """Show a transcript and count it; an empty one (nothing was said) is neither."""
         if event.text.strip():
+            failing = self._health.current is not None and self._health.current.problem in (
+                Problem.ITEMS_FAILING,
+                Problem.NO_CREDIT,
+            )
             self._healed(Problem.ITEMS_FAILING, Problem.NO_CREDIT)  # the server transcribes
+            if failing:
+                self._retry_pending(asked=False)  # e.g. credit is back: the kept audio can go
             count = self.snapshot.today_count + 1
             self._update(last_transcript=event.text, partial="", today_count=count)
         if self._usage is not None:  # metered before it was posted here
@@ -609,13 +618,9 @@ class Controller:
 
     def _on_retry_done(self, report: RetryReport, asked: bool) -> None:
         self._update(pending=report.left)
-        if report.done:
-            plural = "" if report.done == 1 else "s"
-            still = f"; {report.left} still pending" if report.left else ""
-            self._notifier.notify(
-                APP_NAME,
-                f"Transcribed {report.done} pending recording{plural} into the log{still}.",
-            )
+        sentence = done_sentence(report)
+        if sentence is not None:
+            self._notifier.notify(APP_NAME, sentence)
         elif asked and report.error is not None:
             self._notifier.notify(APP_NAME, f"Pending recordings: {report.error}", urgent=True)
 

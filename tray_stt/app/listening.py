@@ -16,9 +16,11 @@ from tray_stt.realtime.session import Session, SessionOptions
 from tray_stt.realtime.turns import TurnDetector
 from tray_stt.spool.store import Spool, open_spool
 
-# Through a network outage the microphone keeps capturing (48 KB a second); the newest ten
-# minutes are kept for when it is back, about 29 MB at most.
+# Through a network outage the microphone keeps capturing (48 KB a second). Without a spool the
+# newest ten minutes are kept in memory for when it is back, about 29 MB at most; with one,
+# memory keeps the newest minute (2.9 MB) and the older audio waits on disk for a retry.
 OFFLINE_AUDIO_MS = 10 * 60 * 1000
+SPOOLED_OFFLINE_AUDIO_MS = 60 * 1000
 
 
 def local_turns(config: Config) -> TurnDetector | None:
@@ -35,13 +37,13 @@ def live_spool(config: Config, on_event: Callable[[Event], None]) -> Spool | Non
     return open_spool(config.spool_max_mb, lambda message: on_event(Notice(message)))
 
 
-def live_options(*, billing_ends_session: bool = True) -> SessionOptions:
+def live_options(*, billing_ends_session: bool = True, spooled: bool = False) -> SessionOptions:
     """A live source's options: retry the network for ever (also when it is down at the start,
     docs/protocol.md §10), bounded silence and outage audio in memory."""
     return SessionOptions(
         live_silence_ms=5000,
         reconnect_attempts=None,
-        offline_audio_ms=OFFLINE_AUDIO_MS,
+        offline_audio_ms=SPOOLED_OFFLINE_AUDIO_MS if spooled else OFFLINE_AUDIO_MS,
         billing_ends_session=billing_ends_session,
     )
 
@@ -56,7 +58,7 @@ def live_session(
     """A session for a live source, everything not yet logged also in ``spool``.
     ``billing_ends_session``: the command line ends on no credit; the tray keeps listening (and
     keeps the audio) and shows the state instead."""
-    options = live_options(billing_ends_session=billing_ends_session)
+    options = live_options(billing_ends_session=billing_ends_session, spooled=spool is not None)
     return Session(
         config.endpoint,
         config.transcription,

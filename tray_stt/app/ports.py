@@ -88,6 +88,9 @@ class Retrying(Protocol):
     ) -> bool:
         """Start on a thread of its own; False if one is running already."""
 
+    def stop(self, timeout: float) -> None:
+        """Send no more; wait up to ``timeout`` s for what was sent to be logged."""
+
 
 DictationFactory = Callable[
     [Config, Callable[[DictationEvent], None], Callable[[DictationState], None]], Dictating

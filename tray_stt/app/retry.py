@@ -17,7 +17,14 @@ from pathlib import Path
 
 from tray_stt.config import Config
 from tray_stt.errors import TraySttError
-from tray_stt.realtime.events import Event, Notice
+from tray_stt.pushtotalk.talk import DictationEvent
+from tray_stt.realtime.events import (
+    Event,
+    Notice,
+    SessionReady,
+    TranscriptCompleted,
+    TranscriptFailed,
+)
 from tray_stt.realtime.models import TranscriptionSettings, TurnMode, model_info
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.session import Session
@@ -40,10 +47,13 @@ class RetryResult:
 class _Replay:
     """The retry session's spool: maps its offsets back onto the run's and marks them done."""
 
-    def __init__(self, spool: Spool, state: RunState, chunk_bytes: int) -> None:
+    def __init__(
+        self, spool: Spool, state: RunState, chunk_bytes: int, stop: threading.Event
+    ) -> None:
         # For a model without server turn detection, each stretch ends a turn.
         self.commit: Callable[[], object] | None = None
         self._spool = spool
+        self._stop = stop
         self._state = state
         self._chunk = chunk_bytes
         self._map: list[tuple[int, int, int]] = []  # (session offset, run offset, length)
@@ -64,6 +74,8 @@ class _Replay:
                 else:
                     yield from self._silence(part.captured)
             last_end = part.end
+            if self._spool.closing or self._stop.is_set():
+                return  # its live session ended, or the app quits: the rest stays pending
             for at in range(0, len(pcm), self._chunk):
                 chunk = pcm[at : at + self._chunk]
                 self._map.append((self._fed, part.start + at, len(chunk)))
@@ -136,12 +148,18 @@ def retry_pending(
     *,
     directory: Path | None = None,
     connect: Connect = websocket_connect,
+    stop: threading.Event | None = None,
 ) -> RetryResult:
-    """Transcribe every pending recording, oldest first; raises what ended a session."""
+    """Transcribe every pending recording, oldest first; raises what ended a session.
+    ``stop``: once set, no more audio is sent; what was sent is still logged and marked done."""
+    stop = stop or threading.Event()
     directory = directory or default_spool_dir()
     result = RetryResult()
     settings = _retry_settings(config)
+    chunk = config.chunk_ms * BYTES_PER_MS
     for state in pending_runs(directory):
+        if stop.is_set():
+            break
         for problem in state.problems:
             note(f"A spool file was damaged ({problem}); what came before it is recovered.")
         if not state.parts:
@@ -156,23 +174,43 @@ def retry_pending(
             spool.close()
             shutil.rmtree(state.path, ignore_errors=True)
             continue
-        replay = _Replay(spool, state, config.chunk_ms * BYTES_PER_MS)
-        session = Session(
-            config.endpoint, settings, on_event, spool=replay, clock=replay.clock, connect=connect
-        )
-        if settings.turn is TurnMode.MANUAL:
-            replay.commit = session.commit
         try:
-            session.run(replay.chunks(), wait_ready=True)
-            replay.settle(replay.fed, [])  # ended normally: the rest was silence
+            _replay(config, settings, _Replay(spool, state, chunk, stop), on_event, connect)
         finally:
             spool.close()
             result.runs += 1
             result.seconds += state.duration_s
             if not read_run(state.path).parts:
                 shutil.rmtree(state.path, ignore_errors=True)
+    for spool in Spool.live_in(directory):
+        if stop.is_set():
+            break
+        with spool.borrowed() as lent:
+            failed = read_run(spool.run, failed_only=True) if lent else None
+            if failed is None or not failed.parts:
+                continue
+            _replay(config, settings, _Replay(spool, failed, chunk, stop), on_event, connect)
+            result.runs += 1
+            result.seconds += failed.duration_s
     result.left = count_pending(directory)
     return result
+
+
+def _replay(
+    config: Config,
+    settings: TranscriptionSettings,
+    replay: _Replay,
+    on_event: Callable[[Event], None],
+    connect: Connect,
+) -> None:
+    """Send one run's pending audio through a session of its own."""
+    session = Session(
+        config.endpoint, settings, on_event, spool=replay, clock=replay.clock, connect=connect
+    )
+    if settings.turn is TurnMode.MANUAL:
+        replay.commit = session.commit
+    session.run(replay.chunks(), wait_ready=True)
+    replay.settle(replay.fed, [])  # ended normally: the rest was silence
 
 
 def _retry_settings(config: Config) -> TranscriptionSettings:
@@ -187,8 +225,11 @@ def _retry_settings(config: Config) -> TranscriptionSettings:
 
 
 def count_pending(directory: Path | None = None) -> int:
-    """How many pending recordings the spool holds (what ``tray-stt pending`` lists)."""
-    states = pending_runs(directory or default_spool_dir())
+    """How many pending recordings the spool holds (what ``tray-stt pending`` lists), with the
+    failed audio of this process's live runs."""
+    directory = directory or default_spool_dir()
+    states = pending_runs(directory)
+    states += [read_run(spool.run, failed_only=True) for spool in Spool.live_in(directory)]
     return sum(len(state.recordings()) for state in states)
 
 
@@ -212,6 +253,8 @@ class Retrier:
         self._lock = threading.Lock()
         self._running = False
         self._next: _Ask | None = None
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
 
     def start(
         self,
@@ -221,16 +264,29 @@ class Retrier:
     ) -> bool:
         """Count, and retry if anything is pending; False if one runs (this one runs next)."""
         with self._lock:
+            if self._stop.is_set():
+                return False
             if self._running:
                 self._next = (config, on_event, on_done)
                 return False
             self._running = True
-        worker = threading.Thread(
-            target=self._loop, args=((config, on_event, on_done),), name="tray-stt-retry"
-        )
-        worker.daemon = True
+            worker = threading.Thread(
+                target=self._loop, args=((config, on_event, on_done),), name="tray-stt-retry"
+            )
+            worker.daemon = True
+            self._worker = worker
         worker.start()
         return True
+
+    def stop(self, timeout: float) -> None:
+        """Send no more pending audio and wait (up to ``timeout`` s) until what was sent is
+        logged and marked done, so quitting mid-retry never sends anything twice later."""
+        with self._lock:
+            self._stop.set()
+            self._next = None
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
 
     def _loop(self, ask: _Ask) -> None:
         while True:
@@ -254,7 +310,12 @@ class Retrier:
                 note = lambda message: on_event(Notice(message))  # noqa: E731
                 try:
                     retry_pending(
-                        config, on_event, note, directory=self._directory, connect=self._connect
+                        config,
+                        on_event,
+                        note,
+                        directory=self._directory,
+                        connect=self._connect,
+                        stop=self._stop,
                     )
                 except TraySttError as exc:
                     error = exc
@@ -265,3 +326,80 @@ class Retrier:
 
 
 _Ask = tuple[Config, Callable[[Event], None], Callable[[RetryReport], None]]
+
+
+def done_sentence(report: RetryReport) -> str | None:
+    """What to tell the user when a retry transcribed something."""
+    if not report.done:
+        return None
+    plural = "" if report.done == 1 else "s"
+    still = f"; {report.left} still pending" if report.left else ""
+    return f"Transcribed {report.done} pending recording{plural} into the log{still}."
+
+
+class AutoRetry:
+    """A command-line live source (``listen``, ``dictate``) retrying pending recordings by
+    itself, as the tray does: whenever a connection is ready (at the start, once the network is
+    there, and after every outage) and when a transcript arrives after failures (the account
+    has credit again). Wraps the command's event sink; the retry's transcripts go to
+    ``deliver`` (the log, at their spoken time, and the console; settable, for a command whose
+    log is made with its session)."""
+
+    def __init__(
+        self,
+        config: Config,
+        on_event: Callable[[DictationEvent], None],
+        note: Callable[[str], None],
+        *,
+        deliver: Callable[[DictationEvent], None] | None = None,
+        retrier: Retrier | None = None,
+    ) -> None:
+        self._config = config
+        self._on_event = on_event
+        self.deliver = deliver or on_event
+        self._note = note
+        self._retrier = retrier or Retrier()
+        self._failing = False
+        self._lock = threading.Lock()
+        self._failures = 0  # live failures so far
+        self._caught_up_to = 0  # failures before the last retry that left nothing pending
+
+    @property
+    def caught_up(self) -> bool:
+        """Whatever failed has been transcribed since (e.g. credit came back)."""
+        with self._lock:
+            return self._caught_up_to == self._failures
+
+    def __call__(self, event: DictationEvent) -> None:
+        """The live session's event: handled by the command's sink, then watched."""
+        self._on_event(event)
+        if isinstance(event, TranscriptFailed):
+            self._failing = True
+            with self._lock:
+                self._failures += 1
+        elif isinstance(event, SessionReady) or (
+            isinstance(event, TranscriptCompleted) and self._failing and event.text.strip()
+        ):
+            self._failing = False
+            if self._config.spool_max_mb:
+                with self._lock:
+                    failures = self._failures
+                self._retrier.start(
+                    self._config, self._from_retry, lambda report: self._done(report, failures)
+                )
+
+    def close(self, timeout: float = 15.0) -> None:
+        """Stop retrying; what was sent is still logged (bounded by ``timeout``)."""
+        self._retrier.stop(timeout)
+
+    def _from_retry(self, event: Event) -> None:
+        if isinstance(event, TranscriptCompleted | TranscriptFailed):
+            self.deliver(event)
+
+    def _done(self, report: RetryReport, failures: int) -> None:
+        if not report.left and report.error is None:
+            with self._lock:
+                self._caught_up_to = max(self._caught_up_to, failures)
+        sentence = done_sentence(report)
+        if sentence is not None:
+            self._note(sentence)

@@ -66,6 +66,10 @@ class AudioJournal:
             parts.append(block[max(start - offset, 0) : end - offset])
         return b"".join(parts)
 
+    def block_starts(self, start: int, end: int) -> list[int]:
+        """The offsets in ``[start, end)`` where a kept block begins (where ``forget`` can cut)."""
+        return self._offsets[bisect_left(self._offsets, start) : bisect_left(self._offsets, end)]
+
     def time_at(self, offset: int) -> datetime | None:
         """Wall-clock time of the sample at ``offset`` (None if nothing was ever appended)."""
         if not self._offsets:

@@ -35,6 +35,14 @@ def checked_chunk_ms(chunk_ms: int) -> int:
     return chunk_ms
 
 
+def peak(pcm: bytes) -> int:
+    """The largest absolute sample of PCM16 audio (0 for none): how loud it is at most."""
+    samples = memoryview(pcm[: len(pcm) & ~1]).cast("h")  # native order: little-endian hosts
+    if not samples:
+        return 0
+    return max(max(samples), -min(samples))
+
+
 def duration_s(pcm_bytes: int) -> float:
     """Seconds of audio in ``pcm_bytes`` bytes of PCM16 mono at 24 kHz."""
     return pcm_bytes / (BYTES_PER_MS * 1000)

@@ -31,10 +31,15 @@ from tray_stt.realtime.events import (
 )
 from tray_stt.realtime.journal import AudioJournal
 from tray_stt.realtime.models import Dialect, TranscriptionSettings, TurnMode, check_settings
-from tray_stt.realtime.pcm import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_BYTES
+from tray_stt.realtime.pcm import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_BYTES, peak
 from tray_stt.realtime.text import clean_text
 from tray_stt.realtime.usage import Metering, Usage, parse_usage
 from tray_stt.realtime.wire import ErrorKind, ServerErrorInfo
+
+# Audio dropped in a long outage is cut at the quietest block boundary within this much of
+# where the limit falls, judged by the loudest sample this close on either side.
+OFFLINE_CUT_SCAN_BYTES = 5000 * BYTES_PER_MS
+_EDGE_BYTES = 20 * BYTES_PER_MS
 
 
 class _Link(Enum):
@@ -174,6 +179,11 @@ class TranscriptionClient:
         return bool(conn.commits or conn.replays or barrier or self._order)
 
     @property
+    def held_ms(self) -> int:
+        """Audio held in memory: captured, and not yet transcribed, released or dropped."""
+        return self._journal.kept_bytes // BYTES_PER_MS
+
+    @property
     def dropped_ms(self) -> int:
         """Audio dropped so far because it was captured during too long an outage."""
         return self._dropped // BYTES_PER_MS
@@ -241,6 +251,7 @@ class TranscriptionClient:
         oldest_kept = self._journal.end - self._offline_limit
         if oldest_kept <= self._frontier:
             return
+        oldest_kept = self._quiet_cut(oldest_kept)
         dropped_from = max(self._frontier, self._journal.start)
         self._dropped += oldest_kept - dropped_from
         self._note_failed(dropped_from, oldest_kept, "the connection was down too long")
@@ -250,6 +261,17 @@ class TranscriptionClient:
         # Manual turn ends inside the dropped audio would commit nothing (or the wrong audio).
         self._marks = [mark for mark in self._marks if mark > oldest_kept]
         self._trim()
+
+    def _quiet_cut(self, at: int) -> int:
+        """Where to cut audio dropped in an outage: the quietest block boundary in the few
+        seconds from ``at``, so a word is not split between what is dropped (lost, or retried
+        from the spool) and what is kept; ``at`` itself if no block begins there."""
+        best, quietest = at, None
+        for start in self._journal.block_starts(at, at + OFFLINE_CUT_SCAN_BYTES):
+            loudness = peak(self._journal.read(start - _EDGE_BYTES, start + _EDGE_BYTES))
+            if quietest is None or loudness < quietest:
+                best, quietest = start, loudness
+        return best
 
     def _mark_turn_end(self) -> bool:
         # The server refuses commits of less than 100 ms; such a sliver joins the next turn.

@@ -111,6 +111,7 @@ class Session:
         )
         self._dropped_ms = 0  # audio dropped in earlier outages, already told
         self._outage_told = False
+        self._dropped_spooled = 0  # audio dropped so far that the spool has been told of
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._fatal: BaseException | None = None
@@ -153,6 +154,12 @@ class Session:
         """Audio before this offset of the input is transcribed or reported failed."""
         with self._lock:
             return self._core.settled_ms
+
+    @property
+    def held_ms(self) -> int:
+        """Audio held in memory (bounded through an outage by ``offline_audio_ms``)."""
+        with self._lock:
+            return self._core.held_ms
 
     def commit(self) -> bool:
         """End the current turn where the input is now (push-to-talk release); False if it was
@@ -206,7 +213,11 @@ class Session:
                 if self._stopped:
                     return
                 markers = self._take(chunk, turns) + self._outage_notice()
+                dropped = self._core.dropped_ms != self._dropped_spooled
+                self._dropped_spooled = self._core.dropped_ms
             self._dispatch(markers)
+            if dropped:
+                self._settle_spool()  # what memory no longer holds is marked pending on disk now
             self._throttle()
             self._check_rollover()
         if self._turns is not None:
@@ -237,6 +248,13 @@ class Session:
         if self._outage_told or self._core.dropped_ms == self._dropped_ms:
             return []
         self._outage_told = True
+        if self._spool is not None:
+            return [
+                Notice(
+                    "The connection has been down a long time: the audio is kept on disk, to "
+                    "be transcribed when it is back."
+                )
+            ]
         kept_s = (self.options.offline_audio_ms or 0) / 1000
         kept = f"{kept_s / 60:g} minutes" if kept_s >= 60 else f"{kept_s:g} seconds"
         return [

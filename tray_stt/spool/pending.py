@@ -8,6 +8,7 @@ the damage is reported with the rest, never raised.
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,8 +72,11 @@ class RunState:
         ]
 
 
-def read_run(run: Path) -> RunState:
-    """Which audio of ``run`` is pending (reads every segment once, keeps no audio)."""
+def read_run(run: Path, *, failed_only: bool = False) -> RunState:
+    """Which audio of ``run`` is pending (reads every segment once, keeps no audio).
+
+    ``failed_only``: a live run, whose audio past the settled offset is still on its way to
+    the server: only its failed spans are pending."""
     state = RunState(run)
     settled = 0
     failed: dict[tuple[int, int], str] = {}
@@ -94,6 +98,8 @@ def read_run(run: Path) -> RunState:
                 done.append((record.start, record.end))
             elif isinstance(record, Ended):
                 note = record.note
+    if failed_only:
+        settled = sys.maxsize
     spans = _Sweep(sorted((start, end, reason) for (start, end), reason in failed.items()))
     dones = _Sweep(sorted((start, end, "") for start, end in done))
     for start, end, captured in sorted(audio):

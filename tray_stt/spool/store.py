@@ -5,6 +5,10 @@ Layout (README "What is kept, and for how long"): ``<state dir>/spool/run-<time>
 ``seg-NNNNNN.tsp`` files in the format of ``frames``. Writes are buffered by the kernel and
 fsynced at least once a second, so a crash or power loss loses at most the last second; a
 settled offset is fsynced at once, so audio already in the log is never transcribed twice.
+
+A live run's failed audio (no credit, an outage longer than memory keeps) need not wait for the
+session to end: ``Spool.live_in`` finds the process's live runs and ``borrowed`` lets a retry
+replay their failed spans meanwhile, marking them done in the same run.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +38,7 @@ SEGMENT_BYTES = 10 * 1000 * BYTES_PER_MS  # 10 s a file: settled audio goes with
 SYNC_S = 1.0
 RETRY_WRITE_S = 30.0  # after a failed write (disk full), try again this much later
 NOTICE_EVERY_S = 60.0
+BORROW_WAIT_S = 15.0  # how long closing a live run waits for a retry of its failed audio
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -129,6 +135,8 @@ class Spool:
     cannot write; the spool never raises into the session: listening always goes on.
     """
 
+    _live: weakref.WeakSet[Spool] = weakref.WeakSet()  # this process's open live runs
+
     def __init__(
         self,
         directory: Path,
@@ -149,6 +157,10 @@ class Spool:
         self._offset = 0
         self._settled = 0
         self._failed: list[Failed] = []
+        self._done: list[Done] = []  # restated in each segment, like the failed spans
+        self._borrowers = 0
+        self._closing = False
+        self._returned = threading.Condition(self._mutex)
         self._closed: list[_Segment] = []
         self._current: _Segment | None = None
         self._fd: int | None = None
@@ -168,6 +180,36 @@ class Spool:
         if existing:
             self._index = int(existing[-1].stem.split("-")[1])
         self._total = _spool_size(directory)
+        if not self._resumed:
+            Spool._live.add(self)
+
+    @classmethod
+    def live_in(cls, directory: Path) -> list[Spool]:
+        """The live runs this process has open in ``directory`` (their lock keeps every other
+        retry out, so only this process can retry their failed audio while they live)."""
+        return [spool for spool in list(cls._live) if spool.directory == directory]
+
+    @contextlib.contextmanager
+    def borrowed(self) -> Iterator[bool]:
+        """For a retry of this live run's failed audio: True if the run is still open. Closing
+        waits (up to ``BORROW_WAIT_S``) until the retry has marked what it logged as done."""
+        with self._mutex:
+            lent = not self._closing
+            self._borrowers += lent
+        if not lent:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._mutex:
+                self._borrowers -= 1
+                self._returned.notify_all()
+
+    @property
+    def closing(self) -> bool:
+        """The session ended: a retry borrowing this run should stop feeding its audio."""
+        return self._closing
 
     @property
     def offset(self) -> int:
@@ -216,8 +258,11 @@ class Spool:
     def done(self, start: int, end: int) -> None:
         """A retry logged the transcript of ``[start, end)``: never send it again."""
         with self._mutex:
-            self._write(Done(start, end))
+            record = Done(start, end)
+            self._done.append(record)
+            self._write(record)
             self.sync()
+            self._delete_settled()
 
     def sync(self) -> None:
         """Make what was written durable."""
@@ -238,13 +283,18 @@ class Spool:
         all its audio is settled but the failed spans (the rest was silence).
         """
         with self._mutex:
+            self._closing = True
+            Spool._live.discard(self)
+            deadline = time.monotonic() + BORROW_WAIT_S
+            while self._borrowers and time.monotonic() < deadline:
+                self._returned.wait(deadline - time.monotonic())
             if finished:
                 self.settle(self._offset, [])
             if note:
                 self._write(Ended(note))
             self.sync()
             self._close_fd()
-            pending = self._failed or self._settled < self._offset
+            pending = self._still_failed(0, self._offset) or self._settled < self._offset
             if not pending and not self._resumed:
                 shutil.rmtree(self.run, ignore_errors=True)
             self._lock.release()
@@ -287,7 +337,8 @@ class Spool:
         self._current = _Segment(path, self._offset, self._offset, 0)
         # Each segment restates what is settled and failed, so older ones can go.
         head = MAGIC + encode(Settled(self._settled))
-        head += b"".join(encode(span) for span in self._failed)
+        restated: list[Record] = [*self._failed, *self._done]
+        head += b"".join(encode(record) for record in restated)
         _write_all(fd, head)
         self._current.size = len(head)
         self._total += len(head)
@@ -309,12 +360,22 @@ class Spool:
     def _delete_settled(self) -> None:
         keep = []
         for segment in self._closed:
-            failed = any(f.start < segment.end and segment.start < f.end for f in self._failed)
-            if segment.end <= self._settled and not failed:
+            if segment.end <= self._settled and not self._still_failed(segment.start, segment.end):
                 self._remove(segment.path, segment.size)
             else:
                 keep.append(segment)
         self._closed = keep
+
+    def _still_failed(self, start: int, end: int) -> bool:
+        """Whether failed audio in ``[start, end)`` is not yet done by a retry."""
+        for span in self._failed:
+            lo, hi = max(start, span.start), min(end, span.end)
+            for done in sorted(self._done, key=lambda d: d.start):
+                if done.start <= lo < done.end:
+                    lo = done.end
+            if lo < hi:
+                return True
+        return False
 
     def _remove(self, path: Path, size: int) -> None:
         with contextlib.suppress(FileNotFoundError):
