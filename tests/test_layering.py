@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tray_stt.pushtotalk.talk",
             "tray_stt.pushtotalk.hotkey",
             "tray_stt.pushtotalk.delivery",
+            "tray_stt.pushtotalk.replacements",
         ),
     ),
     (

@@ -54,6 +54,7 @@ class PushToTalk:
             join_dictations=config.join_dictations,
             window_rules=dict(config.window_delivery),
             keep_on_clipboard=config.clipboard,
+            replacements=config.replacements,
         )
         # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
         mic = microphone or Microphone(
