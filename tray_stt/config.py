@@ -84,6 +84,9 @@ class Config:
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
+    # On: music in the headphones would be heard by the microphone and typed; only players that
+    # were playing are paused, and exactly those resumed when the turn's recording ends.
+    pause_media: bool = True
     # [endpoints."host"] tables: a key of that endpoint's own, insecure ws:// (docs/protocol.md,
     # "Which key goes where").
     endpoints: tuple[EndpointAccess, ...] = field(default=(), repr=False)
@@ -285,6 +288,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "replacements": lambda v: parse_replacements(_inline_table(v)),
     "replacements_in_log": _bool,
     "sound_cues": _bool,
+    "pause_media": _bool,
     "endpoints": _endpoints,
     "spool_max_mb": _number(int, 0, 1_000_000),
     "usage_file": _path,
@@ -432,6 +436,7 @@ CONFIG_TEMPLATE = """\
 # replacements = { "new line" = "\\n", smiley = "🙂", "tray stt" = "tray-stt" }   # dictation
 # replacements_in_log = false   # the log keeps what was said
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
+# pause_media = true         # pause playing media players (MPRIS) while push-to-talk records
 #
 # A server other than OpenAI gets no key unless it has its own here (after the keys above):
 # [endpoints."gpu-box.lan:8000"]
