@@ -22,20 +22,6 @@ RECORDING, TRANSCRIBING, IDLE = (
 
 
 @pytest.fixture
-def players(private_session_bus: str, tmp_path: Path) -> Iterator[dict[str, FakeMprisPlayer]]:
-    """ "music" is playing, "podcast" was paused by the user."""
-    started: dict[str, FakeMprisPlayer] = {}
-    try:
-        for name, status in (("music", "Playing"), ("podcast", "Paused")):
-            log = tmp_path / f"{name}.jsonl"
-            started[name] = FakeMprisPlayer(private_session_bus, log, name, status)
-        yield started
-    finally:
-        for player in started.values():
-            player.stop()
-
-
-@pytest.fixture
 def media() -> Iterator[MediaPause]:
     pause = MediaPause()
     try:
@@ -51,9 +37,9 @@ def turn(media: MediaPause, *states: DictationState) -> None:
 
 
 def test_only_the_playing_player_is_paused_then_resumed(
-    players: dict[str, FakeMprisPlayer], media: MediaPause
+    mpris_players: dict[str, FakeMprisPlayer], media: MediaPause
 ) -> None:
-    music, podcast = players["music"], players["podcast"]
+    music, podcast = mpris_players["music"], mpris_players["podcast"]
     turn(media, RECORDING)
     assert music.methods() == ["Pause"] and music.status() == "Paused"
     turn(media, TRANSCRIBING, IDLE)
@@ -65,9 +51,9 @@ def test_only_the_playing_player_is_paused_then_resumed(
 
 
 def test_a_player_the_user_resumed_during_the_turn_is_left_alone(
-    players: dict[str, FakeMprisPlayer], media: MediaPause
+    mpris_players: dict[str, FakeMprisPlayer], media: MediaPause
 ) -> None:
-    music = players["music"]
+    music = mpris_players["music"]
     turn(media, RECORDING)
     music.press("Playing")  # the user wants it now, dictation or not
     turn(media, TRANSCRIBING)
@@ -76,10 +62,10 @@ def test_a_player_the_user_resumed_during_the_turn_is_left_alone(
 
 
 def test_resumed_and_paused_again_by_the_user_stays_paused(
-    players: dict[str, FakeMprisPlayer], media: MediaPause
+    mpris_players: dict[str, FakeMprisPlayer], media: MediaPause
 ) -> None:
     """Its status at the end is "Paused" as we left it, but that pause is the user's now."""
-    music = players["music"]
+    music = mpris_players["music"]
     turn(media, RECORDING)
     music.press("Playing")
     music.press("Paused")
@@ -89,9 +75,9 @@ def test_resumed_and_paused_again_by_the_user_stays_paused(
 
 
 def test_a_player_the_user_started_or_stopped_during_the_turn_is_not_touched(
-    players: dict[str, FakeMprisPlayer], media: MediaPause
+    mpris_players: dict[str, FakeMprisPlayer], media: MediaPause
 ) -> None:
-    music, podcast = players["music"], players["podcast"]
+    music, podcast = mpris_players["music"], mpris_players["podcast"]
     turn(media, RECORDING)
     podcast.press("Playing")
     music.press("Stopped")
@@ -116,11 +102,11 @@ def test_a_frozen_player_does_not_stop_the_others(
         music.stop()
 
 
-def test_closing_mid_turn_resumes_what_it_paused(players: dict[str, FakeMprisPlayer]) -> None:
+def test_closing_mid_turn_resumes_what_it_paused(mpris_players: dict[str, FakeMprisPlayer]) -> None:
     media = MediaPause()
     turn(media, RECORDING)
     media.close()
-    assert players["music"].methods() == ["Pause", "Play"]
+    assert mpris_players["music"].methods() == ["Pause", "Play"]
 
 
 @pytest.mark.parametrize("address", [None, "unix:path=/nonexistent/bus", "nonsense"])
