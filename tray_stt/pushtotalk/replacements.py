@@ -2,7 +2,8 @@
 
 A pure function of a transcript and the user's table (standard library only). Dictation applies
 it before consecutive turns are joined (``pushtotalk.joining``), so a turn that ends in a newline
-is followed by the next one with no space and a capital. The rules (README "Replacements"):
+is followed by the next one with no space and a capital. The rules (README, "Push-to-talk
+dictation"):
 
 - a phrase matches whole words, in any case, with spaces or a hyphen between its words; in
   scripts written without spaces (Chinese, Japanese) a phrase matches inside a run of text;
