@@ -177,6 +177,7 @@ def test_config_replacements_from_a_table_or_the_environment(tmp_path: Path) -> 
         Replacement("스마일", "😊"),
     )
     assert not config.replacements_in_log  # the log keeps what was said
+    assert config.pause_media and not load(path, {"TRAY_STT_PAUSE_MEDIA": "no"}).pause_media
     env = {"TRAY_STT_REPLACEMENTS": '{ "café noir" = "☕" }', "TRAY_STT_REPLACEMENTS_IN_LOG": "1"}
     from_env = load(path, env)
     assert from_env.replacements == (Replacement("café noir", "☕"),)

@@ -251,3 +251,25 @@ def test_dictate_pauses_the_playing_player_only_while_recording(
             entry.close()
     assert music.status() == "Playing"
     assert podcast.methods() == [] and podcast.status() == "Paused"
+
+
+def test_dictate_leaves_the_players_alone_with_pause_media_off(
+    desktop: dict[str, str],
+    tmp_path: Path,
+    pulse: PulseMicrophone,
+    speech: Path,
+    mpris_players: dict[str, FakeMprisPlayer],
+    private_session_bus: str,
+) -> None:
+    with RealtimeServer(transcripts=[ENGLISH]) as server:
+        entry = TkEntry(tmp_path, desktop)
+        bus = {"DBUS_SESSION_BUS_ADDRESS": private_session_bus, "TRAY_STT_PAUSE_MEDIA": "false"}
+        desktop = {**desktop, **bus}
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "f9")
+        try:
+            hold_and_speak(desktop, "F9", pulse, speech)
+            assert wait_until(lambda: entry.text == ENGLISH), (entry.text, dictate.stderr)
+        finally:
+            dictate.close()
+            entry.close()
+    assert mpris_players["music"].methods() == [] and mpris_players["podcast"].methods() == []
