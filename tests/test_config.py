@@ -9,6 +9,7 @@ import pytest
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.errors import ConfigError
 from tray_stt.pushtotalk.delivery import DeliveryMode, WindowRule
+from tray_stt.pushtotalk.replacements import Replacement
 from tray_stt.realtime.models import Dialect, TurnMode
 
 
@@ -162,6 +163,46 @@ def test_config_window_delivery_bad_rule_says_what_is_allowed(tmp_path: Path) ->
         ConfigError, match='xterm = "teleport": use paste, type, clipboard, primary'
     ):
         load(path)
+
+
+def test_config_replacements_from_a_table_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'log = true\n\n[replacements]\n"new line" = "\\n"\nsmiley = "🙂"\n"스마일" = "😊"\n'
+    )
+    config = load(path)
+    assert config.replacements == (
+        Replacement("new line", "\n"),
+        Replacement("smiley", "🙂"),
+        Replacement("스마일", "😊"),
+    )
+    assert not config.replacements_in_log  # the log keeps what was said
+    assert config.pause_media and not load(path, {"TRAY_STT_PAUSE_MEDIA": "no"}).pause_media
+    env = {"TRAY_STT_REPLACEMENTS": '{ "café noir" = "☕" }', "TRAY_STT_REPLACEMENTS_IN_LOG": "1"}
+    from_env = load(path, env)
+    assert from_env.replacements == (Replacement("café noir", "☕"),)
+    assert from_env.replacements_in_log
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("replacements = 3", "replacements must be a table like"),
+        ("replacements = { smiley = 1 }", 'replacements entry "smiley" must map to text'),
+        ('replacements = { "" = "x" }', "replacements has an empty phrase"),
+    ],
+)
+def test_config_bad_replacements_are_one_sentence_naming_the_key(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {expected}") and message.count("\n") == 0
+    with pytest.raises(ConfigError, match="TRAY_STT_REPLACEMENTS must be a table"):
+        load(tmp_path / "none.toml", {"TRAY_STT_REPLACEMENTS": "{ not toml"})
 
 
 def test_config_endpoint_table_gives_that_host_its_own_key_and_ws(tmp_path: Path) -> None:

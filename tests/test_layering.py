@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tray_stt.pushtotalk.talk",
             "tray_stt.pushtotalk.hotkey",
             "tray_stt.pushtotalk.delivery",
+            "tray_stt.pushtotalk.replacements",
         ),
     ),
     (
@@ -76,7 +77,11 @@ OWNERS: dict[str, set[str]] = {
     "keyring": {"tray_stt.credentials"},
     "Xlib": {"tray_stt.desktop.xwindows", "tray_stt.tray.xorg"},
     "gi": {"tray_stt.tray.backend"},
-    "jeepney": {"tray_stt.desktop.notify", "tray_stt.desktop.portal_hotkey"},
+    "jeepney": {
+        "tray_stt.desktop.notify",
+        "tray_stt.desktop.portal_hotkey",
+        "tray_stt.desktop.media",
+    },
     "numpy": {
         "tray_stt.audio.capture",
         "tray_stt.audio.convert",

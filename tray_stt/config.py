@@ -33,6 +33,7 @@ from tray_stt.pushtotalk.delivery import (
     parse_window_rule,
 )
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF, HotkeyMode, parse_chord
+from tray_stt.pushtotalk.replacements import Replacement, parse_replacements
 from tray_stt.realtime.endpoint import OPENAI_URL, Endpoint, EndpointAccess
 from tray_stt.realtime.models import (
     DELAYS,
@@ -76,9 +77,16 @@ class Config:
     join_dictations: bool = True  # a space and the right first letter between consecutive turns
     # WM_CLASS -> how text reaches such windows, over ``delivery`` (stock xterm: typed).
     window_delivery: tuple[tuple[str, WindowRule], ...] = DEFAULT_WINDOW_RULES
+    # Spoken phrase -> typed text, applied to dictation before joining (pushtotalk.replacements);
+    # off in the log unless asked: the log keeps what was said.
+    replacements: tuple[Replacement, ...] = ()
+    replacements_in_log: bool = False
     # On: with hold-to-talk the eyes are on the text, not the tray; the start cue says the key
     # was caught and the microphone is live, the stop/cancel cue whether the turn will be typed.
     sound_cues: bool = True
+    # On: music in the headphones would be heard by the microphone and typed; only players that
+    # were playing are paused, and exactly those resumed when the turn's recording ends.
+    pause_media: bool = True
     # [endpoints."host"] tables: a key of that endpoint's own, insecure ws:// (docs/protocol.md,
     # "Which key goes where").
     endpoints: tuple[EndpointAccess, ...] = field(default=(), repr=False)
@@ -149,6 +157,16 @@ def _window_rules(value: object) -> tuple[tuple[str, WindowRule], ...]:
                 f'{name} = "{rule}": use {modes}, optionally with a key, like "paste+Return"'
             ) from None
     return tuple(rules.items())
+
+
+def _inline_table(value: object) -> object:
+    """A table from the environment arrives as TOML inline-table text: ``{ smiley = "🙂" }``."""
+    if isinstance(value, str):
+        try:
+            return tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            return None
+    return value
 
 
 def _bool(value: object) -> bool:
@@ -267,7 +285,10 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "terminal_classes": _strings,
     "join_dictations": _bool,
     "window_delivery": lambda v: _window_rules(v),
+    "replacements": lambda v: parse_replacements(_inline_table(v)),
+    "replacements_in_log": _bool,
     "sound_cues": _bool,
+    "pause_media": _bool,
     "endpoints": _endpoints,
     "spool_max_mb": _number(int, 0, 1_000_000),
     "usage_file": _path,
@@ -412,7 +433,10 @@ CONFIG_TEMPLATE = """\
 # delivery = "paste"         # paste | type | clipboard
 # join_dictations = true     # consecutive turns into one field: "Hello there. How are you."
 # window_delivery = { xterm = "type", slack = "paste+Return" }   # per WM_CLASS
+# replacements = { "new line" = "\\n", smiley = "🙂", "tray stt" = "tray-stt" }   # dictation
+# replacements_in_log = false   # the log keeps what was said
 # sound_cues = true          # short sounds when push-to-talk starts, stops or is cancelled
+# pause_media = true         # pause playing media players (MPRIS) while push-to-talk records
 #
 # A server other than OpenAI gets no key unless it has its own here (after the keys above):
 # [endpoints."gpu-box.lan:8000"]

@@ -12,13 +12,14 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tray_stt.errors import LogWriteError
+from tray_stt.pushtotalk.replacements import Replacement, Replacer
 
 if TYPE_CHECKING:
     from tray_stt.config import Config
@@ -41,8 +42,11 @@ def log_file(directory: Path, day: date) -> Path:
 
 
 def daily_log(config: Config) -> DailyLog | None:
-    """The daily log the configuration asks for: in ``log_dir``, or None when ``log`` is off."""
-    return DailyLog(config.log_dir) if config.log else None
+    """The daily log the configuration asks for: in ``log_dir``, or None when ``log`` is off;
+    with the replacements applied when ``replacements_in_log`` is on."""
+    if not config.log:
+        return None
+    return DailyLog(config.log_dir, config.replacements if config.replacements_in_log else ())
 
 
 def flatten(text: str) -> str:
@@ -57,9 +61,11 @@ class DailyLog:
     and a partial last line left by a crash is removed before the next line is appended.
     """
 
-    def __init__(self, directory: Path) -> None:
-        """Log into `directory`, created (mode 0700) at the first append."""
+    def __init__(self, directory: Path, replacements: Collection[Replacement] = ()) -> None:
+        """Log into `directory`, created (mode 0700) at the first append; each text with
+        ``replacements`` applied (a newline among them becomes a space: one line each)."""
         self.directory = Path(directory)
+        self._replacer = Replacer(replacements)
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._day: date | None = None
@@ -84,7 +90,7 @@ class DailyLog:
 
     def append(self, text: str, when: datetime) -> Path | None:
         """Write one line in the file of `when`'s local date; None (nothing written) if empty."""
-        line = flatten(text)
+        line = flatten(self._replacer.apply(text))
         if not line:
             return None
         # An aware time is converted to local time; a naive one is taken as local already.

@@ -24,6 +24,7 @@ from tests.support.dictation_desktop import (
     set_clipboard,
     wait_until,
 )
+from tests.support.fake_mpris_player import FakeMprisPlayer
 from tests.support.realtime_server import RealtimeServer
 from tests.support.xvfb import xvfb_server
 
@@ -194,3 +195,81 @@ def test_dictate_escape_cancels_the_turn(
     assert types.count("input_audio_buffer.commit") == 1
     first_commit = types.index("input_audio_buffer.commit")
     assert types[:first_commit].count("input_audio_buffer.clear") >= 2  # cancel, then press
+
+
+REPLACEMENTS = r'{ "new line" = "\n", "café noir" = "☕", "스마일" = "☺" }'
+
+
+def test_dictate_replaces_spoken_phrases_before_joining_the_turns(
+    desktop: dict[str, str], tmp_path: Path, pulse: PulseMicrophone, speech: Path
+) -> None:
+    """ "new line" ends the line (no space after it, a capital next), Korean and accented
+    phrases become symbols; the log keeps what was said."""
+    said = ["Hello there. New line.", "un café noir, s'il vous plaît.", "좋아요 스마일."]
+    with RealtimeServer(transcripts=said) as server:
+        entry = TkEntry(tmp_path, desktop)
+        desktop = {**desktop, "TRAY_STT_REPLACEMENTS": REPLACEMENTS}
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "f9")
+        expected = ["Hello there.\n", "Un ☕, s'il vous plaît.", " 좋아요 ☺"]
+        try:
+            for turn in range(3):
+                hold_and_speak(desktop, "F9", pulse, speech)
+                typed = "".join(expected[: turn + 1])
+                assert wait_until(lambda t=typed: entry.text == t), (entry.text, dictate.stderr)
+        finally:
+            dictate.close()
+            entry.close()
+    log = next(dictate.log_dir.glob("*.txt")).read_text(encoding="utf-8")
+    assert [line.split("  ", 1)[1] for line in log.splitlines()] == said
+
+
+def test_dictate_pauses_the_playing_player_only_while_recording(
+    desktop: dict[str, str],
+    tmp_path: Path,
+    pulse: PulseMicrophone,
+    speech: Path,
+    mpris_players: dict[str, FakeMprisPlayer],
+    private_session_bus: str,
+) -> None:
+    """The music stops while the key is held and plays again after; the podcast the user
+    had paused gets no call at all."""
+    music, podcast = mpris_players["music"], mpris_players["podcast"]
+    with RealtimeServer(transcripts=[ENGLISH]) as server:
+        entry = TkEntry(tmp_path, desktop)
+        desktop = {**desktop, "DBUS_SESSION_BUS_ADDRESS": private_session_bus}
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "f9")
+        try:
+            xdotool(desktop, "keydown", "F9")
+            assert wait_until(lambda: music.methods() == ["Pause"]), dictate.stderr
+            pulse.speak(speech)
+            assert music.status() == "Paused"
+            xdotool(desktop, "keyup", "F9")
+            assert wait_until(lambda: entry.text == ENGLISH), (entry.text, dictate.stderr)
+            assert wait_until(lambda: music.methods() == ["Pause", "Play"]), music.methods()
+        finally:
+            dictate.close()
+            entry.close()
+    assert music.status() == "Playing"
+    assert podcast.methods() == [] and podcast.status() == "Paused"
+
+
+def test_dictate_leaves_the_players_alone_with_pause_media_off(
+    desktop: dict[str, str],
+    tmp_path: Path,
+    pulse: PulseMicrophone,
+    speech: Path,
+    mpris_players: dict[str, FakeMprisPlayer],
+    private_session_bus: str,
+) -> None:
+    with RealtimeServer(transcripts=[ENGLISH]) as server:
+        entry = TkEntry(tmp_path, desktop)
+        bus = {"DBUS_SESSION_BUS_ADDRESS": private_session_bus, "TRAY_STT_PAUSE_MEDIA": "false"}
+        desktop = {**desktop, **bus}
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "f9")
+        try:
+            hold_and_speak(desktop, "F9", pulse, speech)
+            assert wait_until(lambda: entry.text == ENGLISH), (entry.text, dictate.stderr)
+        finally:
+            dictate.close()
+            entry.close()
+    assert mpris_players["music"].methods() == [] and mpris_players["podcast"].methods() == []

@@ -37,6 +37,8 @@ from tray_stt.pushtotalk.joining import join
         ("你好。", "再见。", "再见。"),
         ("Hello there.", "   How are you.", " How are you."),
         ("Hello there.", "", ""),
+        ("Great, 🙂", "See you.", " See you."),  # an emoji may end a sentence: case kept
+        ("Great, 🙂", "and you", " and you"),
     ],
 )
 def test_join_separator_and_first_letter(previous: str, text: str, joined: str) -> None:

@@ -1,4 +1,5 @@
-"""D-Bus fixtures of the desktop tier: a private session bus and a fake notification daemon on it.
+"""D-Bus fixtures of the desktop tier: a private session bus, a fake notification daemon and fake
+media players on it.
 
 tests/conftest.py registers them (``pytest_plugins``), so any test can request them by name.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fake_mpris_player import FakeMprisPlayer
 from tests.support.fake_notification_daemon import FakeNotificationDaemon
 
 _START_TIMEOUT_S = 10.0
@@ -67,6 +69,21 @@ def notification_daemon(
         daemon.stop()
 
 
+@pytest.fixture
+def mpris_players(private_session_bus: str, tmp_path: Path) -> Iterator[dict[str, FakeMprisPlayer]]:
+    """Two fake MPRIS players on the private bus: "music" is playing, "podcast" was paused by
+    the user; each records the Pause and Play calls it gets."""
+    started: dict[str, FakeMprisPlayer] = {}
+    try:
+        for name, status in (("music", "Playing"), ("podcast", "Paused")):
+            log = tmp_path / f"mpris-{name}.jsonl"
+            started[name] = FakeMprisPlayer(private_session_bus, log, name, status)
+        yield started
+    finally:
+        for player in started.values():
+            player.stop()
+
+
 def _start_bus(config: Path) -> tuple[subprocess.Popen[str], str]:
     command = ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address"]
     # Its stderr goes to a file: it complains harmlessly (fd limits) and we want quiet tests.
@@ -96,4 +113,4 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.stdout.close()
 
 
-__all__ = ["notification_daemon", "private_session_bus"]
+__all__ = ["mpris_players", "notification_daemon", "private_session_bus"]

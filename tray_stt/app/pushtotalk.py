@@ -12,6 +12,7 @@ from tray_stt.config import Config
 from tray_stt.desktop.hotkey_process import HotkeyProcess, use_hotkey_process
 from tray_stt.desktop.inject import Deliverer
 from tray_stt.desktop.keyboard import KeyboardHotkey
+from tray_stt.desktop.media import MediaPause
 from tray_stt.desktop.xwindows import KeyGrab
 from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.cues import SoundCues
@@ -47,6 +48,9 @@ class PushToTalk:
         # Cues follow the dictation's state, so the hotkey, toggle and commands all sound alike.
         self.cues = cues or SoundCues(config.sound_cues)
         self.log = daily_log(config)
+        self.media = MediaPause() if config.pause_media else None
+        if self.media is not None:
+            on_state = _both(self.media.on_state, on_state)
         self.deliverer = Deliverer(
             config.delivery,
             terminal_classes=config.terminal_classes,
@@ -54,6 +58,7 @@ class PushToTalk:
             join_dictations=config.join_dictations,
             window_rules=dict(config.window_delivery),
             keep_on_clipboard=config.clipboard,
+            replacements=config.replacements,
         )
         # 20 ms chunks: the tail ends closer to where it should, for the same CPU.
         mic = microphone or Microphone(
@@ -91,6 +96,8 @@ class PushToTalk:
             self.hotkey.stop()
         self.dictation.close()
         self.cues.close()
+        if self.media is not None:
+            self.media.close()  # resumes what a turn still running had paused
         if self.log is not None:
             self.log.close()
 

@@ -30,6 +30,7 @@ from tray_stt.pushtotalk.delivery import (
     xdotool_keys,
 )
 from tray_stt.pushtotalk.joining import join
+from tray_stt.pushtotalk.replacements import Replacement, Replacer
 
 Runner = Callable[[list[str]], None]
 JOIN_WINDOW_S = 120.0  # a turn later than this starts afresh, even in the same window
@@ -60,12 +61,15 @@ class Deliverer:
         window_rules: Mapping[str, WindowRule] | None = None,
         keep_on_clipboard: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        replacements: Collection[Replacement] = (),
     ) -> None:
         """``settle_s``: how long the target gets to read the clipboard before it is restored
         (Tk reads it at once; Chromium and Electron read it asynchronously).
         ``join_dictations``: a turn delivered into the window of the previous one, soon after
         it, is joined to it like typing (pushtotalk.joining). ``keep_on_clipboard`` (the
-        "Copy transcripts to clipboard" setting): a pasted text stays on the clipboard."""
+        "Copy transcripts to clipboard" setting): a pasted text stays on the clipboard.
+        ``replacements``: spoken phrases typed as other text (pushtotalk.replacements), before
+        joining, so a turn ending in a newline is followed by the next without a space."""
         env = os.environ if env is None else env
         self.desktop = detect_desktop(env)
         self._tools = {t for t in ("xdotool", "wtype", "ydotool") if shutil.which(t)}
@@ -82,6 +86,7 @@ class Deliverer:
         self._keep = keep_on_clipboard
         self._x11 = x11
         self._join = join_dictations
+        self._replacer = Replacer(replacements)
         self._clock = clock
         self._last: tuple[int | None, str, float] | None = None  # window id, text, when
         if self._x11 is None and self.desktop is Desktop.X11:
@@ -103,6 +108,9 @@ class Deliverer:
         """Put ``text`` into ``target`` (or the focused window); blank text is not delivered."""
         if not text.strip():
             return
+        text = self._replacer.apply(text)
+        if not text:
+            return  # only fillers the table drops
         text = self._joined(text, target)
         try:
             self._deliver(text, target)

@@ -48,6 +48,8 @@ def _cased(previous: str, text: str) -> str:
         return text[0].upper() + text[1:]
     if previous.rstrip()[-1:] in KEEP_CASE_AFTER:
         return text  # "Name: Alice", "Note — Tomorrow": either case may follow
+    if unicodedata.category(previous.rstrip()[-1:] or " ") == "So":
+        return text  # "Great 🙂" may end a sentence or go on: the server's case stands
     if _is_plain_capitalised(word):
         return text[0].lower() + text[1:]
     return text
