@@ -74,9 +74,13 @@ OWNERS: dict[str, set[str]] = {
     "pynput": {"tray_stt.desktop.keyboard"},
     "pyperclip": {"tray_stt.desktop.clipboard"},
     "keyring": {"tray_stt.credentials"},
-    "Xlib": {"tray_stt.desktop.xwindows", "tray_stt.tray.xorg"},
+    "Xlib": {"tray_stt.desktop.xwindows", "tray_stt.desktop.probes", "tray_stt.tray.xorg"},
     "gi": {"tray_stt.tray.backend"},
-    "jeepney": {"tray_stt.desktop.notify", "tray_stt.desktop.portal_hotkey"},
+    "jeepney": {
+        "tray_stt.desktop.notify",
+        "tray_stt.desktop.portal_hotkey",
+        "tray_stt.desktop.probes",
+    },
     "numpy": {
         "tray_stt.audio.capture",
         "tray_stt.audio.convert",
@@ -96,6 +100,8 @@ FORBIDDEN_AT_IMPORT: dict[str, set[str]] = {
     "tray_stt.tray.view": {"numpy", "websocket", "sounddevice", "pynput"},
     "tray_stt.realtime.session": {"numpy", "soxr", "sounddevice"},
     "tray_stt.__main__": {"sounddevice", "pystray", "pynput", "websocket", "Xlib"},
+    # doctor asks each library only inside its check: a missing one is a row, not a crash.
+    "tray_stt.app.doctor": {"sounddevice", "websocket", "jeepney", "Xlib", "gi", "keyring"},
 }
 
 

@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_usage_command(commands)
     _add_history_command(commands)
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="check what tray-stt needs here, and say what to install or change",
+        description="One table of checks (microphone, API key, tools, tray, D-Bus services). "
+        "Exits 0 when everything the configuration needs is there, otherwise with the exit "
+        "code of the first required check that failed (3 key, 4 credit, 5 network, 2 other).",
+    )
+    doctor.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    doctor.set_defaults(handler=run_doctor)
+
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=run_devices)
 
@@ -168,6 +178,16 @@ def _add_history_command(commands: Any) -> None:
         "--search", nargs="+", metavar="WORD", help="only transcripts holding every word"
     )
     history.set_defaults(handler=run_history)
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    """``tray-stt doctor``: the checks, as a table."""
+    from tray_stt.app.doctor import checks_for, exit_code, format_table, run_checks
+
+    config = _load(args, {})
+    results = run_checks(checks_for(config, os.environ))
+    print(format_table(results))
+    return exit_code(results)
 
 
 def run_history(args: argparse.Namespace) -> int:
