@@ -60,6 +60,7 @@ def doctor(
     without: tuple[str, ...] = (),
     config: str = "",
     key: str = "test-key",
+    device: str | None = None,
 ) -> tuple[int, dict[str, tuple[str, str]], str]:
     """Run ``tray-stt doctor``; (exit code, {check: (status, detail and fix)}, stdout)."""
     env = private_env(
@@ -70,8 +71,8 @@ def doctor(
         OPENAI_API_KEY=key,
         PATH=str(tool_dir(tmp_path, without)),
     )
-    device = write_file_microphone(Path(env["HOME"]), np.zeros(24000, dtype=np.int16))
-    env["TRAY_STT_DEVICE"] = device
+    microphone = write_file_microphone(Path(env["HOME"]), np.zeros(24000, dtype=np.int16))
+    env["TRAY_STT_DEVICE"] = device or microphone
     config_file = tmp_path / "config.toml"
     config_file.write_text(config)
     done = cli(env, "doctor", "--config", str(config_file), timeout=60)
@@ -206,6 +207,22 @@ def test_doctor_finds_a_status_notifier_watcher(
     code, rows, out = doctor(tmp_path, own_xvfb, private_session_bus, server.url)
     assert code == 0, out
     assert rows["tray host"] == ("ok", "a StatusNotifier watcher (AppIndicator icons)")
+
+
+@pytest.mark.desktop
+def test_doctor_configured_microphone_missing(
+    tmp_path: Path, own_xvfb: str, private_session_bus: str, server: RealtimeServer
+) -> None:
+    need_tools()
+    code, rows, out = doctor(
+        tmp_path, own_xvfb, private_session_bus, server.url, device="USB headset that is gone"
+    )
+    assert code == 2, out
+    status, detail = rows["microphone"]
+    assert status == "FAIL" and "No input device is named 'USB headset that is gone'" in detail
+    assert detail.endswith(
+        "→ set device to one of `tray-stt devices` (or remove it for the default)"
+    )
 
 
 @pytest.mark.desktop

@@ -309,6 +309,47 @@ def test_real_menu_recent_submenu_copies_a_transcript(
     assert "Traceback" not in tray.stderr, tray.stderr
 
 
+TOOLTIP_SCRIPT = """
+import pystray
+from gi.repository import GLib
+from PIL import Image
+from tray_stt.tray.gtk import gtk_icon_class
+
+icon = gtk_icon_class(pystray.Icon)("t", icon=Image.new("RGBA", (16, 16)), title="")
+
+
+def setup(icon):
+    icon.visible = True
+    icon.title = "tray-stt: listening · Hello there."
+
+    def read():
+        print(icon._status_icon.get_tooltip_text(), flush=True)
+        icon.stop()
+
+    GLib.timeout_add(300, read)
+
+
+icon.run(setup=setup)
+"""
+
+
+@pytest.mark.desktop
+def test_gtk_status_icon_shows_the_title_as_its_tooltip(
+    own_xvfb: str, private_session_bus: str
+) -> None:
+    """pystray's Gtk.StatusIcon set only a title, which no XEmbed tray shows (issue 14,
+    problem 4): tray.gtk sets the tooltip too, on GTK's main loop."""
+    if not system_gtk() or not GTK_PYTHON.exists():
+        pytest.skip("no PyGObject for /usr/bin/python3, or no .venv-gtk (bash .ci/setup test)")
+    env = {**os.environ, "DISPLAY": own_xvfb, "PYSTRAY_BACKEND": "gtk", "NO_AT_BRIDGE": "1"}
+    env["DBUS_SESSION_BUS_ADDRESS"] = private_session_bus  # pystray's GTK notifier needs one
+    done = subprocess.run(
+        [str(GTK_PYTHON), "-c", TOOLTIP_SCRIPT], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "tray-stt: listening · Hello there.", done.stderr
+
+
 # -- the backend choice with PyGObject (fast: a fake gi module) -----------------------------------
 
 
