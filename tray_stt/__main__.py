@@ -173,6 +173,7 @@ def _add_history_command(commands: Any) -> None:
         "more than one is shown). Exits 1 when nothing is found.",
     )
     history.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    history.add_argument("--log-dir", metavar="DIR", help="directory of the daily logs")
     history.add_argument("--date", metavar="YYYY-MM-DD", help="the day (or today, yesterday)")
     history.add_argument(
         "--search", nargs="+", metavar="WORD", help="only transcripts holding every word"
@@ -199,7 +200,7 @@ def run_history(args: argparse.Namespace) -> int:
     today = date.today()
     day = parse_day(args.date, today) if args.date is not None else None
     words = [word for phrase in args.search or [] for word in phrase.split()]
-    config = _load(args, {})
+    config = _load(args, {"log_dir": args.log_dir})
     found = history(config.log_dir, day, words, today)
     if found.empty:
         print(f"{APP_NAME}: {found.empty}", file=sys.stderr)

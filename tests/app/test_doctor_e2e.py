@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.fake_portal import FakePortal
 from tests.support.realtime_server import RealtimeServer
 from tests.support.tray_process import cli, private_env, write_file_microphone
 
@@ -61,6 +62,7 @@ def doctor(
     config: str = "",
     key: str = "test-key",
     device: str | None = None,
+    wayland: bool = False,
 ) -> tuple[int, dict[str, tuple[str, str]], str]:
     """Run ``tray-stt doctor``; (exit code, {check: (status, detail and fix)}, stdout)."""
     env = private_env(
@@ -71,6 +73,9 @@ def doctor(
         OPENAI_API_KEY=key,
         PATH=str(tool_dir(tmp_path, without)),
     )
+    if wayland:  # a Wayland session without XWayland: the portal's hotkey, wtype, wl-copy
+        del env["DISPLAY"]
+        env["WAYLAND_DISPLAY"] = "wayland-0"
     microphone = write_file_microphone(Path(env["HOME"]), np.zeros(24000, dtype=np.int16))
     env["TRAY_STT_DEVICE"] = device or microphone
     config_file = tmp_path / "config.toml"
@@ -223,6 +228,28 @@ def test_doctor_configured_microphone_missing(
     assert detail.endswith(
         "→ set device to one of `tray-stt devices` (or remove it for the default)"
     )
+
+
+@pytest.mark.desktop
+@pytest.mark.parametrize("shortcuts", [True, False], ids=["portal", "portal-without-shortcuts"])
+def test_doctor_on_wayland_needs_the_portal_wtype_and_wl_copy(
+    shortcuts: bool, tmp_path: Path, private_session_bus: str, server: RealtimeServer
+) -> None:
+    need_tools()
+    portal = FakePortal(private_session_bus, tmp_path / "portal.jsonl", no_shortcuts=not shortcuts)
+    try:
+        code, rows, out = doctor(tmp_path, "", private_session_bus, server.url, wayland=True)
+    finally:
+        portal.stop()
+    assert code == 2, out  # no wtype or ydotool, no wl-copy here
+    assert rows["key sender"][0] == "FAIL" and "sudo apt install wtype" in rows["key sender"][1]
+    assert rows["clipboard tool"][0] == "FAIL" and "wl-clipboard" in rows["clipboard tool"][1]
+    status, detail = rows["shortcuts portal"]
+    if shortcuts:
+        assert (status, detail) == ("ok", "GlobalShortcuts version 1"), out
+    else:
+        assert status == "FAIL" and "no GlobalShortcuts portal" in detail
+        assert 'hotkey = "off"' in detail
 
 
 @pytest.mark.desktop

@@ -126,3 +126,7 @@ def test_history_command_output_and_exit_codes(
     assert err == f"tray-stt: No transcripts were logged on 2020-01-01 (the logs are in {logs}).\n"
     code, out, err = run([], logs.parent / "nothing", monkeypatch, capsys)
     assert code == 1 and "No transcripts are logged in" in err
+    code, out, _ = run(
+        ["--log-dir", str(logs), "--date", "2026-11-30"], logs.parent, monkeypatch, capsys
+    )
+    assert code == 0 and out.splitlines()[0] == "08:00:01  Guten Morgen, STRASSE eins."
