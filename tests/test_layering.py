@@ -75,12 +75,13 @@ OWNERS: dict[str, set[str]] = {
     "pynput": {"tray_stt.desktop.keyboard"},
     "pyperclip": {"tray_stt.desktop.clipboard"},
     "keyring": {"tray_stt.credentials"},
-    "Xlib": {"tray_stt.desktop.xwindows", "tray_stt.tray.xorg"},
+    "Xlib": {"tray_stt.desktop.xwindows", "tray_stt.desktop.probes", "tray_stt.tray.xorg"},
     "gi": {"tray_stt.tray.backend"},
     "jeepney": {
         "tray_stt.desktop.notify",
         "tray_stt.desktop.portal_hotkey",
         "tray_stt.desktop.media",
+        "tray_stt.desktop.probes",
     },
     "numpy": {
         "tray_stt.audio.capture",
@@ -101,6 +102,8 @@ FORBIDDEN_AT_IMPORT: dict[str, set[str]] = {
     "tray_stt.tray.view": {"numpy", "websocket", "sounddevice", "pynput"},
     "tray_stt.realtime.session": {"numpy", "soxr", "sounddevice"},
     "tray_stt.__main__": {"sounddevice", "pystray", "pynput", "websocket", "Xlib"},
+    # doctor asks each library only inside its check: a missing one is a row, not a crash.
+    "tray_stt.app.doctor": {"sounddevice", "websocket", "jeepney", "Xlib", "gi", "keyring"},
 }
 
 

@@ -85,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_options(retry)
     retry.set_defaults(handler=run_retry)
     _add_usage_command(commands)
+    _add_history_command(commands)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check what tray-stt needs here, and say what to install or change",
+        description="One table of checks (microphone, API key, tools, tray, D-Bus services). "
+        "Exits 0 when everything the configuration needs is there, otherwise with the exit "
+        "code of the first required check that failed (3 key, 4 credit, 5 network, 2 other).",
+    )
+    doctor.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    doctor.set_defaults(handler=run_doctor)
 
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=run_devices)
@@ -151,6 +162,52 @@ def _add_usage_command(commands: Any) -> None:
     usage.add_argument("--by", choices=["day", "model"], default="day", help="rows per")
     usage.add_argument("--json", action="store_true", help="print JSON rows")
     usage.set_defaults(handler=run_usage)
+
+
+def _add_history_command(commands: Any) -> None:
+    history = commands.add_parser(
+        "history",
+        help="the transcripts of the daily logs, by day or searched",
+        description="Print logged transcripts as `HH:MM:SS  text`: today's by default, one "
+        "day's with --date, every day's matching --search (a date line before each day when "
+        "more than one is shown). Exits 1 when nothing is found.",
+    )
+    history.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    history.add_argument("--log-dir", metavar="DIR", help="directory of the daily logs")
+    history.add_argument("--date", metavar="YYYY-MM-DD", help="the day (or today, yesterday)")
+    history.add_argument(
+        "--search", nargs="+", metavar="WORD", help="only transcripts holding every word"
+    )
+    history.set_defaults(handler=run_history)
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    """``tray-stt doctor``: the checks, as a table."""
+    from tray_stt.app.doctor import checks_for, exit_code, format_table, run_checks
+
+    config = _load(args, {})
+    results = run_checks(checks_for(config, os.environ))
+    print(format_table(results))
+    return exit_code(results)
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """``tray-stt history``: the daily logs read back."""
+    from datetime import date
+
+    from tray_stt.app.history import history, parse_day
+
+    today = date.today()
+    day = parse_day(args.date, today) if args.date is not None else None
+    words = [word for phrase in args.search or [] for word in phrase.split()]
+    config = _load(args, {"log_dir": args.log_dir})
+    found = history(config.log_dir, day, words, today)
+    if found.empty:
+        print(f"{APP_NAME}: {found.empty}", file=sys.stderr)
+        return ExitCode.FAILURE
+    for line in found.lines:
+        print(line)
+    return ExitCode.OK
 
 
 def run_usage(args: argparse.Namespace) -> int:

@@ -75,6 +75,24 @@ class KeyStore:
             raise ConfigError(f"Cannot store the API key in {where}: {exc.strerror}.") from None
 
 
+def keyring_backend() -> str | None:
+    """The keyring backend that would store the key (its class name), or None when there is
+    none usable (no keyring package, or only the fail backend: the key then goes to a file).
+    Nothing is read or written."""
+    keyring = _keyring()
+    if keyring is None:
+        return None
+    try:
+        backend = keyring.get_keyring()
+        priority = float(getattr(backend, "priority", 1))
+    except Exception:  # a broken backend is no keyring either
+        return None
+    name = type(backend).__name__
+    if priority <= 0 or type(backend).__module__ == "keyring.backends.fail":
+        return None
+    return f"{type(backend).__module__}.{name}"
+
+
 def _keyring() -> Any:
     try:
         import keyring

@@ -12,8 +12,9 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable, Collection
-from datetime import date, datetime
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+# One line of a daily log, as DailyLog.append writes it: "HH:MM:SS  text".
+_LOG_LINE = re.compile(r"(\d\d):(\d\d):(\d\d)  (.*)")
+_LOG_NAME = re.compile(r"\d{4}-\d\d-\d\d\.txt")
 # Every character str.splitlines() breaks on, with the blanks around it: one line per transcript.
 _LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
 # O_CLOEXEC keeps the log out of child processes (xclip lingers as the clipboard owner);
@@ -39,6 +43,71 @@ _OPEN_FLAGS = (
 def log_file(directory: Path, day: date) -> Path:
     """The daily log file of one local date in ``directory``."""
     return directory / f"{day.isoformat()}.txt"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One transcript read back from a daily log: when it was spoken (local time) and its text."""
+
+    when: datetime
+    text: str
+
+
+def parse_log_line(line: str, day: date) -> LogLine | None:
+    """A line of ``day``'s log, or None for one that is not ``HH:MM:SS  text`` (edited by hand)."""
+    match = _LOG_LINE.fullmatch(line.rstrip("\r\n"))
+    if match is None:
+        return None
+    hour, minute, second = (int(part) for part in match.groups()[:3])
+    if hour > 23 or minute > 59 or second > 59 or not match[4].strip():
+        return None
+    return LogLine(datetime.combine(day, time(hour, minute, second)), match[4])
+
+
+def log_days(directory: Path) -> list[date]:
+    """The dates that have a log file in ``directory``, oldest first; [] if there is none."""
+    days = []
+    try:
+        names = [entry.name for entry in os.scandir(directory) if entry.is_file()]
+    except OSError:
+        return []
+    for name in names:
+        if _LOG_NAME.fullmatch(name):
+            try:
+                days.append(date.fromisoformat(name[:10]))
+            except ValueError:
+                continue  # 2026-13-45.txt: not one of ours
+    return sorted(days)
+
+
+def read_log(directory: Path, day: date) -> list[LogLine]:
+    """The transcripts of ``day``'s log in the order written; [] when there is no such file.
+
+    Lines that are not ours (edited by hand) are skipped; bytes that are not UTF-8 are replaced.
+    """
+    try:
+        data = log_file(directory, day).read_bytes()
+    except OSError:
+        return []
+    lines = (parse_log_line(line, day) for line in data.decode("utf-8", "replace").split("\n"))
+    return [line for line in lines if line is not None]
+
+
+def recent_lines(directory: Path, count: int) -> list[LogLine]:
+    """The last ``count`` transcripts of the daily logs, oldest first (across days)."""
+    found: list[LogLine] = []
+    for day in reversed(log_days(directory)):
+        found[:0] = read_log(directory, day)
+        if len(found) >= count:
+            break
+    return found[-count:] if count > 0 else []
+
+
+def matches(text: str, words: Iterable[str]) -> bool:
+    """Whether every word occurs in ``text``, ignoring case in any script (casefold: "STRASSE"
+    finds "Straße")."""
+    folded = text.casefold()
+    return all(word.casefold() in folded for word in words)
 
 
 def daily_log(config: Config) -> DailyLog | None:

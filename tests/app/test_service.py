@@ -69,7 +69,7 @@ def test_tray_app_reflects_control_commands(
     assert send_command("toggle", directory=directory) == {"ok": True}
     icon.wait(lambda: icon.title == "tray-stt: connecting")
     icon.on_loop(lambda: None)
-    assert labels(icon.menu)[0] == "Stop listening"
+    assert labels(icon.menu)[:3] == ["Connecting…", "----", "Stop listening"]
     assert icon_is(icon.icon, IconState.CONNECTING)
     workers[0].on_event(SessionReady(Dialect.GA, None))
     icon.wait(lambda: icon.title == "tray-stt: listening")

@@ -143,7 +143,12 @@ class Tray:
         tmp_path: Path,
         env: dict[str, str] | None = None,
         dictate: DictationFactory | None = None,
+        logged: dict[str, str] | None = None,
     ) -> None:
+        """``logged``: daily log files (name: text) there before the tray starts."""
+        (tmp_path / "logs").mkdir(exist_ok=True)
+        for name, text in (logged or {}).items():
+            (tmp_path / "logs" / name).write_text(text, encoding="utf-8")
         self.config_file = tmp_path / "config.toml"
         self.config_file.write_text(CONFIG_TEXT)
         self.env = {"OPENAI_API_KEY": "test-key", **(env or {})}
@@ -169,6 +174,7 @@ class Tray:
             ask_api_key=lambda: self.opened.append("key"),
             about=lambda: self.opened.append("about"),
             open_usage=lambda: self.opened.append("usage"),
+            copy_text=lambda text: self.opened.append(f"copy: {text}"),
         )
         self.icons: list[FakeIcon] = []
         self.view = TrayView(

@@ -34,6 +34,7 @@ from tests.support.fake_notification_daemon import FakeNotificationDaemon
 from tests.support.realtime_server import RealtimeServer
 from tests.support.tray_host import docked_icon, need, poll, popup_menus, screenshot
 from tests.support.tray_process import TrayProcess, cli, private_env, write_file_microphone
+from tests.support.xvfb import kill_selection_owners
 from tray_stt.tray.backend import choose_linux_backend
 
 GTK_PYTHON = REPO / ".venv-gtk" / "bin" / "python"
@@ -116,17 +117,25 @@ def menu_shot(display_name: str, menu: tuple[int, int, int, int], path: Path) ->
     return whole.crop((x, y, x + width, y + height))
 
 
-def same_first_row(one: Any, other: Any) -> bool:
-    """Whether two menus' first items look the same. The menus may differ in width by a few
-    pixels (the Usage item's text grows once something is metered): compare what both show."""
-    a, b = first_row(one), first_row(other)
-    height, width = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
-    return bool((a[:height, : width - 8] == b[:height, : width - 8]).all())
+def same_rows(one: Any, other: Any, top: int, bottom: int) -> bool:
+    """Whether two menus look the same between ``top`` and ``bottom`` (menu coordinates). The
+    menus may differ in width by a few pixels (the status row and the Usage item's text grow):
+    compare what both show."""
+    a = np.asarray(one.convert("RGB"))[top:bottom]
+    b = np.asarray(other.convert("RGB"))[top:bottom]
+    width = min(a.shape[1], b.shape[1])
+    return bool((a[:, : width - 8] == b[:, : width - 8]).all())
 
 
-def first_row(menu_image: Any) -> Any:
-    """The pixels of the menu's first item ("Start listening" or "Stop listening")."""
-    return np.asarray(menu_image.convert("RGB"))[: menu_image.height // 9]
+def status_band(toggle_row: int) -> tuple[int, int]:
+    """The status rows: from the top of the menu to just above the separator over the
+    Start/Stop listening item (whose middle is ``toggle_row``)."""
+    return 2, toggle_row - 14
+
+
+def toggle_band(toggle_row: int) -> tuple[int, int]:
+    """The Start/Stop listening item's text."""
+    return toggle_row - 8, toggle_row + 8
 
 
 @pytest.mark.desktop
@@ -174,10 +183,12 @@ def test_real_menu_starts_listening_and_quits(
             menu = open_menu(tray_host, icon_class)
             idle_menu = menu_shot(tray_host, menu, tmp_path / f"{name}-menu.png")
             height = menu[3]
-            # 11 items and 2 separators: far taller than a bare window or an empty menu.
-            assert menu[2] > 150 and height > 11 * 18, menu
-            row = choose(tray_host, "Down", menu, shots)  # the first item: Start listening
-            assert row < height // 9, (row, height)
+            # 15 items and 3 separators: far taller than a bare window or an empty menu.
+            assert menu[2] > 150 and height > 15 * 18, menu
+            # The first item, the status row ("Idle"), is disabled: the first key selects the
+            # second, Start listening, below it and the separator.
+            toggle = choose(tray_host, "Down", menu, shots)
+            assert height // 16 < toggle < 3 * height // 16, (toggle, height)
             answer = tray.wait_status(lambda s: s["today"] == len(TRANSCRIPTS))
             assert answer["listening"] is True
             assert server.delivered == TRANSCRIPTS and server.violations == []
@@ -186,7 +197,9 @@ def test_real_menu_starts_listening_and_quits(
 
             menu = open_menu(tray_host, icon_class)
             listening_menu = menu_shot(tray_host, menu, tmp_path / f"{name}-menu-listening.png")
-            assert not same_first_row(listening_menu, idle_menu)  # Stop listening
+            # The status row says it listens and what it heard; the toggle says Stop listening.
+            assert not same_rows(listening_menu, idle_menu, *status_band(toggle))
+            assert not same_rows(listening_menu, idle_menu, *toggle_band(toggle))
             xdotool(tray_host, "key", "Escape")
             poll(lambda: popup_menus(tray_host) == [], "Escape left the menu open")
 
@@ -196,7 +209,10 @@ def test_real_menu_starts_listening_and_quits(
             tray.wait_status(lambda s: s["state"] == "idle" and not s["listening"])
             menu = open_menu(tray_host, icon_class)
             stopped_menu = menu_shot(tray_host, menu, tmp_path / f"{name}-menu-stopped.png")
-            assert same_first_row(stopped_menu, idle_menu)  # Start listening
+            assert same_rows(stopped_menu, idle_menu, *toggle_band(toggle))  # Start listening
+            # "Idle: Chosen from the menu.": neither the first idle status nor the listening one.
+            assert not same_rows(stopped_menu, idle_menu, *status_band(toggle))
+            assert not same_rows(stopped_menu, listening_menu, *status_band(toggle))
             row = choose(tray_host, "Up", menu, shots)  # from nothing selected: the last, Quit
             assert row > height - height // 9, (row, height)
             assert tray.wait() == 0
@@ -212,6 +228,126 @@ def test_real_menu_starts_listening_and_quits(
             "chosen": "Ready: open the tray icon's menu and choose Start listening.",
         }
         assert ready["body"] == expected[name.removesuffix("-no-notification-daemon")]
+
+
+# The newest is the one copied; Xvfb here may lack a Korean font (the older row then shows boxes).
+RECENT_LOG = "09:15:02  회의는 세 시에 시작합니다.\n09:41:30  Café crème à 10 h, ça marche.\n"
+
+
+def select(display_name: str, key: str, menu: tuple[int, int, int, int], shots: Path) -> int:
+    """Press ``key`` in the open menu and wait until a different row shows as selected."""
+    before = screenshot(display_name, shots.with_name(shots.name + f"-before-{key}.png"))
+    xdotool(display_name, "key", key)
+    after = shots.with_name(shots.name + f"-{key}.png")
+    return int(
+        poll(
+            lambda: highlighted_row(screenshot(display_name, after), menu, before),
+            f"{key} selected no menu item",
+        )
+    )
+
+
+def clipboard(display_name: str) -> str:
+    done = subprocess.run(
+        ["xclip", "-selection", "clipboard", "-o"],
+        env={**os.environ, "DISPLAY": display_name},
+        capture_output=True,
+        timeout=5,
+    )
+    return done.stdout.decode("utf-8", "replace")
+
+
+@pytest.mark.desktop
+def test_real_menu_recent_submenu_copies_a_transcript(
+    tray_host: str, tmp_path: Path, private_session_bus: str
+) -> None:
+    """The Recent submenu (issue 14, item 6) of the real GTK menu: opened with the keyboard,
+    screenshotted beside the menu, and its newest transcript copied to the clipboard."""
+    need("xdotool", "xdotool")
+    need("xclip", "xclip")
+    if not system_gtk() or not GTK_PYTHON.exists():
+        pytest.skip("no PyGObject for /usr/bin/python3, or no .venv-gtk (bash .ci/setup test)")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "2026-11-30.txt").write_text(RECENT_LOG, encoding="utf-8")
+    env = private_env(
+        tmp_path,
+        DISPLAY=tray_host,
+        DBUS_SESSION_BUS_ADDRESS=private_session_bus,
+        NO_AT_BRIDGE="1",
+        PYSTRAY_BACKEND="gtk",
+        TRAY_STT_LOG_DIR=str(logs),
+    )
+    shots = tmp_path / "recent"
+    tray = TrayProcess(env, argv=[str(GTK_PYTHON), "-m", "tray_stt"])
+    try:
+        tray.wait_serving()
+        menu = open_menu(tray_host, ICON_CLASSES["gtk"])
+        toggle = select(tray_host, "Down", menu, shots)  # Start listening
+        recent = select(tray_host, "Down", menu, shots)  # Recent, the row below
+        assert recent > toggle, (toggle, recent)
+        xdotool(tray_host, "key", "Right")  # opens the submenu, its first item selected
+        menus = poll(lambda: m if len(m := popup_menus(tray_host)) == 2 else None, "no submenu")
+        left = min(x for x, _, _, _ in menus)
+        top = min(y for _, y, _, _ in menus)
+        right = max(x + w for x, _, w, _ in menus)
+        bottom = max(y + h for _, y, _, h in menus)
+        whole = screenshot(tray_host, tmp_path / "recent-screen.png")
+        save_artifact(whole.crop((left, top, right, bottom)), tmp_path / "recent-submenu.png")
+        submenu = next(m for m in menus if m != menu)
+        assert submenu[0] != menu[0] and submenu[1] > menu[1], (menu, submenu)  # beside Recent
+        # Two transcripts, newest first: two rows, not the "No transcripts yet" one.
+        assert 2 * 18 < submenu[3] < 4 * 30, submenu
+        xdotool(tray_host, "key", "Return")
+        poll(lambda: popup_menus(tray_host) == [], "the menu stayed open")
+        poll(lambda: clipboard(tray_host) == "Café crème à 10 h, ça marche.", clipboard(tray_host))
+        assert cli(env, "quit").returncode == 0
+        assert tray.wait() == 0
+    finally:
+        tray.stop()
+        kill_selection_owners(tray_host)
+    assert "Traceback" not in tray.stderr, tray.stderr
+
+
+TOOLTIP_SCRIPT = """
+import pystray
+from gi.repository import GLib
+from PIL import Image
+from tray_stt.tray.gtk import gtk_icon_class
+
+icon = gtk_icon_class(pystray.Icon)("t", icon=Image.new("RGBA", (16, 16)), title="")
+
+
+def setup(icon):
+    icon.visible = True
+    icon.title = "tray-stt: listening · Hello there."
+
+    def read():
+        print(icon._status_icon.get_tooltip_text(), flush=True)
+        icon.stop()
+
+    GLib.timeout_add(300, read)
+
+
+icon.run(setup=setup)
+"""
+
+
+@pytest.mark.desktop
+def test_gtk_status_icon_shows_the_title_as_its_tooltip(
+    own_xvfb: str, private_session_bus: str
+) -> None:
+    """pystray's Gtk.StatusIcon set only a title, which no XEmbed tray shows (issue 14,
+    problem 4): tray.gtk sets the tooltip too, on GTK's main loop."""
+    if not system_gtk() or not GTK_PYTHON.exists():
+        pytest.skip("no PyGObject for /usr/bin/python3, or no .venv-gtk (bash .ci/setup test)")
+    env = {**os.environ, "DISPLAY": own_xvfb, "PYSTRAY_BACKEND": "gtk", "NO_AT_BRIDGE": "1"}
+    env["DBUS_SESSION_BUS_ADDRESS"] = private_session_bus  # pystray's GTK notifier needs one
+    done = subprocess.run(
+        [str(GTK_PYTHON), "-c", TOOLTIP_SCRIPT], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "tray-stt: listening · Hello there.", done.stderr
 
 
 # -- the backend choice with PyGObject (fast: a fake gi module) -----------------------------------

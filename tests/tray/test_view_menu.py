@@ -14,7 +14,10 @@ from tray_stt.tray.icons import IconState
 from tray_stt.tray.view import LANGUAGES, TrayActions, TrayView
 
 TOP_LEVEL = [
+    "Idle",  # the status line: disabled, first, current (issue 14, item 7)
+    "----",
     "Start listening",
+    "Recent",
     "Copy transcripts to clipboard",
     "Language",
     "Model",
@@ -36,6 +39,9 @@ def test_tray_menu_items_in_order(tray: Tray) -> None:
     assert labels(menu) == TOP_LEVEL
     defaults = [item.text for item in menu.items if item.default]
     assert defaults == ["Start listening"]
+    assert menu.items[0].enabled is False  # the status line says, it does nothing
+    assert labels(find(menu, "Recent").submenu) == ["No transcripts yet"]
+    assert find(menu, "Recent", "No transcripts yet").enabled is False
     assert labels(find(menu, "Language").submenu) == [label for _, label in LANGUAGES]
     shown = labels(find(menu, "Model").submenu)
     models = [label.split(" (")[0] for label in shown]
@@ -59,11 +65,11 @@ def test_tray_left_click_toggles_listening(tray: Tray) -> None:
     assert snapshot.state is AppState.CONNECTING
     assert icon_is(tray.icon.icon, IconState.CONNECTING)
     assert tray.icon.title == "tray-stt: connecting"
-    assert labels(tray.icon.menu)[0] == "Stop listening"
+    assert labels(tray.icon.menu)[:3] == ["Connecting…", "----", "Stop listening"]
     tray.icon.click()
     tray.wait(lambda s: not s.listening and s.state is AppState.IDLE)
     assert icon_is(tray.icon.icon, IconState.IDLE)
-    assert labels(tray.icon.menu)[0] == "Start listening"
+    assert labels(tray.icon.menu)[:3] == ["Idle", "----", "Start listening"]
 
 
 def test_tray_clipboard_check_item_persists_and_keeps_comments(tray: Tray) -> None:
@@ -149,8 +155,11 @@ def test_tray_menu_offers_pending_recordings_only_when_there_are_some() -> None:
     actions = TrayActions(*(lambda: None for _ in range(5)))
     view = TrayView(posted.append, lambda: snapshot, actions)
     menu = view.build_menu()
-    assert labels(menu)[:3] == [
+    assert labels(menu)[:6] == [
+        "Idle",
+        "----",
         "Start listening",
+        "Recent",
         "Copy transcripts to clipboard",
         "Transcribe 2 pending recordings",
     ]

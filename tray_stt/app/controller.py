@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from tray_stt import APP_NAME
@@ -47,6 +47,7 @@ from tray_stt.app.ports import (
 )
 from tray_stt.app.retry import RetryReport, done_sentence
 from tray_stt.app.state import (
+    RECENT_COUNT,
     AppState,
     ChangeSettings,
     Command,
@@ -78,7 +79,7 @@ from tray_stt.realtime.events import (
     TranscriptFailed,
 )
 from tray_stt.realtime.models import Dialect, check_settings
-from tray_stt.transcripts import daily_log, log_file, log_first
+from tray_stt.transcripts import LogLine, daily_log, flatten, log_file, log_first, recent_lines
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class Controller:
             config=config,
             autostart=autostart.enabled() if autostart else False,
             today_count=_count_today(config),
+            recent=_recent(config),
             usage_today=usage.today_text() if usage is not None else "",
         )
         self._lock = threading.Lock()
@@ -394,10 +396,11 @@ class Controller:
             self._close_dictation(wait=False)  # the next press opens one with the new settings
         if (config.log, config.log_dir) != (old.log, old.log_dir):
             self._switch_log(config)
-        count = self.snapshot.today_count
+        count, recent = self.snapshot.today_count, self.snapshot.recent
         if config.log_dir != old.log_dir:
             count = _count_today(config)  # what the new folder holds of today
-        self._update(config=config, today_count=count)
+            recent = _recent(config)
+        self._update(config=config, today_count=count, recent=recent)
         if config.transcription.model != old.transcription.model:
             self._warn_about_model(config)
         if self.snapshot.listening:
@@ -594,7 +597,10 @@ class Controller:
             if failing:
                 self._retry_pending(asked=False)  # e.g. credit is back: the kept audio can go
             count = self.snapshot.today_count + 1
-            self._update(last_transcript=event.text, partial="", today_count=count)
+            # As the log has it (one line, local time), so the Recent menu matches `history`.
+            line = LogLine(_local(event.started_at), flatten(event.text))
+            recent = (*self.snapshot.recent, line)[-RECENT_COUNT:]
+            self._update(last_transcript=event.text, partial="", today_count=count, recent=recent)
         if self._usage is not None:  # metered before it was posted here
             self._update(usage_today=self._usage.today_text())
 
@@ -639,6 +645,16 @@ class Controller:
             self._snapshot = replace(self._snapshot, **changes)  # type: ignore[arg-type]
             snapshot = self._snapshot
         self._on_change(snapshot)
+
+
+def _recent(config: Config) -> tuple[LogLine, ...]:
+    """The last transcripts the logs hold, for the Recent menu at start."""
+    return tuple(recent_lines(config.log_dir, RECENT_COUNT))
+
+
+def _local(when: datetime) -> datetime:
+    """A time as the log writes it: local, naive."""
+    return when.astimezone().replace(tzinfo=None) if when.utcoffset() is not None else when
 
 
 def _count_today(config: Config) -> int:

@@ -266,6 +266,7 @@ class TrayApp:
             ask_api_key=self.ask_api_key,
             about=lambda: self.notifier.notify(APP_NAME, f"{APP_NAME} {__version__}"),
             open_usage=self.open_usage,
+            copy_text=self.clipboard.submit,  # a Recent transcript; trouble is a notification
         )
         self.view = TrayView(
             self.controller.post,

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from tray_stt.config import Config
 from tray_stt.pushtotalk.talk import DictationState, TalkAction
-from tray_stt.transcripts import log_file
+from tray_stt.transcripts import LogLine, log_file
+
+RECENT_COUNT = 10  # transcripts the tray's Recent submenu offers
 
 
 class AppState(Enum):
@@ -40,6 +42,7 @@ class Snapshot:
     dictation: DictationState = DictationState.IDLE  # push-to-talk, independent of listening
     pending: int = 0  # recordings in the audio spool with no transcript yet
     usage_today: str = ""  # today's spend and minutes, e.g. "$0.02 · 3 min today"; "" unmetered
+    recent: tuple[LogLine, ...] = ()  # the last transcripts (RECENT_COUNT), oldest first
 
     @property
     def log_path(self) -> Path:

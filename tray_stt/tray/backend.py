@@ -45,6 +45,17 @@ def choose_linux_backend(environ: dict[str, str] | os._Environ[str]) -> str | No
     return "xorg"
 
 
+def gi_typelibs() -> tuple[bool, bool, bool]:
+    """(PyGObject importable, GTK 3 typelib, an AppIndicator typelib): what the GTK backends
+    need, for ``tray-stt doctor``."""
+    try:
+        import gi  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
+    except ImportError:
+        return False, False, False
+    indicator = _has_typelib("AyatanaAppIndicator3", "0.1") or _has_typelib("AppIndicator3", "0.1")
+    return True, _has_typelib("Gtk", "3.0"), indicator
+
+
 def _has_typelib(namespace: str, version: str) -> bool:
     """Whether PyGObject is importable and has ``namespace`` at ``version``."""
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from tray_stt.app.state import (
 )
 from tray_stt.pushtotalk.talk import DictationState
 from tray_stt.realtime.models import DEFAULT_MODEL, MODELS
+from tray_stt.transcripts import LogLine
 from tray_stt.tray.backend import native_icon_class
 from tray_stt.tray.icons import IconState, load_icon
 
@@ -62,6 +64,22 @@ DICTATION_WORDS = {
     DictationState.TRANSCRIBING: "transcribing",
 }
 TITLE_LIMIT = 127  # Windows keeps the tooltip in a WCHAR[128]
+STATUS_WIDTH = 48  # characters per status row: keeps the menu narrow
+STATUS_ROWS = 3  # an error sentence longer than this many rows ends in "…"
+RECENT_WIDTH = 48  # characters of a transcript in the Recent submenu
+# What the menu's status line says of a state. Speech and silence read alike there: the menu
+# is rebuilt when its status changes, and appindicator rebuilds the whole GTK menu for that.
+MENU_STATE_WORDS = {
+    AppState.IDLE: "Idle",
+    AppState.CONNECTING: "Connecting…",
+    AppState.LISTENING: "Listening",
+    AppState.SPEECH: "Listening",
+    AppState.ERROR: "Error",
+}
+MENU_DICTATION_WORDS = {
+    DictationState.RECORDING: "Dictating…",
+    DictationState.TRANSCRIBING: "Transcribing…",
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class TrayActions:
     ask_api_key: Callable[[], None]
     about: Callable[[], None]
     open_usage: Callable[[], None] = lambda: None  # the month's usage chart
+    copy_text: Callable[[str], None] = lambda text: None  # a Recent transcript, chosen
 
 
 def title_for(snapshot: Snapshot) -> str:
@@ -91,6 +110,36 @@ def title_for(snapshot: Snapshot) -> str:
         text = snapshot.partial or snapshot.last_transcript
     title = f"{APP_NAME}: {state}" + (f" · {' '.join(text.split())}" if text else "")
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
+
+
+def status_lines(snapshot: Snapshot) -> tuple[str, ...]:
+    """The menu's first, disabled rows: the state, then the error sentence or the last
+    transcript (docs/architecture.md, "Tray (pystray)": not every tray shows a tooltip).
+
+    While a push-to-talk turn runs it says so and nothing of the previous transcript; its live
+    words stay in the tooltip, since the menu is not rebuilt for each partial transcript.
+    """
+    talking = MENU_DICTATION_WORDS.get(snapshot.dictation)
+    if talking:
+        return (talking,)
+    state = MENU_STATE_WORDS[snapshot.state]
+    text = snapshot.detail if snapshot.state is AppState.ERROR else snapshot.last_transcript
+    text = " ".join(text.split())
+    if not text:
+        return (state,)
+    rows = textwrap.wrap(f"{state}: {text}", STATUS_WIDTH, break_on_hyphens=False)
+    if len(rows) > STATUS_ROWS:
+        rows = rows[: STATUS_ROWS - 1] + [_shorten(" ".join(rows[STATUS_ROWS - 1 :]), STATUS_WIDTH)]
+    return tuple(rows)
+
+
+def recent_label(line: LogLine) -> str:
+    """A transcript as the Recent submenu shows it: its time and the start of its text."""
+    return f"{line.when:%H:%M}  {_shorten(line.text, RECENT_WIDTH)}"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def icon_state(snapshot: Snapshot) -> IconState:
@@ -131,11 +180,14 @@ class TrayView:
         item, menu = pystray.MenuItem, pystray.Menu
         now = self._snapshot
         return menu(
+            *self._status_items(),
+            menu.SEPARATOR,
             item(
                 lambda _: "Stop listening" if now().listening else "Start listening",
                 self._do(lambda: self._post(Toggle())),
                 default=True,
             ),
+            item("Recent", menu(self._recent_items)),
             item(
                 "Copy transcripts to clipboard",
                 self._do(lambda: self._change(clipboard=not now().config.clipboard)),
@@ -169,6 +221,38 @@ class TrayView:
             menu.SEPARATOR,
             item("Quit", self._do(self._quit)),
         )
+
+    def _status_items(self) -> list[Any]:
+        """The status rows: disabled items, as many shown as the status needs."""
+        import pystray
+
+        def row(index: int) -> Any:
+            def text(_: Any) -> str:
+                rows = status_lines(self._snapshot())
+                return rows[index] if index < len(rows) else ""
+
+            return pystray.MenuItem(
+                text,
+                None,
+                enabled=False,
+                visible=lambda _: index < len(status_lines(self._snapshot())),
+            )
+
+        return [row(index) for index in range(STATUS_ROWS)]
+
+    def _recent_items(self) -> list[Any]:
+        """The Recent submenu, newest first; choosing one copies its text to the clipboard."""
+        import pystray
+
+        recent = self._snapshot().recent
+        if not recent:
+            return [pystray.MenuItem("No transcripts yet", None, enabled=False)]
+        return [
+            pystray.MenuItem(
+                recent_label(line), self._do(partial(self._actions.copy_text, line.text))
+            )
+            for line in reversed(recent)
+        ]
 
     def _language_items(self) -> list[Any]:
         import pystray
@@ -237,7 +321,8 @@ class TrayView:
             title=title_for(snapshot),
             menu=self.build_menu(),
         )
-        self._shown = (icon_state(snapshot), title_for(snapshot))
+        # The title is set again once the loop runs: the GTK backends show it only when set.
+        self._shown = (icon_state(snapshot), "")
         self._menu_shown = menu_key(snapshot)
         try:
             self._icon.run(setup=self._setup)
@@ -315,6 +400,8 @@ def menu_key(snapshot: Snapshot) -> tuple[object, ...]:
     settings = snapshot.config.transcription
     api_key = bool(snapshot.config.api_key)
     return (
+        status_lines(snapshot),
+        snapshot.recent,
         snapshot.listening,
         snapshot.config.clipboard,
         settings.language,
