@@ -76,7 +76,11 @@ OWNERS: dict[str, set[str]] = {
     "keyring": {"tray_stt.credentials"},
     "Xlib": {"tray_stt.desktop.xwindows", "tray_stt.tray.xorg"},
     "gi": {"tray_stt.tray.backend", "tray_stt.tray.gtk"},
-    "jeepney": {"tray_stt.desktop.notify", "tray_stt.desktop.portal_hotkey"},
+    "jeepney": {
+        "tray_stt.desktop.caret",
+        "tray_stt.desktop.notify",
+        "tray_stt.desktop.portal_hotkey",
+    },
     "numpy": {
         "tray_stt.audio.capture",
         "tray_stt.audio.convert",
