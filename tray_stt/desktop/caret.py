@@ -29,7 +29,7 @@ _ACCESSIBLE = "org.a11y.atspi.Accessible"
 _COLLECTION = "org.a11y.atspi.Collection"
 _TEXT = "org.a11y.atspi.Text"
 # AtspiStateType bits, and the roles whose text must not be read.
-_EDITABLE, _FOCUSED = 7, 12
+_ACTIVE, _EDITABLE, _FOCUSED = 1, 7, 12
 _ROLE_PASSWORD_TEXT = 40
 # A MatchRule (states, attributes, roles, interfaces, each with a match type; invert): objects
 # that are focused and editable. MATCH_ALL (1) of an empty set matches everything.
@@ -91,7 +91,9 @@ class _Question:
         with open_dbus_connection(bus=session_address, auth_timeout=self._left()) as session:
             a11y_address = self._a11y_bus(session)
         with open_dbus_connection(bus=a11y_address, auth_timeout=self._left()) as a11y:
-            bus_name, path = self._focused_field(a11y)
+            bus_name, path, app = self._focused_field(a11y)
+            if not self._in_active_window(a11y, bus_name, path, app):
+                raise _Unknown("the focused field's window is not the active one")
             role = self._call(a11y, bus_name, path, _ACCESSIBLE, "GetRole")[0]
             if role == _ROLE_PASSWORD_TEXT:
                 return ""
@@ -118,31 +120,45 @@ class _Question:
             raise _Unknown("the accessibility bus has no address")
         return address
 
-    def _focused_field(self, a11y: Any) -> tuple[str, str]:
+    def _focused_field(self, a11y: Any) -> tuple[str, str, str]:
         """The one focused editable object among every application's, asked of all at once."""
         from jeepney import DBusAddress, MessageType, new_method_call
         from jeepney.wrappers import HeaderFields  # type: ignore[import-untyped, unused-ignore]
 
         apps = self._call(a11y, *_REGISTRY_ROOT, _ACCESSIBLE, "GetChildren")[0]
-        asked: set[int] = set()
+        asked: dict[int, str] = {}  # serial: the application's root object
         for bus_name, path in apps:
             app = DBusAddress(path, bus_name=bus_name, interface=_COLLECTION)
             rule = (_FOCUSED_EDITABLE_RULE, _SORT_CANONICAL, 1, True)
             serial = next(a11y.outgoing_serial)  # the connection's own numbering
             a11y.send(new_method_call(app, "GetMatches", "(aiia{ss}iaiiasib)uib", rule), serial)
-            asked.add(serial)
-        found: list[tuple[str, str]] = []
+            asked[serial] = str(path)
+        found: list[tuple[str, str, str]] = []
         while asked:
             reply = a11y.receive(timeout=self._left())
             serial = reply.header.fields.get(HeaderFields.reply_serial)
             if serial not in asked:
                 continue
-            asked.discard(serial)
+            app_root = asked.pop(serial)
             if reply.header.message_type is MessageType.method_return:
-                found.extend((str(name), str(path)) for name, path in reply.body[0])
+                found.extend((str(name), str(path), app_root) for name, path in reply.body[0])
         if len(found) != 1:  # none, or a toolkit that keeps focus in windows that lost it
             raise _Unknown(f"{len(found)} focused editable objects")
         return found[0]
+
+    def _in_active_window(self, a11y: Any, bus_name: str, path: str, app_root: str) -> bool:
+        """Whether the window holding ``path`` (its ancestor just below the application) is the
+        active one: a toolkit that leaves a field marked focused after its window lost the focus
+        must not answer for the window that has it."""
+        for _ in range(64):  # deeper than any real widget tree
+            parent = self._property(a11y, bus_name, path, _ACCESSIBLE, "Parent")
+            if not isinstance(parent, tuple) or len(parent) != 2 or parent[1] == path:
+                return False
+            if parent[1] == app_root:
+                states = self._call(a11y, bus_name, path, _ACCESSIBLE, "GetState")[0]
+                return bool(states and states[0] & (1 << _ACTIVE))
+            path = str(parent[1])
+        return False
 
     def _call(
         self,
