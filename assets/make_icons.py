@@ -151,14 +151,6 @@ def microphone(*, hollow: bool) -> tuple[Part, ...]:
     )
 
 
-def sound_waves() -> tuple[Part, ...]:
-    """One short arc either side of the capsule, as if it were ringing."""
-    return (
-        Arc((32, 26), radius=26, start=-35, end=35, width=4),
-        Arc((32, 26), radius=26, start=145, end=215, width=4),
-    )
-
-
 def dotted_ring() -> tuple[Part, ...]:
     """Eight dots on a circle around the whole glyph."""
     return tuple(
@@ -179,9 +171,11 @@ def state_layers(state: str) -> tuple[Layer, ...]:
     if state == "listening":
         return (Layer(microphone(hollow=False), GREEN),)
     if state == "speech":
+        # Lit up: the listening microphone in white on a filled green disc. At 22 px thin arcs
+        # beside the listening glyph were the only difference (issue 14); a disc is not missed.
         return (
-            Layer(microphone(hollow=False), GREEN, glyph_scale=0.8, shift=(0, 3)),
-            Layer(sound_waves(), GREEN),
+            Layer((Dot((32, 32), radius=31),), GREEN),
+            Layer(microphone(hollow=False), WHITE, glyph_scale=0.72),
         )
     if state == "error":
         return (

@@ -76,8 +76,9 @@ OWNERS: dict[str, set[str]] = {
     "pyperclip": {"tray_stt.desktop.clipboard"},
     "keyring": {"tray_stt.credentials"},
     "Xlib": {"tray_stt.desktop.xwindows", "tray_stt.desktop.probes", "tray_stt.tray.xorg"},
-    "gi": {"tray_stt.tray.backend"},
+    "gi": {"tray_stt.tray.backend", "tray_stt.tray.gtk"},
     "jeepney": {
+        "tray_stt.desktop.caret",
         "tray_stt.desktop.notify",
         "tray_stt.desktop.portal_hotkey",
         "tray_stt.desktop.media",

@@ -3,12 +3,16 @@ missing. Real programs: a stand-in zenity on PATH records how it was called."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from tray_stt.audio.portaudio import OUR_STREAM_NAMES, name_our_streams
 from tray_stt.desktop.dialogs import ask_secret, open_path
 from tray_stt.errors import ConfigError
 
@@ -53,3 +57,32 @@ def test_open_path_without_xdg_open_names_the_file_and_the_package(only: Path) -
     with pytest.raises(ConfigError) as caught:
         open_path(log)
     assert str(log) in str(caught.value) and "xdg-utils" in str(caught.value)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="xdg-open is the Linux opener")
+def test_open_path_the_opened_program_is_not_named_tray_stt_in_the_mixer(
+    only: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once PortAudio loaded, the process names its streams "tray-stt"
+    (tray_stt.audio.portaudio); the editor or file manager it opens must not inherit that."""
+    for key in OUR_STREAM_NAMES:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PULSE_PROP_media.role", "music")  # the user's own: passed on
+    name_our_streams(os.environ)
+    seen = tmp_path / "env"
+    # Python, not sh: dash drops variables whose names hold a dot before running anything.
+    opener = only / "xdg-open"
+    opener.write_text(
+        f"#!{sys.executable}\nimport json, os\n"
+        f"open('{seen}.part', 'w').write(json.dumps(dict(os.environ)))\n"
+        f"os.rename('{seen}.part', '{seen}')\n"
+    )
+    opener.chmod(0o755)
+    open_path(tmp_path)
+    for _ in range(500):
+        if seen.exists():
+            break
+        threading.Event().wait(0.01)
+    environment = json.loads(seen.read_text())
+    assert environment["PULSE_PROP_media.role"] == "music"
+    assert "tray-stt" not in environment.values(), environment

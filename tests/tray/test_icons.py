@@ -111,6 +111,27 @@ def test_icon_states_differ_pairwise_in_shape_not_only_colour(size: int) -> None
         assert differing >= minimum, f"{a.value} and {b.value} look alike at {size} px"
 
 
+def _squinted(state: IconState, size: int, panel: tuple[int, int, int]) -> list[float]:
+    """The icon on ``panel`` as a glance sees it: 4 x 4 blocks of average colour, where thin
+    lines blur away and only masses of shape and colour remain."""
+    with Image.open(icon_path(state, size)) as icon:
+        shown = Image.new("RGBA", icon.size, (*panel, 255))
+        shown.alpha_composite(icon)
+    blurred = shown.convert("RGB").resize((4, 4), Image.Resampling.BOX)
+    return [float(v) for v in blurred.tobytes()]
+
+
+@pytest.mark.parametrize("size", [16, 22, 24])
+def test_icon_states_differ_pairwise_at_a_glance(size: int) -> None:
+    """Listening and speech once differed only by two thin arcs, lost at a glance at 22 px
+    (mean difference 10 of 255 here, against 16 or more for every other pair)."""
+    for a, b in combinations(IconState, 2):
+        for panel in (LIGHT_PANEL, DARK_PANEL):
+            one, other = _squinted(a, size, panel), _squinted(b, size, panel)
+            difference = sum(abs(x - y) for x, y in zip(one, other, strict=True)) / len(one)
+            assert difference >= 14, f"{a.value} and {b.value} at {size} px: {difference:.1f}"
+
+
 @pytest.mark.parametrize("panel", [LIGHT_PANEL, DARK_PANEL], ids=["light", "dark"])
 @pytest.mark.parametrize("state", list(IconState))
 def test_icon_16px_glyph_contrasts_with_light_and_dark_panels(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tray_stt.audio.portaudio import without_our_stream_names
 from tray_stt.errors import ConfigError
 
 
@@ -24,7 +25,12 @@ def open_path(path: Path) -> None:
                 f"Cannot open {path}: xdg-open is not installed (on Debian or Ubuntu: "
                 "sudo apt install xdg-utils)."
             )
-        subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [opener, str(path)],
+            env=without_our_stream_names(os.environ),  # the opened app is not tray-stt
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except OSError as exc:
         raise ConfigError(f"Cannot open {path}: {exc.strerror or exc}.") from exc
 

@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Collection, Mapping
 
+from tray_stt.desktop.caret import text_before_caret
 from tray_stt.desktop.clipboard import clipboard_copy, clipboard_paste, primary_copy
 from tray_stt.desktop.xwindows import X11
 from tray_stt.pushtotalk.delivery import (
@@ -62,6 +63,7 @@ class Deliverer:
         keep_on_clipboard: bool = False,
         clock: Callable[[], float] = time.monotonic,
         replacements: Collection[Replacement] = (),
+        before_caret: Callable[[], str | None] | None = None,
     ) -> None:
         """``settle_s``: how long the target gets to read the clipboard before it is restored
         (Tk reads it at once; Chromium and Electron read it asynchronously).
@@ -69,7 +71,10 @@ class Deliverer:
         it, is joined to it like typing (pushtotalk.joining). ``keep_on_clipboard`` (the
         "Copy transcripts to clipboard" setting): a pasted text stays on the clipboard.
         ``replacements``: spoken phrases typed as other text (pushtotalk.replacements), before
-        joining, so a turn ending in a newline is followed by the next without a space."""
+        joining, so a turn ending in a newline is followed by the next without a space.
+        ``before_caret``: the text before the cursor of the focused field, or None when the
+        desktop cannot tell (default: asked over AT-SPI, desktop.caret); joining prefers it to
+        what was delivered last, since the user may have typed or moved the cursor since."""
         env = os.environ if env is None else env
         self.desktop = detect_desktop(env)
         self._tools = {t for t in ("xdotool", "wtype", "ydotool") if shutil.which(t)}
@@ -88,6 +93,7 @@ class Deliverer:
         self._join = join_dictations
         self._replacer = Replacer(replacements)
         self._clock = clock
+        self._before_caret = before_caret or (lambda: text_before_caret(env))
         self._last: tuple[int | None, str, float] | None = None  # window id, text, when
         if self._x11 is None and self.desktop is Desktop.X11:
             try:
@@ -131,9 +137,15 @@ class Deliverer:
         )
 
     def _joined(self, text: str, target: Window | None) -> str:
-        """``text`` joined to the previous turn if it went into the same window just now."""
-        if not self._join or self._last is None or self.plan.how is DeliveryMode.CLIPBOARD:
+        """``text`` joined to what precedes the cursor where the desktop tells it, otherwise to
+        the previous turn if it went into the same window just now."""
+        if not self._join or self.plan.how is DeliveryMode.CLIPBOARD:
             return text  # from the clipboard the user pastes where they like
+        before = self._before_caret()
+        if before is not None:  # the field itself says what precedes: typed by anyone
+            return join(before, text)
+        if self._last is None:
+            return text
         window, previous, at = self._last
         same = window == (target.id if target else None)
         return join(previous, text) if same and self._clock() - at < JOIN_WINDOW_S else text
