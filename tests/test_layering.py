@@ -86,6 +86,7 @@ OWNERS: dict[str, set[str]] = {
         "tray_stt.pushtotalk.cues",
     },
     "soxr": {"tray_stt.audio.convert", "tray_stt.audio.vad"},
+    "av": {"tray_stt.audio.media"},
 }
 
 # What importing one module alone must not load.
@@ -95,7 +96,7 @@ FORBIDDEN_AT_IMPORT: dict[str, set[str]] = {
     "tray_stt.app.state": {"numpy", "websocket", "sounddevice", "pystray", "pynput"},
     "tray_stt.tray.view": {"numpy", "websocket", "sounddevice", "pynput"},
     "tray_stt.realtime.session": {"numpy", "soxr", "sounddevice"},
-    "tray_stt.__main__": {"sounddevice", "pystray", "pynput", "websocket", "Xlib"},
+    "tray_stt.__main__": {"sounddevice", "pystray", "pynput", "websocket", "Xlib", "av"},
 }
 
 
