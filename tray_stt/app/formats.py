@@ -51,7 +51,7 @@ def render(fmt: str, cue: Cue, source: str) -> str:
 
 
 def usage_json(usage: Usage | None) -> dict[str, Any] | None:
-    """The item's usage as the server reported it (docs/protocol.md §7), or None."""
+    """The item's usage as the server reported it (docs/protocol.md, "Server events"), or None."""
     if usage is None:
         return None
     if usage.by_duration:

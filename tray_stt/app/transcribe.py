@@ -227,11 +227,12 @@ class Batch:
         if job.jobs > 1:
             self._batch = BatchProgress(len(files), sum(f.duration_s for f in files), stderr)
             self._lock = self._batch.lock
-        turn = config.transcription.effective_turn
-        # Server VAD reports speech from its prefix padding on (docs/protocol.md §7).
-        self._lead_s = (
-            config.transcription.prefix_padding_ms / 1000 if turn is TurnMode.SERVER else 0.0
-        )
+        settings = config.transcription
+        server_vad = settings.effective_turn is TurnMode.SERVER
+        # Server VAD's offsets include its prefix padding before the speech and the silence
+        # that ended it after (docs/protocol.md, "Turn detection"): a subtitle shows the speech.
+        self._lead_s = settings.prefix_padding_ms / 1000 if server_vad else 0.0
+        self._trail_s = settings.silence_duration_ms / 1000 if server_vad else 0.0
 
     # -- run_until_done's view: one long-running session ------------------------------------
 
@@ -339,6 +340,7 @@ class Batch:
             count += 1
             start = clock.offset_s(event.started_at) + source.start_s
             end = clock.offset_s(event.ended_at or event.started_at) + source.start_s
+            end = max(end - self._trail_s, start)
             start = min(start + self._lead_s, end)
             usage = None if event.meter is None else event.meter.usage
             out = opening + render(fmt, Cue(count, start, end, text, usage), name)

@@ -365,7 +365,7 @@ class Session:
         while not self._closing.is_set() and self._fatal is None:
             self._emit(StateChanged(state))
             state = SessionState.RECONNECTING
-            if self._gate is not None and self._closing.wait(self._gate.remaining()):
+            if self._gate is not None and self._wait_for_gate():
                 return
             try:
                 transport = self._connect(
@@ -389,6 +389,15 @@ class Session:
                 return
             if ending is _Ending.BACKOFF and not self._retry_after(failures, *self._loss):
                 return
+
+    def _wait_for_gate(self) -> bool:
+        """Wait out the backoff a session beside this one was given; True if closed meanwhile."""
+        assert self._gate is not None
+        pause = self._gate.remaining()
+        if pause <= 0:
+            return False
+        self._emit(Notice(f"The server is rate-limiting: waiting {pause:.1f} s to connect."))
+        return self._closing.wait(pause)
 
     def _retry_after(self, failures: int, reason: str, outage: Outage) -> bool:
         options = self.options
