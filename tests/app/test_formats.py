@@ -75,3 +75,15 @@ def test_later_files_wait_for_the_earlier_ones() -> None:
     assert out.getvalue() == "a1\nb1\nb2\nb3\n"
     ordered.finish(1)
     assert out.getvalue() == "a1\nb1\nb2\nb3\nc1\n"
+
+
+def test_file_clock_knows_when_each_part_of_the_file_was_sent() -> None:
+    """Fast mode sends an hour in seconds: latency counts from the sending, not the timeline."""
+    epoch = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    walls = iter(epoch + timedelta(seconds=s) for s in range(100))
+    clock = FileClock(epoch, now=lambda: next(walls))
+    second = b"\0" * 1000 * BYTES_PER_MS
+    for _ in clock.count([second] * 10):  # ten seconds of audio, one sent per wall second
+        pass
+    assert clock.sent_at(epoch + timedelta(seconds=2.5)) == epoch + timedelta(seconds=2)
+    assert clock.sent_at(epoch + timedelta(seconds=1)) == epoch

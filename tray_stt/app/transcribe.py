@@ -9,12 +9,14 @@ them all (``BackoffGate``).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -26,11 +28,17 @@ from tray_stt.audio.convert import paced
 from tray_stt.audio.media import AudioFile
 from tray_stt.config import Config
 from tray_stt.errors import ConfigError
-from tray_stt.realtime.events import Event, TranscriptCompleted
+from tray_stt.realtime.events import Event, TranscriptCompleted, TranscriptFailed
 from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.recovery import BackoffGate
 from tray_stt.realtime.session import Session
+
+_SENT_STEP = 1000 * BYTES_PER_MS
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
 
 
 class FileClock:
@@ -40,15 +48,27 @@ class FileClock:
     minus ``epoch`` is where it lies in the file, however often the audio was resent.
     """
 
-    def __init__(self, epoch: datetime) -> None:
+    def __init__(self, epoch: datetime, now: Callable[[], datetime] = _now) -> None:
         self.epoch = epoch
         self.fed = 0  # bytes of 24 kHz PCM16 handed to the session so far
+        self._now = now
+        # (bytes fed, wall time then), about one a second of audio: when each part was sent
+        self._sent: list[tuple[int, datetime]] = []
 
     def count(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """Pass the chunks on, counting each before the session sees it."""
         for chunk in chunks:
             self.fed += len(chunk)
+            if not self._sent or self.fed - self._sent[-1][0] >= _SENT_STEP:
+                self._sent.append((self.fed, self._now()))
             yield chunk
+
+    def sent_at(self, when: datetime) -> datetime:
+        """The wall time by which the audio at capture time ``when`` had been sent: the
+        latency meter counts from there, not from the file's timeline (fast mode runs ahead)."""
+        target = int(self.offset_s(when) * 1000) * BYTES_PER_MS
+        index = bisect_left(self._sent, (target, datetime.min.replace(tzinfo=UTC)))
+        return self._sent[index][1] if index < len(self._sent) else self._now()
 
     def __call__(self, pcm: bytes) -> datetime:
         """The time of the first sample of ``pcm``, audio the session just took ending here."""
@@ -289,7 +309,7 @@ class Batch:
         session = Session(
             config.endpoint,
             config.transcription,
-            self._locked(output),
+            self._locked(output, clock),
             turns=local_turns(config),
             clock=clock,
             gate=self._gate,
@@ -311,8 +331,13 @@ class Batch:
         self._running[index] = running
         thread.start()
 
-    def _locked(self, output: TranscriptOutput) -> Callable[[Event], None]:
+    def _locked(self, output: TranscriptOutput, clock: FileClock) -> Callable[[Event], None]:
         def handle(event: Event) -> None:
+            if isinstance(event, TranscriptCompleted | TranscriptFailed) and event.meter:
+                sent = clock.sent_at(event.meter.ended_at)
+                event = dataclasses.replace(
+                    event, meter=dataclasses.replace(event.meter, ended_at=sent)
+                )
             with self._lock:
                 output(event)
 
@@ -331,7 +356,12 @@ class Batch:
         fmt = self._job.fmt
         name = source.path
         count = 0
-        target = None if self._paths is None else self._paths[index].open("w", encoding="utf-8")
+        target = None
+        if self._paths is not None:
+            try:
+                target = self._paths[index].open("w", encoding="utf-8")
+            except OSError as e:
+                raise ConfigError(f"Cannot write {self._paths[index]}: {e.strerror or e}.") from e
         self._targets[index] = target
         opening = header(fmt)
 
