@@ -113,6 +113,33 @@ def test_every_format_gives_the_words_and_where_they_lie(
     assert log_lines(tmp_path / "logs") == TEXTS  # the daily log keeps its format
 
 
+def test_local_turns_place_the_sentences_too(
+    media: dict[str, Path], placed: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    """The client's own detector: only speech is sent, yet each start is in file time."""
+    _, starts = placed
+    with RealtimeServer(transcripts=TEXTS) as server:
+        result = run_cli(
+            "transcribe",
+            str(media["flac"]),
+            "--turn",
+            "local",
+            "--url",
+            server.url,
+            "--no-log",
+            "--format",
+            "json",
+            tmp_path=tmp_path,
+        )
+        sent_s = len(server.connections[0].audio) / 48000
+    assert result.returncode == 0, result.stderr
+    records = json_lines(result.stdout)
+    assert [r["text"] for r in records] == TEXTS
+    assert sent_s < float(records[-1]["end"])  # type: ignore[arg-type]  # silence was not sent
+    for record, start in zip(records, starts, strict=True):
+        assert abs(float(record["start"]) - start) <= 0.3, (record, start)  # type: ignore[arg-type]
+
+
 def test_txt_stays_the_default_one_line_per_transcript(
     media: dict[str, Path], tmp_path: Path
 ) -> None:

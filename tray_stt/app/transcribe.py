@@ -33,6 +33,7 @@ from tray_stt.realtime.models import TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.recovery import BackoffGate
 from tray_stt.realtime.session import Session
+from tray_stt.realtime.turns import Speech, SpeechBegan, TurnDetector, TurnEvent
 
 _SENT_STEP = 1000 * BYTES_PER_MS
 
@@ -77,6 +78,35 @@ class FileClock:
     def offset_s(self, when: datetime) -> float:
         """Where a capture time lies in the file, in seconds."""
         return (when - self.epoch).total_seconds()
+
+
+class Onsets:
+    """A local turn detector's utterances, remembered by where their audio starts: each opens
+    with a lead-in (``SpeechBegan.preroll_ms``) before the speech, which a subtitle leaves out."""
+
+    def __init__(self, inner: TurnDetector, clock: FileClock) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._leads: dict[datetime, float] = {}
+
+    def process(self, pcm: bytes) -> list[TurnEvent]:
+        """The inner detector's events, noting each utterance's lead-in."""
+        return self._note(self._inner.process(pcm))
+
+    def flush(self) -> list[TurnEvent]:
+        """The inner detector's last events."""
+        return self._note(self._inner.flush())
+
+    def lead_s(self, started_at: datetime) -> float:
+        """The lead-in of the utterance whose audio starts at ``started_at`` (0 if unknown)."""
+        return self._leads.pop(started_at, 0.0)
+
+    def _note(self, events: list[TurnEvent]) -> list[TurnEvent]:
+        for began, speech in zip(events, events[1:], strict=False):
+            if isinstance(began, SpeechBegan) and isinstance(speech, Speech):
+                # The session dates this audio with the same clock, at the same moment.
+                self._leads[self._clock(speech.pcm)] = began.preroll_ms / 1000
+        return events
 
 
 class OrderedOutput:
@@ -306,11 +336,13 @@ class Batch:
         self.outputs.append(output)
         clock = FileClock(datetime.now().astimezone())
         config = self._config
+        detector = local_turns(config)
+        onsets = None if detector is None else Onsets(detector, clock)
         session = Session(
             config.endpoint,
             config.transcription,
             self._locked(output, clock),
-            turns=local_turns(config),
+            turns=onsets,
             clock=clock,
             gate=self._gate,
         )
@@ -320,7 +352,7 @@ class Batch:
         for warning in source.warnings:
             output.note(warning)
         output.stop_input = self._over_budget
-        output.write_text = self._writer(index, source, clock)
+        output.write_text = self._writer(index, source, clock, onsets)
         thread = threading.Thread(
             target=self._work,
             args=(index, session, output, clock),
@@ -351,7 +383,7 @@ class Batch:
             item.session.stop()
 
     def _writer(
-        self, index: int, source: AudioFile, clock: FileClock
+        self, index: int, source: AudioFile, clock: FileClock, onsets: Onsets | None
     ) -> Callable[[TranscriptCompleted, str], None]:
         fmt = self._job.fmt
         name = source.path
@@ -371,7 +403,8 @@ class Batch:
             start = clock.offset_s(event.started_at) + source.start_s
             end = clock.offset_s(event.ended_at or event.started_at) + source.start_s
             end = max(end - self._trail_s, start)
-            start = min(start + self._lead_s, end)
+            lead = self._lead_s if onsets is None else onsets.lead_s(event.started_at)
+            start = min(start + lead, end)
             usage = None if event.meter is None else event.meter.usage
             out = opening + render(fmt, Cue(count, start, end, text, usage), name)
             opening = ""
