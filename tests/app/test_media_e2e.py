@@ -383,3 +383,39 @@ def test_a_two_hour_file_decodes_in_flat_memory(tmp_path: Path) -> None:
     _, short_peak = _decode_peak_kb(short)
     assert long_bytes == 7200 * RATE * 2
     assert long_peak - short_peak < 30 * 1024, (long_peak, short_peak)
+
+
+def test_jobs_progress_is_one_line_redrawn_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    first, second = tmp_path / "first.ogg", tmp_path / "second.ogg"
+    _tone_file(first, 440, 2)
+    _tone_file(second, 880, 2)
+    controller, terminal = pty.openpty()
+    with RealtimeServer(transcripts=_pitch) as server:
+        environment = {**os.environ, "OPENAI_API_KEY": "test-key", "HOME": str(tmp_path)}
+        command = [sys.executable, "-m", "tray_stt", "transcribe", str(first), str(second)]
+        result = subprocess.run(
+            [*command, "--jobs", "2", "--realtime", "--url", server.url, "--no-log"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=60,
+        )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and drained
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == ["low", "low", "high", "high"]
+    assert re.search(rb"\r\d/2 files, [\d.]+/[\d.]+ min of audio, [\d.]+x realtime\x1b\[K", shown)
+    assert b"done " not in shown  # the line is redrawn, not repeated
