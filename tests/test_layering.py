@@ -93,6 +93,7 @@ OWNERS: dict[str, set[str]] = {
         "tray_stt.pushtotalk.cues",
     },
     "soxr": {"tray_stt.audio.convert", "tray_stt.audio.vad"},
+    "av": {"tray_stt.audio.media"},
 }
 
 # What importing one module alone must not load.
@@ -102,7 +103,7 @@ FORBIDDEN_AT_IMPORT: dict[str, set[str]] = {
     "tray_stt.app.state": {"numpy", "websocket", "sounddevice", "pystray", "pynput"},
     "tray_stt.tray.view": {"numpy", "websocket", "sounddevice", "pynput"},
     "tray_stt.realtime.session": {"numpy", "soxr", "sounddevice"},
-    "tray_stt.__main__": {"sounddevice", "pystray", "pynput", "websocket", "Xlib"},
+    "tray_stt.__main__": {"sounddevice", "pystray", "pynput", "websocket", "Xlib", "av"},
     # doctor asks each library only inside its check: a missing one is a row, not a crash.
     "tray_stt.app.doctor": {"sounddevice", "websocket", "jeepney", "Xlib", "gi", "keyring"},
 }

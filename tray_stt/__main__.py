@@ -8,21 +8,22 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tray_stt import APP_NAME, __version__
-from tray_stt.app.console import LiveOutput, Progress, TranscriptOutput
+from tray_stt.app.console import LiveOutput, TranscriptOutput
 from tray_stt.app.control import COMMANDS, send_command
-from tray_stt.app.listening import live_session, live_spool, local_turns
+from tray_stt.app.formats import FORMATS
+from tray_stt.app.listening import live_session, live_spool
 from tray_stt.app.retry import AutoRetry, retry_pending
 from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
-from tray_stt.audio.convert import paced
+from tray_stt.app.transcribe import Batch, TranscribeJob
 from tray_stt.audio.devices import format_devices, list_input_devices
+from tray_stt.audio.media import open_audio
 from tray_stt.audio.microphone import Microphone
-from tray_stt.audio.wav import WavFile, open_wav
 from tray_stt.autostart.choose import run_autostart_command
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.credentials import KeyStore
@@ -31,8 +32,6 @@ from tray_stt.errors import BillingError, ConfigError, ExitCode, TraySttError
 from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
 from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
-from tray_stt.realtime.pcm import BYTES_PER_MS
-from tray_stt.realtime.session import Session
 from tray_stt.spool.pending import pending_runs
 from tray_stt.spool.store import default_spool_dir
 from tray_stt.transcripts import daily_log
@@ -52,13 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     transcribe = commands.add_parser(
         "transcribe",
-        help="transcribe WAV files through a realtime session",
-        description="Stream WAV files through realtime sessions; print each transcript line.",
+        help="transcribe audio or video files through realtime sessions",
+        description="Stream audio or video files (wav, mp3, m4a, ogg/opus, flac, webm, mp4, ...)"
+        " through realtime sessions; print each transcript, or subtitles.",
     )
-    transcribe.add_argument("files", nargs="+", metavar="FILE", help="WAV files, in order")
+    transcribe.add_argument("files", nargs="+", metavar="FILE", help="audio or video files")
     _add_session_options(transcribe)
     transcribe.add_argument(
         "--realtime", action="store_true", help="pace like a live microphone (default: fast)"
+    )
+    transcribe.add_argument(
+        "--format", choices=FORMATS, default="txt", help="output: text lines, subtitles or JSON"
+    )
+    transcribe.add_argument(
+        "--output", metavar="DIR", type=Path, help="write NAME.EXT per input into DIR"
+    )
+    transcribe.add_argument(
+        "--jobs", metavar="N", type=_positive, default=1, help="files transcribed at once"
     )
     transcribe.set_defaults(handler=run_transcribe)
 
@@ -332,31 +341,34 @@ def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOu
 def run_transcribe(args: argparse.Namespace) -> int:
     """``tray-stt transcribe FILE...``."""
     config = _load(args, _session_overrides(args))
-    wavs = [open_wav(path) for path in args.files]  # refuse a bad file before any network
+    files = [open_audio(path) for path in args.files]  # refuse a bad file before any network
     config.endpoint.check()
+    job = TranscribeJob(args.format, args.output, args.jobs, args.realtime)
     output = _sinks(config, TranscriptOutput)
     try:
-        for index, wav in enumerate(wavs):
-            session = Session(
-                config.endpoint, config.transcription, output, turns=local_turns(config)
-            )
-            if index == 0:
-                for warning in session.warnings:
-                    output.note(warning)
-            for warning in wav.warnings:
-                output.note(warning)
-            if output.over_budget is not None:
-                break  # a cap reached: the files left are not started
-            output.stop_input = session.stop
-            if _transcribe_file(session, wav, output, config.chunk_ms, realtime=args.realtime):
-                return ExitCode.INTERRUPTED  # the files after it are not started
+        batch = Batch(config, files, output, job)
+        # Each file's session waits for the server in fast mode; the batch ignores these.
+        if run_until_done(batch, (), wait_ready=False, stop=batch.stop, output=output):
+            return ExitCode.INTERRUPTED  # the files not started are not
     finally:
         output.close()
-    if output.over_budget is not None:
-        raise output.over_budget
-    if output.log_failures:
+    outputs = batch.outputs
+    over = next((o.over_budget for o in outputs if o.over_budget is not None), None)
+    if over is not None:
+        raise over
+    if any(o.log_failures for o in outputs):
         return ExitCode.FAILURE
-    return ExitCode.NETWORK if output.failed else ExitCode.OK
+    return ExitCode.NETWORK if any(o.failed for o in outputs) else ExitCode.OK
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return value
 
 
 def run_listen(args: argparse.Namespace) -> int:
@@ -479,45 +491,16 @@ def run_devices(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _transcribe_file(
-    session: Session, wav: WavFile, output: TranscriptOutput, chunk_ms: int, *, realtime: bool
-) -> bool:
-    """Transcribe one file; True if a stop signal ended it early."""
-    name = Path(wav.path).name
-    progress = Progress(name, wav.duration_s)
-    output.status, output.source, output.missed = progress, name, []
-    total_ms = int(wav.duration_s * 1000)
-    chunks = paced(_counted(wav.pcm_chunks(chunk_ms), progress), realtime=realtime)
-    try:
-        interrupted = run_until_done(
-            session, chunks, wait_ready=not realtime, stop=session.stop, output=output
-        )
-        fed_ms = int(progress.done_s * 1000)
-        if fed_ms < total_ms:  # stopped early: the rest was never sent
-            output.missed.append((fed_ms, total_ms))
-    except BaseException:
-        # Given up (network, no credit, interrupted): from the first audio without a
-        # transcript to the end of the file.
-        output.missed.append((session.settled_ms, total_ms))
-        raise
-    finally:
-        progress.clear()
-        output.status = None
-        output.report_missed(total_ms)
-        output.source = None
-    return interrupted
+class _Runnable(Protocol):
+    """What ``run_until_done`` drives: a session, or a batch of them."""
 
+    def run(self, chunks: Iterable[bytes], *, wait_ready: bool = False) -> None: ...
 
-def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
-    sent = 0
-    for chunk in chunks:
-        yield chunk
-        sent += len(chunk)
-        progress.update(sent / BYTES_PER_MS / 1000)
+    def give_up(self, reason: str) -> None: ...
 
 
 def run_until_done(
-    session: Session,
+    session: _Runnable,
     chunks: Iterable[bytes],
     *,
     wait_ready: bool,

@@ -313,10 +313,10 @@ def test_transcribe_local_turns_commit_once_per_spoken_sentence(
     ("make", "expected"),
     [
         (lambda p: None, "does not exist"),
-        (lambda p: p.write_text("just some text\n"), "not a WAV"),
+        (lambda p: p.write_text("just some text\n"), "not an audio or video file"),
         (lambda p: write_wav(p, np.zeros(0, dtype=np.int16), 24000), "no audio"),
     ],
-    ids=["missing", "not-wav", "empty"],
+    ids=["missing", "not-audio", "empty"],
 )
 def test_transcribe_bad_file_is_refused_before_connecting(
     tmp_path: Path, make: object, expected: str

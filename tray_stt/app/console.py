@@ -7,7 +7,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
+from datetime import datetime
+from typing import Protocol, TextIO
 
 from tray_stt import APP_NAME
 from tray_stt.desktop.clipboard import ClipboardSink
@@ -27,6 +28,14 @@ from tray_stt.realtime.events import (
 )
 from tray_stt.realtime.wire import ErrorKind
 from tray_stt.transcripts import DailyLog, log_first
+
+
+class StatusLine(Protocol):
+    """A progress display that gives way to other lines on stderr."""
+
+    def clear(self) -> None:
+        """Remove it so another line can be written."""
+        ...
 
 
 class TranscriptOutput:
@@ -50,7 +59,10 @@ class TranscriptOutput:
         self.failed = 0
         self.no_credit = 0
         self.log_failures = 0
-        self.status: Progress | None = None
+        self.status: StatusLine | None = None
+        # Set by ``transcribe``: writes the transcript (in a --format) instead of a stdout line;
+        # the log then dates it when it was transcribed, as a file's clock is its own timeline.
+        self.write_text: Callable[[TranscriptCompleted, str], None] | None = None
         # Set by the command: ends the input when a budget cap is reached mid-session.
         self.stop_input: Callable[[], None] | None = None
         self.over_budget: BudgetExceeded | None = None
@@ -116,13 +128,17 @@ class TranscriptOutput:
 
     def _deliver(self, event: TranscriptCompleted) -> None:
         text = " ".join(event.text.split())
-        if not log_first(self._log, text, event.started_at, self._log_refused, self.note):
+        when = event.started_at if self.write_text is None else datetime.now().astimezone()
+        if not log_first(self._log, text, when, self._log_refused, self.note):
             return
         self.completed += 1
         if self.status is not None:
             self.status.clear()
-        self._stdout.write(text + "\n")
-        self._stdout.flush()
+        if self.write_text is not None:
+            self.write_text(event, text)
+        else:
+            self._stdout.write(text + "\n")
+            self._stdout.flush()
         if self._clipboard is not None:
             self._clipboard.submit(text)
 
@@ -143,6 +159,13 @@ class TranscriptOutput:
     def _log_refused(self, error: LogWriteError) -> None:
         self.log_failures += 1
         self.note(str(error))
+
+    def sibling(self) -> TranscriptOutput:
+        """Another output into the same log, clipboard and usage ledger (one per file of
+        ``transcribe --jobs``); only this one closes them."""
+        return TranscriptOutput(
+            self._log, self._clipboard, stdout=self._stdout, stderr=self._stderr, usage=self._usage
+        )
 
     def close(self) -> None:
         """Let the clipboard finish and close the log."""

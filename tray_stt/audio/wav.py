@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -73,11 +73,24 @@ class WavFile:
         """Length of the audio in seconds."""
         return self.frames / self.sample_rate
 
-    def pcm_chunks(self, chunk_ms: int = 40) -> Iterator[bytes]:
+    @property
+    def start_s(self) -> float:
+        """Where the audio starts in the file's timeline: at once."""
+        return 0.0
+
+    @property
+    def decoded_s(self) -> float:
+        """The audio there is (the header said it before decoding)."""
+        return self.duration_s
+
+    def pcm_chunks(
+        self, chunk_ms: int = 40, on_problem: Callable[[str], None] | None = None
+    ) -> Iterator[bytes]:
         """Yield `chunk_ms` chunks of 24 kHz mono PCM16 LE; the last may be shorter, never empty.
 
         Raises ConfigError (at the call, not at the first `next`) unless 20 <= chunk_ms <= 100,
-        since the value normally comes from the user's configuration.
+        since the value normally comes from the user's configuration. `on_problem` is unused:
+        what can go wrong is found by `open_wav`, before any audio.
         """
         return self._chunks(checked_chunk_ms(chunk_ms) * BYTES_PER_MS)
 

@@ -60,6 +60,9 @@ class TranscriptCompleted:
     # For the usage ledger; None from sources that bill nothing. Metadata: events that say the
     # same thing are equal whatever their metering.
     meter: Metering | None = field(default=None, compare=False)
+    # Capture time of the utterance's end (the source's clock: a file's own timeline for
+    # ``transcribe``, so subtitles know where it lies). Metadata, as ``meter``.
+    ended_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

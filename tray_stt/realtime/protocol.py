@@ -479,7 +479,9 @@ class TranscriptionClient:
         if utterance.outcome is None:
             meter = self._meter(utterance, parse_usage(event.get("usage")))
             text = clean_text(transcript)
-            utterance.outcome = TranscriptCompleted(text, utterance.started_at, item_id, meter)
+            utterance.outcome = TranscriptCompleted(
+                text, utterance.started_at, item_id, meter, ended_at=utterance.ended_at
+            )
         return self._release()
 
     def _on_failed(self, event: dict[str, Any]) -> list[Event]:

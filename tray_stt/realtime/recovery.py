@@ -4,12 +4,15 @@ stall check that tells a server that accepted and went quiet from one that is wo
 from __future__ import annotations
 
 import random
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tray_stt.realtime.events import Outage
 from tray_stt.realtime.transport import Keepalive
 
-__all__ = ["SessionOptions", "StallWatch", "backoff"]
+__all__ = ["BackoffGate", "SessionOptions", "StallWatch", "backoff"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,29 @@ def backoff(options: SessionOptions, failures: int, outage: Outage) -> float:
         base, cap = options.server_backoff_s, options.server_backoff_max_s
     delay: float = min(base * 2.0 ** min(max(failures - 1, 0), 30), cap)
     return delay * random.uniform(0.75, 1.0)
+
+
+class BackoffGate:
+    """One backoff shared by sessions that run at once (``transcribe --jobs``): when the server
+    rate-limits one of them, none reconnects before the pause is over, so they back off
+    together instead of each hammering a server that already said no. Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def hold(self, delay: float) -> float:
+        """Pause every session at least ``delay`` seconds from now; the pause left in force."""
+        with self._lock:
+            now = self._clock()
+            self._until = max(self._until, now + delay)
+            return self._until - now
+
+    def remaining(self) -> float:
+        """Seconds until a session may connect again (0 when free)."""
+        with self._lock:
+            return max(self._until - self._clock(), 0.0)
 
 
 class StallWatch:

@@ -41,7 +41,7 @@ from tray_stt.realtime.events import (
 )
 from tray_stt.realtime.models import TranscriptionSettings
 from tray_stt.realtime.protocol import TranscriptionClient
-from tray_stt.realtime.recovery import SessionOptions, StallWatch, backoff
+from tray_stt.realtime.recovery import BackoffGate, SessionOptions, StallWatch, backoff
 from tray_stt.realtime.transport import Connect, Transport, TransportClosed, WebSocketConnect
 from tray_stt.realtime.turns import Speech, SpeechBegan, TurnDetector, TurnEvent
 from tray_stt.realtime.wire import ErrorKind
@@ -86,12 +86,14 @@ class Session:
         turns: TurnDetector | None = None,
         spool: AudioSpool | None = None,
         clock: Callable[[bytes], datetime] | None = None,
+        gate: BackoffGate | None = None,
     ) -> None:
         """``turns``: a client-side voice detector, for ``--turn local``; ``spool``: told of
         every audio byte and, once events are handled (logged), of what is settled; ``clock``:
         the capture time of a chunk just taken from the input (default: now minus its length;
         a retry from the spool gives the time it was spoken); ``connect`` defaults to
-        websocket-client with the options' keepalive."""
+        websocket-client with the options' keepalive; ``gate``: a backoff shared with the
+        sessions running beside this one."""
         endpoint.check()
         self.endpoint = endpoint
         self.options = options or SessionOptions()
@@ -100,6 +102,7 @@ class Session:
         self._turns = turns
         self._spool = spool
         self._clock = clock or _captured_at
+        self._gate = gate
         self._core = TranscriptionClient(
             settings,
             endpoint.dialect,
@@ -380,6 +383,8 @@ class Session:
         while not self._closing.is_set() and self._fatal is None:
             self._emit(StateChanged(state))
             state = SessionState.RECONNECTING
+            if self._gate is not None and self._wait_for_gate():
+                return
             try:
                 transport = self._connect(
                     self.endpoint.url, self.endpoint.headers(), self.options.connect_timeout_s
@@ -403,6 +408,15 @@ class Session:
             if ending is _Ending.BACKOFF and not self._retry_after(failures, *self._loss):
                 return
 
+    def _wait_for_gate(self) -> bool:
+        """Wait out the backoff a session beside this one was given; True if closed meanwhile."""
+        assert self._gate is not None
+        pause = self._gate.remaining()
+        if pause <= 0:
+            return False
+        self._emit(Notice(f"The server is rate-limiting: waiting {pause:.1f} s to connect."))
+        return self._closing.wait(pause)
+
     def _retry_after(self, failures: int, reason: str, outage: Outage) -> bool:
         options = self.options
         attempts = (
@@ -417,6 +431,9 @@ class Session:
             )
             return False
         delay = backoff(self.options, failures, outage)
+        if self._gate is not None:
+            # The server said no to one of us: all of us wait (a network failure is our own).
+            delay = self._gate.hold(delay) if outage is Outage.SERVER else delay
         self._emit(Reconnecting(reason, delay, outage, failures))
         return not self._closing.wait(delay)
 
