@@ -23,6 +23,7 @@ from tray_stt.realtime.events import (
     Event,
     Notice,
     Reconnecting,
+    SessionReady,
     TranscriptCompleted,
     TranscriptFailed,
 )
@@ -285,3 +286,78 @@ def test_session_stop_in_an_outage_gives_up_after_final_wait_despite_unsent_fram
     assert outcome == [None]
     # The speech after the connection broke never reached a server: the user is told.
     assert any(isinstance(e, TranscriptFailed) for e in collector.events)
+
+
+class StuckSends:
+    """A connection whose sends hang (a congested uplink) until it is reset: the feeder's queue
+    fills past its high-water mark, and the connection goes with those frames unsent."""
+
+    def __init__(self, inner: Transport) -> None:
+        self._inner = inner
+        self._released = threading.Event()
+
+    def send(self, text: str) -> None:
+        if '"input_audio_buffer.append"' in text:
+            self._released.wait()
+            raise TransportClosed(None, "sending failed: connection reset")
+        self._inner.send(text)
+
+    def receive(self) -> str:
+        return self._inner.receive()
+
+    def close(self) -> None:
+        self.abort()
+
+    def abort(self) -> None:
+        self._released.set()
+        self._inner.abort()
+
+
+def test_a_lost_connection_with_a_full_queue_never_holds_up_a_live_input() -> None:
+    """The microphone must be read on through an outage (its audio goes to the journal and the
+    spool): frames a lost connection left queued are never sent, so they are no reason to wait."""
+    collector = Collector()
+    down, fed_in_outage = threading.Event(), threading.Event()
+    stuck: list[StuckSends] = []
+
+    def connect(url: str, headers: dict[str, str], timeout: float) -> Transport:
+        if down.is_set():
+            raise TransportClosed(None, "the network is down")
+        inner = websocket_connect(url, headers, timeout)
+        if stuck:
+            return inner
+        stuck.append(StuckSends(inner))
+        return stuck[0]
+
+    def reset() -> None:
+        down.set()
+        stuck[0].abort()  # the network goes, the queue full
+
+    def microphone() -> Iterator[bytes]:
+        quiet = silence(0.04, RATE).astype("<i2").tobytes()
+        while not any(isinstance(e, SessionReady) for e in collector.events):
+            threading.Event().wait(0.01)
+        threading.Timer(2.0, reset).start()
+        for _ in range(200):  # far past the high-water mark: the sends hang, then the reset
+            yield quiet
+        while not any(isinstance(e, Reconnecting) for e in collector.events):
+            yield quiet
+            threading.Event().wait(0.01)
+        for _ in range(100):  # still captured while no connection can be made
+            yield quiet
+        fed_in_outage.set()
+        down.clear()
+        yield from chunks_of(tone_bursts(1))
+
+    with RealtimeServer(transcripts=["after the outage"]) as server:
+        endpoint = Endpoint(url=server.url, api_key="test-key")
+        options = SessionOptions(reconnect_attempts=None, backoff_s=0.05, backoff_max_s=0.1)
+        session = Session(
+            endpoint, TranscriptionSettings(), collector, options=options, connect=connect
+        )
+        runner = threading.Thread(target=session.run, args=(microphone(),), daemon=True)
+        runner.start()
+        assert fed_in_outage.wait(60), "the input was held while no connection could drain it"
+        runner.join(60)
+        assert not runner.is_alive()
+    assert collector.texts == ["after the outage"]

@@ -347,8 +347,13 @@ class Session:
         return self._stop_input.is_set() or self._fatal is not None
 
     def _throttle(self) -> None:
-        """Fast mode: let the network catch up rather than queue the whole file in memory."""
-        while self._queue.qsize() > _HIGH_WATER and not self._stopped:
+        """Fast mode: let the network catch up rather than queue the whole file in memory.
+        Only a live connection drains its queue: a lost one's frames are never sent (the next
+        connection starts from the core), so waiting on them would hold the input until the
+        network is back, and a microphone's audio would pile up outside the spool."""
+        while self._queue.qsize() > _HIGH_WATER and self._transport is not None:
+            if self._stopped:
+                return
             time.sleep(0.002)
 
     def _check_rollover(self) -> None:
