@@ -10,32 +10,24 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tray_stt import APP_NAME, __version__
-from tray_stt.app.console import LiveOutput, Progress, TranscriptOutput
 from tray_stt.app.control import COMMANDS, send_command
-from tray_stt.app.listening import live_session, live_spool, local_turns
-from tray_stt.app.retry import retry_pending
-from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
-from tray_stt.audio.convert import paced
-from tray_stt.audio.devices import format_devices, list_input_devices
-from tray_stt.audio.microphone import Microphone
-from tray_stt.audio.wav import WavFile, open_wav
-from tray_stt.autostart.choose import run_autostart_command
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.credentials import KeyStore
-from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import BillingError, ConfigError, ExitCode, TraySttError
-from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
 from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
 from tray_stt.realtime.pcm import BYTES_PER_MS
-from tray_stt.realtime.session import Session
-from tray_stt.spool.pending import pending_runs
-from tray_stt.spool.store import default_spool_dir
-from tray_stt.transcripts import daily_log
+
+# Each command imports what only it needs where it runs (docs/architecture.md, "Native and heavy
+# imports"): the tray at rest loads no numpy, soxr, PortAudio or websocket.
+if TYPE_CHECKING:
+    from tray_stt.app.console import Progress, TranscriptOutput
+    from tray_stt.audio.wav import WavFile
+    from tray_stt.realtime.session import Session
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     autostart = commands.add_parser("autostart", help="start tray-stt at login")
     autostart.add_argument("action", choices=["enable", "disable", "status"])
-    autostart.set_defaults(handler=lambda args: run_autostart_command(args.action))
+    autostart.set_defaults(handler=run_autostart)
     return parser
 
 
@@ -166,6 +158,7 @@ def run_usage(args: argparse.Namespace) -> int:
 
 def run_dictate(args: argparse.Namespace) -> int:
     """``tray-stt dictate``: push-to-talk in the foreground until Ctrl+C."""
+    from tray_stt.app.console import LiveOutput
     from tray_stt.app.pushtotalk import PushToTalk
 
     overrides = _session_overrides(args)
@@ -201,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
+            from tray_stt.app.service import run_tray_service
+
             return run_tray_service(args.config, quiet=args.quiet_start)
         # Ctrl+C and SIGTERM (kill, a service manager, logout) ask for a clean stop however the
         # process was started: a shell without job control (a script, `sh -c "tray-stt listen
@@ -257,6 +252,10 @@ def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOutput:
+    from tray_stt.desktop.clipboard import ClipboardSink
+    from tray_stt.metering.budget import budget_watch
+    from tray_stt.transcripts import daily_log
+
     # Over a budget cap nothing starts (exit code 6); near one, the notice comes first.
     usage = budget_watch(config)
     budget = usage.refuse_if_over()
@@ -271,6 +270,11 @@ def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOu
 
 def run_transcribe(args: argparse.Namespace) -> int:
     """``tray-stt transcribe FILE...``."""
+    from tray_stt.app.console import TranscriptOutput
+    from tray_stt.app.listening import local_turns
+    from tray_stt.audio.wav import open_wav
+    from tray_stt.realtime.session import Session
+
     config = _load(args, _session_overrides(args))
     wavs = [open_wav(path) for path in args.files]  # refuse a bad file before any network
     config.endpoint.check()
@@ -301,6 +305,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
 def run_listen(args: argparse.Namespace) -> int:
     """``tray-stt listen``: the microphone, live, until Ctrl+C."""
+    from tray_stt.app.console import LiveOutput
+    from tray_stt.app.listening import live_session, live_spool
+    from tray_stt.audio.microphone import Microphone
+
     config = _load(args, _session_overrides(args))
     config.endpoint.check()
     output = _sinks(config, LiveOutput)
@@ -352,6 +360,9 @@ def run_listen(args: argparse.Namespace) -> int:
 
 def run_pending(args: argparse.Namespace) -> int:
     """``tray-stt pending``: the recordings the spool holds that have no transcript yet."""
+    from tray_stt.spool.pending import pending_runs
+    from tray_stt.spool.store import default_spool_dir
+
     states = pending_runs(default_spool_dir())
     recordings = [recording for state in states for recording in state.recordings()]
     for state in states:
@@ -368,6 +379,9 @@ def run_pending(args: argparse.Namespace) -> int:
 def run_retry(args: argparse.Namespace) -> int:
     """``tray-stt retry``: transcribe the pending recordings now, into the days they were
     spoken; exit codes as ``transcribe``."""
+    from tray_stt.app.console import TranscriptOutput
+    from tray_stt.app.retry import retry_pending
+
     config = _load(args, _session_overrides(args))
     config.endpoint.check()
     output = _sinks(config, TranscriptOutput)
@@ -410,8 +424,17 @@ def run_set_key(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def run_autostart(args: argparse.Namespace) -> int:
+    """``tray-stt autostart enable|disable|status``."""
+    from tray_stt.autostart.choose import run_autostart_command
+
+    return run_autostart_command(args.action)
+
+
 def run_devices(args: argparse.Namespace) -> int:
     """``tray-stt devices``: the input devices, the default one marked."""
+    from tray_stt.audio.devices import format_devices, list_input_devices
+
     print(format_devices(list_input_devices()))
     return ExitCode.OK
 
@@ -420,6 +443,9 @@ def _transcribe_file(
     session: Session, wav: WavFile, output: TranscriptOutput, chunk_ms: int, *, realtime: bool
 ) -> bool:
     """Transcribe one file; True if a stop signal ended it early."""
+    from tray_stt.app.console import Progress
+    from tray_stt.audio.convert import paced
+
     name = Path(wav.path).name
     progress = Progress(name, wav.duration_s)
     output.status, output.source, output.missed = progress, name, []

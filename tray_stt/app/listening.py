@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable, Iterator
 
 from tray_stt.audio.microphone import Microphone, MicrophoneState
-from tray_stt.audio.vad import LocalTurns
 from tray_stt.config import Config
 from tray_stt.metering.ledger import UsageLedger
 from tray_stt.metering.local_turns import CountingTurns
@@ -26,6 +25,8 @@ def local_turns(config: Config) -> TurnDetector | None:
     how much audio it kept from being sent."""
     if config.transcription.effective_turn is not TurnMode.LOCAL:
         return None
+    from tray_stt.audio.vad import LocalTurns  # numpy and the model, for local turns only
+
     model = config.transcription.model
     return CountingTurns(LocalTurns(), UsageLedger(config.usage_file), model)
 
