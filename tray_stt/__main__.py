@@ -306,13 +306,12 @@ def run_transcribe(args: argparse.Namespace) -> int:
 def run_listen(args: argparse.Namespace) -> int:
     """``tray-stt listen``: the microphone, live, until Ctrl+C."""
     from tray_stt.app.console import LiveOutput
-    from tray_stt.app.listening import live_session, live_spool
-    from tray_stt.audio.microphone import Microphone
+    from tray_stt.app.listening import live_microphone, live_session, live_spool
 
     config = _load(args, _session_overrides(args))
     config.endpoint.check()
     output = _sinks(config, LiveOutput)
-    microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
+    microphone = live_microphone(config, output.note)
     spool = live_spool(config, output)
     try:
         # No credit does not end listening: the audio is kept (spool) and it exits 4 at the end.
