@@ -17,7 +17,9 @@ listening to silence and to espeak-ng speech. Beside it, the floor: a bare AppIn
 12-item GTK menu in the same python. Targets: <= 70 MB idle, <= 80 MB listening, <= 1 % CPU.
 GTK records the X server's GL visuals on the root window the first time a GTK program starts
 (loading Mesa, +50 MB, only then); the floor runs first, so every tray run sees a warm X server as
-on a desktop. RssAnon (private memory) is shown beside RSS (which also counts mapped libraries).
+on a desktop. RssAnon (private memory) is shown beside RSS (which also counts mapped libraries); the CPU of
+libpulse's own thread (PortAudio's ALSA "pulse" device) is shown apart: its wake-ups are set by
+the PulseAudio server, not by tray-stt.
 
     .venv/bin/python -m benchmarks.bench_tray [--idle-seconds 20] [--listen-seconds 30]
         [--runs 3] [--only appindicator]
@@ -155,6 +157,28 @@ def cpu_percent(pid: int, seconds: float) -> float:
     return 100 * (cpu_seconds(pid) - before) / (time.perf_counter() - t0)
 
 
+def pulse_thread_seconds(pid: int) -> float:
+    """CPU seconds of libpulse's own thread in ``pid`` (named "threaded-ml"), which PortAudio's
+    ALSA "pulse" device starts; how often it wakes is the PulseAudio server's doing."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() == "threaded-ml":
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / TICKS
+        except OSError:
+            continue  # the thread ended
+    return total
+
+
+def listening_cpu(pid: int, seconds: float) -> tuple[float, float]:
+    """(CPU % of the whole process, of which libpulse's thread) over the next ``seconds``."""
+    pulse_before, t0 = pulse_thread_seconds(pid), time.perf_counter()
+    whole = cpu_percent(pid, seconds)
+    pulse = 100 * (pulse_thread_seconds(pid) - pulse_before) / (time.perf_counter() - t0)
+    return whole, pulse
+
+
 @contextmanager
 def gtk_desktop(root: Path) -> Iterator[dict[str, str]]:
     """Xvfb + trayer + a private session bus: the variables a GTK tray needs to find them."""
@@ -230,13 +254,13 @@ def appindicator_run(
             tray.command("start")
             tray.wait_status(lambda s: s["state"] in ("listening", "speech"))
             time.sleep(2.0)
-            row["silence cpu"] = cpu_percent(pid, listen_s)
+            row["silence cpu"], row["silence pulse"] = listening_cpu(pid, listen_s)
             stop = threading.Event()
             player = threading.Thread(target=speak_repeatedly, args=(wav, pulse, stop))
             player.start()
             try:
                 time.sleep(2.0)
-                row["speech cpu"] = cpu_percent(pid, listen_s)
+                row["speech cpu"], row["speech pulse"] = listening_cpu(pid, listen_s)
                 row["listening rss"], row["listening anon"] = memory(pid)
             finally:
                 stop.set()
@@ -300,6 +324,10 @@ def appindicator_table(python: Path, runs: int, idle_s: float, listen_s: float) 
         f"{'tray-stt, appindicator':<28} {column('idle rss'):>12} {column('idle anon'):>10}"
         f" {column('listening rss'):>17} {column('listening anon'):>10}"
         f" {column('idle cpu'):>11} {column('silence cpu'):>9} {column('speech cpu'):>9}"
+    )
+    print(
+        f"{'  of which libpulse thread':<28} {'':>12} {'':>10} {'':>17} {'':>10} {'':>11}"
+        f" {column('silence pulse'):>9} {column('speech pulse'):>9}"
     )
 
 
