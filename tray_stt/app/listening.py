@@ -21,7 +21,8 @@ OFFLINE_AUDIO_MS = 10 * 60 * 1000
 # Where the server decides turns its VAD waits for hundreds of milliseconds of silence anyway, so
 # audio may reach it later than in 40 ms blocks and messages: PortAudio's callback and the
 # capture thread wake 5 times a second instead of 25, the sender 10 (each message the most
-# `chunk_ms` allows). In the tray that took listening from 2.6-2.8 % of a core to about 1 %
+# `chunk_ms` allows). With the sender's stall check this took the tray listening to silence
+# from 2.6-2.8 % of a core to 1.0-1.4 %, 0.4-0.6 of it libpulse's own thread
 # (benchmarks/bench_tray.py); transcripts come at most 160 ms later.
 SERVER_TURN_BLOCK_MS = 200
 SERVER_TURN_CHUNK_MS = 100
