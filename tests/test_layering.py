@@ -103,7 +103,21 @@ FORBIDDEN_AT_IMPORT: dict[str, set[str]] = {
     "tray_stt.app.state": {"numpy", "websocket", "sounddevice", "pystray", "pynput"},
     "tray_stt.tray.view": {"numpy", "websocket", "sounddevice", "pynput"},
     "tray_stt.realtime.session": {"numpy", "soxr", "sounddevice"},
-    "tray_stt.__main__": {"sounddevice", "pystray", "pynput", "websocket", "Xlib", "av"},
+    "tray_stt.__main__": {
+        "sounddevice",
+        "pystray",
+        "pynput",
+        "websocket",
+        "Xlib",
+        "numpy",
+        "soxr",
+        "av",
+    },
+    # The idle tray (tests/app/test_idle_modules.py): nothing that only listening needs.
+    "tray_stt.app.service": {"numpy", "soxr", "sounddevice", "websocket", "ssl"},
+    "tray_stt.app.listening": {"numpy", "soxr", "sounddevice", "websocket", "ssl"},
+    "tray_stt.app.pushtotalk": {"numpy", "soxr", "sounddevice", "websocket", "ssl"},
+    "tray_stt.audio.microphone": {"numpy", "soxr", "sounddevice"},  # 24 kHz mono needs neither
     # doctor asks each library only inside its check: a missing one is a row, not a crash.
     "tray_stt.app.doctor": {"sounddevice", "websocket", "jeepney", "Xlib", "gi", "keyring"},
 }

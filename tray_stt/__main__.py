@@ -10,35 +10,28 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tray_stt import APP_NAME, __version__
-from tray_stt.app.console import LiveOutput, TranscriptOutput
 from tray_stt.app.control import COMMANDS, send_command
 from tray_stt.app.formats import FORMATS
-from tray_stt.app.listening import live_session, live_spool
-from tray_stt.app.retry import AutoRetry, retry_pending
-from tray_stt.app.service import run_tray_service
 from tray_stt.app.signals import signals_handled
-from tray_stt.app.transcribe import Batch, TranscribeJob
-from tray_stt.audio.devices import format_devices, list_input_devices
-from tray_stt.audio.media import open_audio
-from tray_stt.audio.microphone import Microphone
-from tray_stt.autostart.choose import run_autostart_command
 from tray_stt.config import Config, config_path, load_config
 from tray_stt.credentials import KeyStore
-from tray_stt.desktop.clipboard import ClipboardSink
 from tray_stt.errors import BillingError, ConfigError, ExitCode, TraySttError
-from tray_stt.metering.budget import budget_watch
 from tray_stt.pushtotalk.hotkey import HOTKEY_OFF
 from tray_stt.realtime.models import Dialect, NoiseReduction, TurnMode
-from tray_stt.spool.pending import pending_runs
-from tray_stt.spool.store import default_spool_dir
-from tray_stt.transcripts import daily_log
+
+# Each command imports what only it needs where it runs (docs/architecture.md, "Native and heavy
+# imports"): the tray at rest loads no numpy, soxr, PortAudio or websocket.
+if TYPE_CHECKING:
+    from tray_stt.app.console import TranscriptOutput
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    from tray_stt.autostart.choose import run_autostart_command
+
     parser = argparse.ArgumentParser(
         prog=APP_NAME, description="Realtime speech-to-text over the OpenAI Realtime API."
     )
@@ -232,7 +225,9 @@ def run_usage(args: argparse.Namespace) -> int:
 
 def run_dictate(args: argparse.Namespace) -> int:
     """``tray-stt dictate``: push-to-talk in the foreground until Ctrl+C."""
+    from tray_stt.app.console import LiveOutput, TranscriptOutput
     from tray_stt.app.pushtotalk import PushToTalk
+    from tray_stt.app.retry import AutoRetry
 
     overrides = _session_overrides(args)
     for key in ("hotkey", "hotkey_mode", "delivery", "tail_ms"):
@@ -266,6 +261,8 @@ def run_dictate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    from tray_stt.app.service import run_tray_service
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -327,6 +324,10 @@ def _session_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOutput:
     # Over a budget cap nothing starts (exit code 6); near one, the notice comes first.
+    from tray_stt.desktop.clipboard import ClipboardSink
+    from tray_stt.metering.budget import budget_watch
+    from tray_stt.transcripts import daily_log
+
     usage = budget_watch(config)
     budget = usage.refuse_if_over()
     log = daily_log(config)
@@ -340,6 +341,10 @@ def _sinks(config: Config, output_class: type[TranscriptOutput]) -> TranscriptOu
 
 def run_transcribe(args: argparse.Namespace) -> int:
     """``tray-stt transcribe FILE...``."""
+    from tray_stt.app.console import TranscriptOutput
+    from tray_stt.app.transcribe import Batch, TranscribeJob
+    from tray_stt.audio.media import open_audio
+
     config = _load(args, _session_overrides(args))
     files = [open_audio(path) for path in args.files]  # refuse a bad file before any network
     config.endpoint.check()
@@ -373,10 +378,14 @@ def _positive(text: str) -> int:
 
 def run_listen(args: argparse.Namespace) -> int:
     """``tray-stt listen``: the microphone, live, until Ctrl+C."""
+    from tray_stt.app.console import LiveOutput
+    from tray_stt.app.listening import live_microphone, live_session, live_spool
+    from tray_stt.app.retry import AutoRetry
+
     config = _load(args, _session_overrides(args))
     config.endpoint.check()
     output = _sinks(config, LiveOutput)
-    microphone = Microphone(config.device, chunk_ms=config.chunk_ms, on_notice=output.note)
+    microphone = live_microphone(config, output.note)
     spool = live_spool(config, output)
     # What is pending (an earlier crash, an outage, no credit) goes whenever a connection works.
     retries = AutoRetry(config, output, output.note)
@@ -427,6 +436,9 @@ def run_listen(args: argparse.Namespace) -> int:
 
 def run_pending(args: argparse.Namespace) -> int:
     """``tray-stt pending``: the recordings the spool holds that have no transcript yet."""
+    from tray_stt.spool.pending import pending_runs
+    from tray_stt.spool.store import default_spool_dir
+
     states = pending_runs(default_spool_dir())
     recordings = [recording for state in states for recording in state.recordings()]
     for state in states:
@@ -443,6 +455,9 @@ def run_pending(args: argparse.Namespace) -> int:
 def run_retry(args: argparse.Namespace) -> int:
     """``tray-stt retry``: transcribe the pending recordings now, into the days they were
     spoken; exit codes as ``transcribe``."""
+    from tray_stt.app.console import TranscriptOutput
+    from tray_stt.app.retry import retry_pending
+
     config = _load(args, _session_overrides(args))
     config.endpoint.check()
     output = _sinks(config, TranscriptOutput)
@@ -487,6 +502,8 @@ def run_set_key(args: argparse.Namespace) -> int:
 
 def run_devices(args: argparse.Namespace) -> int:
     """``tray-stt devices``: the input devices, the default one marked."""
+    from tray_stt.audio.devices import format_devices, list_input_devices
+
     print(format_devices(list_input_devices()))
     return ExitCode.OK
 
@@ -509,6 +526,7 @@ def run_until_done(
 ) -> bool:
     """Run a session on a worker thread; the first Ctrl+C or SIGTERM calls ``stop`` to end the
     input (after SIGTERM the wait is bounded); True if it was stopped so."""
+
     failure: list[BaseException] = []
     # Waited on instead of Thread.join: a Ctrl+C that interrupts join() makes Python 3.11/3.12
     # mark the thread stopped while it still runs (CPython gh-90882), so the last transcripts

@@ -162,6 +162,21 @@ def test_microphone_opens_at_24k_mono_when_possible() -> None:
     assert stream.closed and mic.device_name is None
 
 
+def test_microphone_in_larger_blocks_yields_the_same_audio_in_chunk_ms_chunks() -> None:
+    """block_ms sets what PortAudio hands over per callback (listening with server turns asks
+    for 200 ms: fewer wake-ups); the chunks and the audio are those of any block size."""
+    signal = noise(24_000)
+    backend = FakeBackend([FakeDevice("Mic", signal=signal)])
+    mic = Microphone("Mic", chunk_ms=100, backend=backend, block_ms=200)
+    mic.start()
+    assert backend.last_stream.finished.wait(10)
+    mic.stop()
+    chunks = list(mic.chunks())
+    assert backend.last_stream.blocksize == 4800  # 200 ms at 24 kHz
+    assert b"".join(chunks) == signal.tobytes()
+    assert [len(c) for c in chunks] == [4800] * 10
+
+
 @pytest.mark.parametrize("rate", [48000, 44100])
 def test_microphone_resamples_a_device_that_refuses_24k(rate: int) -> None:
     device = FakeDevice("Mic", signal=tone(1000, 1.0, rate), rates=(rate,), default_samplerate=rate)

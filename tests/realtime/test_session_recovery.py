@@ -309,3 +309,35 @@ def test_transport_unverifiable_certificate_is_a_network_failure(tmp_path: Path)
         server.shutdown()
     assert closed.value.outage is Outage.NETWORK
     assert "TLS certificate" in closed.value.reason
+
+
+def test_session_streams_with_two_threads_of_its_own_and_still_finds_stalls() -> None:
+    """The stall check rides on the sender's wake-ups: a live session runs a receiver and a
+    sender, no watchdog thread beside them (and the stall tests above still pass)."""
+    collector = Collector()
+    seen: list[set[str]] = []
+    before = {thread.ident for thread in threading.enumerate()}
+
+    def watched() -> Iterator[bytes]:
+        for index, chunk in enumerate(paced(chunks_of(tone_bursts(1)), realtime=True)):
+            if index == 20:  # streaming: connected, audio on its way
+                seen.append(
+                    {t.name for t in threading.enumerate() if t.ident not in before} - {"runner"}
+                )
+            yield chunk
+
+    with RealtimeServer(transcripts=["one"]) as server:
+        session = make_session(server.url, collector, **QUICK)
+        outcome: list[object] = []
+        runner = threading.Thread(
+            target=lambda: outcome.append(session.run(watched())), name="runner", daemon=True
+        )
+        runner.start()
+        runner.join(BOUND_S)
+        assert not runner.is_alive(), "the session hung"
+    assert collector.texts == ["one"]
+    # The loopback server's own threads are not the session's: only tray-stt ones are counted.
+    assert {name for name in seen[0] if name.startswith("tray-stt")} == {
+        "tray-stt-session",
+        "tray-stt-send",
+    }

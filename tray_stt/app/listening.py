@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable, Iterator
 
 from tray_stt.audio.microphone import Microphone, MicrophoneState
-from tray_stt.audio.vad import LocalTurns
 from tray_stt.config import Config
 from tray_stt.metering.ledger import UsageLedger
 from tray_stt.metering.local_turns import CountingTurns
@@ -21,6 +20,37 @@ from tray_stt.spool.store import Spool, open_spool
 # memory keeps the newest minute (2.9 MB) and the older audio waits on disk for a retry.
 OFFLINE_AUDIO_MS = 10 * 60 * 1000
 SPOOLED_OFFLINE_AUDIO_MS = 60 * 1000
+# Where the server decides turns its VAD waits for hundreds of milliseconds of silence anyway, so
+# audio may reach it later than in 40 ms blocks and messages: PortAudio's callback and the
+# capture thread wake 5 times a second instead of 25, the sender 10 (each message the most
+# `chunk_ms` allows). With the sender's stall check this took the tray listening to silence
+# from 2.6-2.8 % of a core to 1.0-1.4 %, 0.4-0.6 of it libpulse's own thread
+# (benchmarks/bench_tray.py); transcripts come at most 160 ms later.
+SERVER_TURN_BLOCK_MS = 200
+SERVER_TURN_CHUNK_MS = 100
+
+
+def live_microphone(
+    config: Config,
+    on_notice: Callable[[str], None],
+    *,
+    on_state: Callable[[MicrophoneState], None] = lambda _state: None,
+    microphone: Callable[..., Microphone] = Microphone,
+) -> Microphone:
+    """The microphone of a live source (``listen``, the tray's listening): in larger blocks and
+    chunks where the server decides turns; local turns keep the default blocks and ``chunk_ms``
+    for the detector's timing."""
+    if not config.transcription.effective_turn.on_server:
+        return microphone(
+            config.device, chunk_ms=config.chunk_ms, on_notice=on_notice, on_state=on_state
+        )
+    return microphone(
+        config.device,
+        chunk_ms=max(config.chunk_ms, SERVER_TURN_CHUNK_MS),
+        on_notice=on_notice,
+        on_state=on_state,
+        block_ms=SERVER_TURN_BLOCK_MS,
+    )
 
 
 def local_turns(config: Config) -> TurnDetector | None:
@@ -28,6 +58,8 @@ def local_turns(config: Config) -> TurnDetector | None:
     how much audio it kept from being sent."""
     if config.transcription.effective_turn is not TurnMode.LOCAL:
         return None
+    from tray_stt.audio.vad import LocalTurns  # numpy and the model, for local turns only
+
     model = config.transcription.model
     return CountingTurns(LocalTurns(), UsageLedger(config.usage_file), model)
 
@@ -91,8 +123,8 @@ class MicrophoneListener:
             if self._spool is not None:
                 self._spool.close()
             raise
-        self._microphone = microphone(
-            config.device, chunk_ms=config.chunk_ms, on_notice=self._notice, on_state=on_microphone
+        self._microphone = live_microphone(
+            config, self._notice, on_state=on_microphone, microphone=microphone
         )
         self._on_event = on_event
         self._on_end = on_end

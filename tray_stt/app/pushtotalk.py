@@ -6,6 +6,7 @@ Shared by ``tray-stt dictate`` and the tray service, so both build it the same w
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tray_stt.audio.microphone import Microphone, MicrophoneState
 from tray_stt.config import Config
@@ -15,7 +16,6 @@ from tray_stt.desktop.keyboard import KeyboardHotkey
 from tray_stt.desktop.media import MediaPause
 from tray_stt.desktop.xwindows import KeyGrab
 from tray_stt.metering.budget import budget_watch
-from tray_stt.pushtotalk.cues import SoundCues
 from tray_stt.pushtotalk.delivery import Desktop
 from tray_stt.pushtotalk.dictation import Dictation
 from tray_stt.pushtotalk.hotkey import MODIFIERS, Chord, parse_chord
@@ -23,6 +23,9 @@ from tray_stt.pushtotalk.talk import DictationEvent, DictationState, TalkAction
 from tray_stt.realtime.events import Notice
 from tray_stt.spool.store import open_spool
 from tray_stt.transcripts import daily_log
+
+if TYPE_CHECKING:  # numpy: loaded with the first dictation, not by the tray's idle hotkey
+    from tray_stt.pushtotalk.cues import SoundCues
 
 
 class PushToTalk:
@@ -44,6 +47,8 @@ class PushToTalk:
         ``on_microphone``: each change of the microphone's state (LOST, CAPTURING...), from the
         dictation's microphone thread.
         """
+        from tray_stt.pushtotalk.cues import SoundCues
+
         notice = _notice_to(on_event)
         # Cues follow the dictation's state, so the hotkey, toggle and commands all sound alike.
         self.cues = cues or SoundCues(config.sound_cues)

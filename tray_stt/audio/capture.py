@@ -7,8 +7,6 @@ import queue
 from dataclasses import dataclass, field
 from enum import Enum
 
-import numpy as np
-
 from tray_stt.audio.convert import Resampler, downmix
 from tray_stt.audio.devices import InputDevice, pick_device, portaudio_reason
 from tray_stt.audio.host import Callback, HostStream, PortAudioHost
@@ -54,6 +52,8 @@ class Opened:
     def convert(self, block: bytes) -> bytes:
         """Downmix and resample one interleaved int16 block to 24 kHz mono PCM16."""
         if self.channels > 1:
+            import numpy as np  # here: 24 kHz mono capture, and the idle tray, never load it
+
             # PortAudio gives native-endian samples; every platform we run on is little-endian.
             frames = np.frombuffer(block, dtype="<i2")
             block = np.rint(downmix(frames, self.channels)).astype("<i2").tobytes()

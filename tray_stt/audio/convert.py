@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from tray_stt.realtime.pcm import SAMPLE_RATE, duration_s
+
+if TYPE_CHECKING:  # numpy is imported where it is used: 24 kHz mono capture never loads it
+    import numpy as np
+    import numpy.typing as npt
 
 
 def downmix(samples: npt.NDArray[Any], channels: int) -> npt.NDArray[np.float64]:
@@ -58,6 +59,8 @@ class Resampler:
         self._pending = data[even:]
         if self._stream is None:
             return data[:even]
+        import numpy as np
+
         samples = np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
         out = self._stream.resample_chunk(samples, last=last)
         return np.asarray(out, dtype="<i2").tobytes()

@@ -44,8 +44,9 @@ __all__ = ["Microphone", "MicrophoneState", "MicrophoneStatus"]
 # frames on ALSA), and waking Python for each one cost 3.6 % of a core in the callback thread
 # alone (benchmarks/bench_listen.py, server VAD: 7.3 % in all; 3.3 % with 20 ms blocks, 2.1-2.4 %
 # with 40 ms). 40 ms is also what the session sends per message; the added delay is 20 ms.
+# Where the server decides turns, listening asks for larger blocks (app/listening.py).
 _BLOCK_MS = 40
-_QUEUE_BLOCKS = 1000  # 40 s of audio before dropping any
+_QUEUE_BLOCKS = 1000  # 40 s of audio in 40 ms blocks before dropping any
 _RETRY_S = 1.0  # between attempts while no device works
 _LOSS_NOTICE_S = 10.0
 # A device just opened may take longer than the watchdog to deliver its first block: PulseAudio
@@ -83,8 +84,12 @@ class Microphone:
         retry_s: float = _RETRY_S,
         latency: str = "low",
         clock: Callable[[], float] = time.monotonic,
+        block_ms: int = _BLOCK_MS,
     ) -> None:
-        """Configure; nothing opens until `start()`. ConfigError unless 20 <= chunk_ms <= 100."""
+        """Configure; nothing opens until `start()`. ConfigError unless 20 <= chunk_ms <= 100.
+
+        `block_ms`: the audio PortAudio hands over per callback; each block wakes two threads,
+        and it delays the audio by up to its length."""
         if watchdog_s <= 0 or retry_s <= 0:
             raise ValueError(f"watchdog_s, retry_s must be positive: {watchdog_s}, {retry_s}")
         self._wanted = device
@@ -94,7 +99,10 @@ class Microphone:
         self._backend = backend
         self._watchdog_s = watchdog_s
         self._retry_s = retry_s
-        self._poll_s = min(_POLL_MAX_S, watchdog_s / 4)
+        self._block_ms = block_ms
+        # Longer than a block, so audio arriving on time never finds the consumer woken for
+        # nothing; short against the watchdog, so a lost device is noticed in time.
+        self._poll_s = min(max(_POLL_MAX_S, 1.25 * block_ms / 1000), watchdog_s / 4)
         self._latency = latency
         self._clock = clock
         self._lock = threading.RLock()  # guards the stream: stop() may run on another thread
@@ -375,7 +383,7 @@ class Microphone:
         """Open and start `device` in the first format it accepts; OpenFailed if none."""
         assert self._host is not None
         return open_first_format(
-            self._host, device, self._latency, self._callback, self._clock(), _BLOCK_MS
+            self._host, device, self._latency, self._callback, self._clock(), self._block_ms
         )
 
     def _close_current(self) -> None:

@@ -191,8 +191,6 @@ class Session:
         """
         supervisor = threading.Thread(target=self._supervise, name="tray-stt-session", daemon=True)
         supervisor.start()
-        watchdog = threading.Thread(target=self._watch, name="tray-stt-watchdog", daemon=True)
-        watchdog.start()
         try:
             self._feed(chunks, wait_ready)
             self._finish()
@@ -316,19 +314,56 @@ class Session:
             return f"no transcript arrived within {int(2 * wait)} s"
         return None
 
-    # -- the watchdog thread: stall detection (docs/protocol.md §10) ----------------------------
+    # -- the writer thread: frames out, and stall detection (docs/protocol.md §10) --------------
 
-    def _watch(self) -> None:
-        while not self._closing.wait(0.05):
-            with self._lock:
-                reason = self._stall()
-                transport = self._transport
-                if reason is not None:
-                    self._stalled = True
-                    self._loss = (reason, Outage.STALLED)
-                    self._ending = _Ending.BACKOFF
-            if reason is not None and transport is not None:
-                transport.abort()
+    def _write(self, transport: Transport, outgoing: queue.Queue[str | None]) -> None:
+        """The writer thread of one connection: sends queued frames in order until told to
+        stop, and between them checks that the server has not stalled.
+
+        The check shares the writer's wake-ups (one thread fewer than a watchdog of its own);
+        a stall takes seconds to count, so it runs at most every ``_watch_period`` also when
+        nothing is sent. A send that blocks fails within the keepalive timeout instead."""
+        period = self._watch_period()
+        check_at = time.monotonic() + period
+        while True:
+            try:
+                text = outgoing.get(timeout=max(0.0, check_at - time.monotonic()))
+            except queue.Empty:
+                text = ""
+            if text is None:
+                return
+            if text:
+                try:
+                    transport.send(text)
+                except TransportClosed:
+                    transport.abort()  # the receiver notices and the supervisor reconnects
+                    return
+            now = time.monotonic()
+            if now >= check_at:
+                check_at = now + period
+                if self._stalled_now(transport):
+                    transport.abort()
+                    return
+
+    def _watch_period(self) -> float:
+        """How often to look for a stall: an eighth of the shortest stall timeout, at most
+        0.25 s (the timeouts are seconds: checking 20 times a second bought nothing)."""
+        options = self.options
+        return min(0.25, min(options.first_event_timeout_s, options.answer_timeout_s) / 8)
+
+    def _stalled_now(self, transport: Transport) -> bool:
+        """Whether ``transport``, still the current connection, has stalled; if so, noted as
+        the reason it ends."""
+        with self._lock:
+            if self._transport is not transport:
+                return False
+            reason = self._stall()
+            if reason is None:
+                return False
+            self._stalled = True
+            self._loss = (reason, Outage.STALLED)
+            self._ending = _Ending.BACKOFF
+        return True
 
     def _stall(self) -> str | None:
         """Why the current connection counts as stalled, if it does (caller holds the lock)."""
@@ -446,7 +481,7 @@ class Session:
         """Run one connection until it ends; returns why, and whether it ever got ready."""
         outgoing: queue.Queue[str | None] = queue.Queue()
         writer = threading.Thread(
-            target=_write, args=(transport, outgoing), name="tray-stt-send", daemon=True
+            target=self._write, args=(transport, outgoing), name="tray-stt-send", daemon=True
         )
         with self._lock:
             self._core.connection_opened()
@@ -588,13 +623,3 @@ def _captured_at(pcm: bytes) -> datetime:
     """When the first sample of audio that was just captured was heard."""
     seconds = pcm_format.duration_s(len(pcm))
     return datetime.fromtimestamp(time.time() - seconds).astimezone()
-
-
-def _write(transport: Transport, outgoing: queue.Queue[str | None]) -> None:
-    """The writer thread of one connection: sends queued frames in order until told to stop."""
-    while (text := outgoing.get()) is not None:
-        try:
-            transport.send(text)
-        except TransportClosed:
-            transport.abort()  # the receiver notices and the supervisor reconnects
-            return

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -207,6 +206,8 @@ def websocket_connect(
     Name resolution, refusal, unreachable networks, resets, timeouts and HTTP 5xx/429 are all
     retryable (``TransportClosed``): a laptop off Wi-Fi cannot resolve any name.
     """
+    import ssl  # with websocket, when a connection is made: the idle tray loads neither
+
     import websocket
 
     try:
