@@ -1,6 +1,6 @@
 """``tray-stt dictate`` end to end, under Xvfb: xdotool holds the real pynput hotkey, PulseAudio
 plays spoken WAVs into the microphone, the loopback server scripts the transcripts, and the text
-is read back from a Tk Entry and an xterm."""
+is read back from a Tk Entry, an xterm and an rxvt-unicode."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.support.audio_samples import spoken_wav
 from tests.support.dictation_desktop import (
     PulseMicrophone,
     TkEntry,
+    URxvt,
     XTerm,
     clipboard,
     dictate_env,
@@ -149,6 +150,27 @@ def test_dictate_types_into_a_stock_xterm(
             hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
             both = f"{ENGLISH} {KOREAN}"  # joined like typing, not glued together
             assert wait_until(lambda: term.text == both), (term.text, dictate.stderr)
+        finally:
+            dictate.close()
+            term.close()
+
+
+def test_dictate_joins_three_turns_in_a_stock_urxvt(
+    desktop: dict[str, str], tmp_path: Path, pulse: PulseMicrophone, speech: Path
+) -> None:
+    """rxvt-unicode is a terminal class, so it got Ctrl+Shift+V, which it prints as ^V: the
+    text was lost. Capitals follow the previous turn, spaces join them, Korean and accents
+    arrive whole."""
+    said = ["Hello there.", "how are you", "And you? 안녕하세요, café déjà vu"]
+    expected = ["Hello there.", " How are you", " and you? 안녕하세요, café déjà vu"]
+    with RealtimeServer(transcripts=said) as server:
+        term = URxvt(tmp_path, desktop)
+        dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "<ctrl>+<alt>+space")
+        try:
+            for turn in range(3):
+                hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
+                typed = "".join(expected[: turn + 1])
+                assert wait_until(lambda t=typed: term.text == t), (term.text, dictate.stderr)
         finally:
             dictate.close()
             term.close()

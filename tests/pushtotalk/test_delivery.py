@@ -259,6 +259,8 @@ def test_parse_window_rule() -> None:
             parse_window_rule(bad)
     assert window_rule(None, {"xterm": WindowRule(PASTE)}) is None
     assert window_rule(GEDIT, dict(DEFAULT_WINDOW_RULES)) is None
+    urxvt = Window(3, ("rxvt", "urxvt"))  # `rxvt` runs rxvt-unicode: the class still matches
+    assert window_rule(urxvt, dict(DEFAULT_WINDOW_RULES)) == WindowRule(DeliveryMode.PRIMARY)
 
 
 def test_copy_transcripts_to_clipboard_keeps_the_pasted_text_there() -> None:

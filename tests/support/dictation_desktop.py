@@ -1,5 +1,5 @@
-"""Desktop helpers for the dictation tests: a speaking microphone, a Tk Entry and an xterm to
-type into, and the clipboard, all on the test's Xvfb.
+"""Desktop helpers for the dictation tests: a speaking microphone, a Tk Entry and terminals
+(xterm, rxvt-unicode) to type into, and the clipboard, all on the test's Xvfb.
 
 The microphone is a private PulseAudio daemon whose default source is the monitor of a null sink:
 PortAudio reads it in real time (an ALSA `file` device runs unpaced, far faster than real time,
@@ -144,23 +144,37 @@ class TkEntry(_TextWindow):
         self.window = int(self.process.stdout.readline().strip(), 0)
 
 
-class XTerm(_TextWindow):
-    """An xterm running ``cat`` into a file, in raw mode: stock, or with Ctrl+Shift+V pasting
-    the CLIPBOARD (``paste_chord``), which stock xterm does not bind."""
+class Terminal(_TextWindow):
+    """A terminal emulator (``command``, then ``-e``) running ``cat`` into a file in raw mode."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str], *, paste_chord: bool = False) -> None:
-        require("xterm")
-        self.out = tmp_path / "xterm.txt"
-        ident = tmp_path / "xterm.window"
+    def __init__(self, tmp_path: Path, env: dict[str, str], command: list[str]) -> None:
+        require(command[0])
+        self.out = tmp_path / f"{command[0]}.txt"
+        ident = tmp_path / f"{command[0]}.window"
         script = f"echo $WINDOWID > {ident}; stty raw -echo; exec cat > {self.out}"
-        resources = ["-xrm", XTERM_PASTE] if paste_chord else []
         self.process = subprocess.Popen(
-            ["xterm", "-u8", *resources, "-e", "sh", "-c", script],
-            env={**env, "LC_ALL": "C.UTF-8"},
+            [*command, "-e", "sh", "-c", script], env={**env, "LC_ALL": "C.UTF-8"}
         )
-        assert wait_until(lambda: read_text(ident).strip(), 15), "xterm did not start"
+        assert wait_until(lambda: read_text(ident).strip(), 15), f"{command[0]} did not start"
         self.window = int(read_text(ident).strip())
         subprocess.run(["xdotool", "windowfocus", "--sync", str(self.window)], env=env, check=True)
+
+
+class XTerm(Terminal):
+    """An xterm: stock, or with Ctrl+Shift+V pasting the CLIPBOARD (``paste_chord``), which
+    stock xterm does not bind."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str], *, paste_chord: bool = False) -> None:
+        resources = ["-xrm", XTERM_PASTE] if paste_chord else []
+        super().__init__(tmp_path, env, ["xterm", "-u8", *resources])
+
+
+class URxvt(Terminal):
+    """A stock rxvt-unicode (WM_CLASS URxvt): Ctrl+Shift+V prints ^V, Shift+Insert pastes
+    PRIMARY."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        super().__init__(tmp_path, env, ["urxvt"])
 
 
 def clipboard(env: dict[str, str]) -> str:

@@ -103,10 +103,12 @@ class WindowRule:
 
 # Stock xterm binds no key to paste the CLIPBOARD selection (Ctrl+Shift+V arrives as a literal
 # ^V, which swallows the next key), and xdotool type garbles non-ASCII there; Shift+Insert
-# pastes the PRIMARY selection in every xterm.
+# pastes the PRIMARY selection in every xterm. rxvt-unicode (class URxvt, also run as `rxvt`)
+# likewise prints ^V for Ctrl+Shift+V and pastes PRIMARY with Shift+Insert.
 DEFAULT_WINDOW_RULES: tuple[tuple[str, WindowRule], ...] = (
     ("xterm", WindowRule(DeliveryMode.PRIMARY)),
     ("uxterm", WindowRule(DeliveryMode.PRIMARY)),
+    ("urxvt", WindowRule(DeliveryMode.PRIMARY)),
 )
 
 
