@@ -156,6 +156,11 @@ def test_controller_retries_what_failed_for_want_of_credit_once_credit_is_back(
         spool_one_recording(tray.spool)  # the failed audio, as the spool keeps it
         worker.on_event(TranscriptCompleted("credit is back", datetime.now().astimezone(), "i2"))
         assert tray.notified("Transcribed 1 pending recording into the log.")
+        # Shown as if it had come live, in the order spoken: the Recent submenu has it before
+        # today's transcript, which stays the last one.
+        snapshot = tray.controller.snapshot
+        assert [line.text for line in snapshot.recent] == ["said yesterday", "credit is back"]
+        assert snapshot.last_transcript == "credit is back"
     finally:
         tray.controller.post(Quit())
         tray.thread.join(5)

@@ -4,8 +4,9 @@ flat (README "What is kept, and for how long").
 Listening as ``tray-stt listen`` and the tray build it (``live_options`` with a spool, and
 ``AutoRetry``), against the loopback server. Each utterance is a tone of its own pitch, and the
 server transcribes an item by its pitch, so a word lost or sent twice shows in the log. The
-audio is fed faster than it could be spoken, with a clock that says when each chunk was
-"captured": the log times are checked against it. Nothing is timed.
+outage's four minutes are fed faster than they could be spoken (the microphone runs in real time
+before and after), with a clock that says when each chunk was "captured": the log times are
+checked against it. Nothing is timed.
 """
 
 from __future__ import annotations
@@ -112,9 +113,9 @@ def test_an_outage_of_minutes_with_speech_throughout_loses_nothing_and_memory_st
                 offset += len(pcm[at : at + CHUNK])
                 yield pcm[at : at + CHUNK]
 
-        yield from say(0)  # transcribed live
+        yield from paced(say(0))  # transcribed live
         while not reconnecting.is_set():  # the server dropped the connection: down from here
-            yield from say(None, 0.1)
+            yield from paced(say(None, 0.1))
         for index in range(1, OUTAGE_UTTERANCES + 1):
             for chunk in say(index):
                 held.append(session.held_ms)
@@ -169,9 +170,13 @@ def test_an_outage_of_minutes_with_speech_throughout_loses_nothing_and_memory_st
         began = clock.at(spoken[text]).replace(tzinfo=None)
         # The log has whole seconds, and server VAD starts an item 300 ms before the speech.
         assert timedelta(0) <= began - when < timedelta(seconds=1.3), (text, when, began)
-    # Memory held the newest minute at most while four minutes were spoken.
-    assert max(held) <= SPOOLED_OFFLINE_AUDIO_MS + 3000
-    assert len(held) > 0 and held[-1] >= SPOOLED_OFFLINE_AUDIO_MS - 3000
+    # Memory stayed flat while four minutes were spoken: past the first minute of the outage it
+    # held what it held then (the newest minute, and a turn the lost connection left unanswered),
+    # give or take where the cut fell (at a pause, within 5 s).
+    minute = int(SPOOLED_OFFLINE_AUDIO_MS / 1000 / (UTTERANCE_S + GAP_S)) + 2
+    after_a_minute = held[minute * int((UTTERANCE_S + GAP_S) * 10) :]
+    assert after_a_minute and max(after_a_minute) - min(after_a_minute) <= 6000, held
+    assert max(held) <= held[0] + SPOOLED_OFFLINE_AUDIO_MS + 6000
     notices = [line for line in stderr.getvalue().splitlines() if "kept on disk" in line]
     assert len(notices) == 1, stderr.getvalue()  # the outage is told once
     assert count_pending(spool_dir) == 0

@@ -624,6 +624,11 @@ class Controller:
 
     def _on_retry_done(self, report: RetryReport, asked: bool) -> None:
         self._update(pending=report.left)
+        if report.done:  # retried transcripts are shown and counted as if they came live
+            config = self.snapshot.config
+            recent = _recent(config)
+            last = recent[-1].text if recent else self.snapshot.last_transcript
+            self._update(today_count=_count_today(config), recent=recent, last_transcript=last)
         sentence = done_sentence(report)
         if sentence is not None:
             self._notifier.notify(APP_NAME, sentence)
