@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app.test_transcribe_e2e import assert_clean_failure, log_lines, run_cli
+from tests.app.test_transcribe_e2e import assert_clean_failure, drained, log_lines, run_cli
 from tests.support.audio_samples import silence, speak, tone, write_wav
 from tests.support.realtime_server import RealtimeServer
 
@@ -405,16 +405,7 @@ def test_jobs_progress_is_one_line_redrawn_on_a_terminal(tmp_path: Path) -> None
             timeout=60,
         )
     os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the terminal's other end is closed and drained
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
+    shown = drained(controller)
     assert result.returncode == 0
     assert result.stdout.splitlines() == ["low", "low", "high", "high"]
     assert re.search(rb"\r\d/2 files, [\d.]+/[\d.]+ min of audio, [\d.]+x realtime\x1b\[K", shown)

@@ -418,16 +418,7 @@ def test_transcribe_progress_bar_goes_to_a_terminal_stderr_only(
             timeout=60,
         )
     os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the terminal's other end is closed and drained
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
+    shown = drained(controller)
     assert result.returncode == 0
     assert result.stdout.splitlines() == ["one", "two", "three"]  # no bar on stdout
     assert b"\rtones.wav [" in shown and b"\x1b[K" in shown
@@ -557,3 +548,18 @@ def test_transcribe_sigterm_against_a_frozen_server_stops_and_names_what_is_miss
     missing = re.search(r"not transcribed: 00:0(\d\.\d)–.*00:05\.9 of tones\.wav", stderr)
     assert missing is not None, stderr
     assert 1.0 <= float(missing.group(1)) <= 2.3  # after the first tone, before the second ends
+
+
+def drained(controller: int) -> bytes:
+    """Everything a pseudo-terminal showed, once its other end is closed (then closes it)."""
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and drained
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    return shown
