@@ -1,5 +1,5 @@
 """Reconnect after an outage: from the server being reachable again to the first audio it
-receives and to the first transcript (docs/protocol.md §10).
+receives and to the first transcript (docs/protocol.md, "Session lifetime and reconnection").
 
 A live session with the options of tray listening and `tray-stt listen` (``live_options``) is fed
 a microphone paced in real time (silence, with a tone said during the outage) against the

@@ -1,4 +1,5 @@
-"""The package's layers (docs/architecture.md §1, §7): what each module may import, checked
+"""The package's layers (docs/architecture.md, "Layers" and "Enforcement"): what each module may
+import, checked
 twice.
 
 Statically, every ``tray_stt`` import in the source (lazy and TYPE_CHECKING ones included) must

@@ -1,6 +1,7 @@
 """tray-stt: realtime speech-to-text from the system tray, over the OpenAI Realtime API.
 
-The package is layered (docs/architecture.md §1): ``realtime`` (the sans-I/O protocol core and its
+The package is layered (docs/architecture.md, "Layers"): ``realtime`` (the sans-I/O protocol core
+and its
 connection shell), ``audio``, ``pushtotalk``, ``desktop``, ``autostart``, ``tray`` and ``app``
 (the composition), on top of a few modules here that every layer may use. This module imports
 nothing.

@@ -255,7 +255,8 @@ def test_hostile_server_property_session_invariants(
 
 
 def scripted_frames() -> list[str]:
-    """One whole utterance as the server tells it, frame by frame (docs/protocol.md §7)."""
+    """One whole utterance as the server tells it, frame by frame (docs/protocol.md, "Server
+    events")."""
     item = {"item_id": "item_a"}
     return [
         event("session.created", session={"id": "sess_a"}),

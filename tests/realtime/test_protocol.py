@@ -729,7 +729,7 @@ def test_a_long_outage_is_one_failed_span_however_many_chunks_it_drops() -> None
 def test_failed_item_carries_a_typed_kind_and_its_place_in_the_input(
     error: dict[str, Any], kind: str
 ) -> None:
-    """No credit is recognised from the item failure itself (docs/protocol.md §9)."""
+    """No credit is recognised from the item failure itself (docs/protocol.md, "Errors")."""
     client = ready_client()
     client.append(bytes(2000 * MS), T0)
     speech(client, "a", None, 500, 1500)

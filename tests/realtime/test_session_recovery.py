@@ -1,4 +1,5 @@
-"""The session through network failures and stalling servers (docs/protocol.md §10): live
+"""The session through network failures and stalling servers (docs/protocol.md, "Session lifetime
+and reconnection"): live
 sources retry for ever, stalls are detected within the bounds of SessionOptions (short here),
 what a connection held is resent, and no credit is recognised."""
 
@@ -118,7 +119,7 @@ def test_session_live_retries_when_refused_at_start_until_the_server_opens() -> 
 def test_session_live_name_resolution_failure_is_a_network_failure_never_fatal() -> None:
     collector = Collector()
     # RFC 2606: never resolves. wss://: clear-text ws:// to a host that is not loopback is refused
-    # before any connection (docs/protocol.md §1).
+    # before any connection (docs/protocol.md, "Connection").
     url = "wss://tray-stt-test.invalid/v1/realtime?intent=transcription"
     session = make_session(url, collector, **LIVE, **QUICK, final_wait_s=0.2)
     assert run_bounded(session, paced(chunks_of(quiet(1.5)), realtime=True)) is None

@@ -4,7 +4,7 @@ A pure model (the clock is handed in): the controller reports problems as the ty
 errors arrive and clears them when things work again; this decides when the user hears of it. A
 problem is announced once when it starts (a burst of failures is one notification), again only if
 it is still there after ``repeat_s``, replaced when a worse one takes over, and withdrawn when it
-clears. docs/architecture.md §5 lists the problems and their sentences.
+clears. docs/architecture.md, "Errors" lists the problems and their sentences.
 """
 
 from __future__ import annotations

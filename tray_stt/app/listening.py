@@ -75,7 +75,8 @@ def live_spool(config: Config, on_event: Callable[[Event], None]) -> Spool | Non
 
 def live_options(*, billing_ends_session: bool = True, spooled: bool = False) -> SessionOptions:
     """A live source's options: retry the network for ever (also when it is down at the start,
-    docs/protocol.md §10), bounded silence and outage audio in memory."""
+    docs/protocol.md, "Session lifetime and reconnection"), bounded silence and outage audio in
+    memory."""
     return SessionOptions(
         live_silence_ms=5000,
         reconnect_attempts=None,

@@ -321,7 +321,7 @@ class Retrier:
                     error = exc
             left = count_pending(self._directory)
             on_done(RetryReport(max(before - left, 0), left, error))
-        except Exception as exc:  # a thread must not die silently (docs/architecture.md §4)
+        except Exception as exc:  # a thread must not die silently (docs/architecture.md, "Threads")
             on_done(RetryReport(0, 0, TraySttError(f"Retrying pending recordings failed: {exc}")))
 
 

@@ -8,7 +8,7 @@ closes, queries or rescans goes through one `PortAudioHost` per loaded library, 
 a rescan first closes every open stream itself and marks it interrupted (its owner sees that and
 opens again, on its own thread), runs once however many microphones asked for it, and at exit
 every stream is closed before sounddevice's own exit handler terminates PortAudio
-(docs/architecture.md §6.5).
+(docs/architecture.md, "Microphone (PortAudio)").
 """
 
 from __future__ import annotations

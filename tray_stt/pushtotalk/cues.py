@@ -61,7 +61,7 @@ def play_through_sounddevice(samples: Samples, rate: int) -> None:
     """Play on the default output device through PortAudio; returns when it has been played."""
     sounddevice = import_sounddevice()  # OSError when the PortAudio library is missing
     # Through the process's PortAudio host: a microphone's device rescan would free the stream
-    # under a cue still playing (docs/architecture.md §6.5).
+    # under a cue still playing (docs/architecture.md, "Microphone (PortAudio)").
     host_for(sounddevice).play(samples.reshape(-1, 1), rate)
 
 

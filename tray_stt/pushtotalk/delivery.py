@@ -73,7 +73,8 @@ class Plan:
 
 
 def plan_delivery(mode: DeliveryMode, desktop: Desktop, tools: Collection[str]) -> Plan:
-    """Choose the strategy for ``mode`` with the tools installed (docs/architecture.md §6.3)."""
+    """Choose the strategy for ``mode`` with the tools installed (docs/architecture.md, "Delivering
+    text into a window")."""
     if mode is DeliveryMode.CLIPBOARD or desktop is Desktop.NONE:
         return Plan(DeliveryMode.CLIPBOARD, tell_user=mode is not DeliveryMode.CLIPBOARD)
     if desktop is Desktop.WAYLAND:

@@ -3,7 +3,7 @@
 No keyboard library here (keyboard.py feeds it from pynput, control commands feed it by name), so
 the rules are tested without a display: a chord is held when all its keys are down; X11
 auto-repeat sends a press per repeat and must never restart or split a turn
-(docs/architecture.md §6.2).
+(docs/architecture.md, "Hotkeys").
 """
 
 from __future__ import annotations

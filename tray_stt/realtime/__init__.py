@@ -8,5 +8,5 @@ state machine).
 
 Shell: ``transport`` (the one module importing websocket-client) and ``session`` (threads,
 reconnects, rollovers); it may import the core, errors and files, nothing above.
-See docs/protocol.md and docs/architecture.md §1.
+See docs/protocol.md and docs/architecture.md, "Layers".
 """

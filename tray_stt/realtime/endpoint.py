@@ -1,7 +1,7 @@
 """Where to connect and how to authenticate: the endpoint, checked before any connection.
 
 Standard library only, so the configuration can hold an Endpoint without loading the shell.
-See docs/protocol.md §1 for the endpoints tray-stt knows and which key goes where.
+See docs/protocol.md, "Connection" for the endpoints tray-stt knows and which key goes where.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from tray_stt.realtime.models import Dialect
 OPENAI_URL = "wss://api.openai.com/v1/realtime?intent=transcription"
 _AZURE_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 # Written literally in the URL: a name that merely resolves to this machine is not trusted, since
-# what it resolves to is decided elsewhere (DNS, a hosts file) and may change (docs/protocol.md §1).
+# what it resolves to is decided elsewhere (DNS, a hosts file) and may change (docs/protocol.md,
+# "Connection").
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -70,7 +71,7 @@ class Endpoint:
 
     def key(self) -> str | None:
         """The key this endpoint gets: its own configured key, else the OpenAI key only where
-        it belongs (docs/protocol.md §1.1), else none."""
+        it belongs (docs/protocol.md, "OpenAI"), else none."""
         if self.access is not None and self.access.api_key:
             return self.access.api_key
         if self.is_loopback or (self.secure and (self.is_openai or self.is_azure)):

@@ -69,7 +69,7 @@ class TranscriptCompleted:
 class TranscriptFailed:
     """An utterance the server could not transcribe; ``partial_text`` is what had arrived.
 
-    ``kind`` classifies the reason (docs/protocol.md §9): ``BILLING`` for no credit,
+    ``kind`` classifies the reason (docs/protocol.md, "Errors"): ``BILLING`` for no credit,
     ``RATE_LIMIT``, ``ITEM`` for this utterance only, ``UNKNOWN`` when the client gave up.
     ``audio_start_ms``/``audio_end_ms`` place the utterance in the session's audio, counted from
     the first byte of input (for a file: the offset in the file).
@@ -97,7 +97,9 @@ class Outage(Enum):
 
     NETWORK = "network"  # name resolution, refused, unreachable, reset, TLS, connect timeout
     SERVER = "server"  # HTTP 5xx or 429 on the upgrade, rate limiting
-    STALLED = "stalled"  # the server accepted and stopped answering (docs/protocol.md §10)
+    # the server accepted and stopped answering (docs/protocol.md, "Session lifetime and
+    # reconnection")
+    STALLED = "stalled"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Transcription settings and what each model can do with them (docs/protocol.md §12).
+"""Transcription settings and what each model can do with them (docs/protocol.md, "Models").
 
 A configuration a model cannot honour is refused here, before any connection, with a sentence that
 says why and what to use instead. Unknown model names pass through: new models appear often.

@@ -4,7 +4,7 @@ No sockets, threads or clocks: the I/O shell (session.py) feeds server frames to
 to ``append`` and sends what ``take_outgoing`` returns. The client owns the whole session, across
 connections: completed transcripts are released in spoken order, and audio whose transcript has not
 arrived when a connection ends is sent again on the next one, so each utterance is transcribed
-exactly once (docs/protocol.md §8).
+exactly once (docs/protocol.md, "Ordering, resends and exactly once").
 """
 
 from __future__ import annotations
@@ -173,7 +173,8 @@ class TranscriptionClient:
     @property
     def awaiting_answer(self) -> bool:
         """Whether the server owes an answer: a commit, a transcript or the end-of-input
-        barrier (the session's stall detection, docs/protocol.md §10)."""
+        barrier (the session's stall detection, docs/protocol.md, "Session lifetime and
+        reconnection")."""
         conn = self._conn
         barrier = conn.barrier is not None and not conn.barrier_done
         return bool(conn.commits or conn.replays or barrier or self._order)
@@ -370,7 +371,8 @@ class TranscriptionClient:
         kind = event.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            return []  # unknown events are ignored, as the protocol asks (docs/protocol.md §7)
+            # unknown events are ignored, as the protocol asks (docs/protocol.md, "Server events")
+            return []
         try:
             return handler(self, event)
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -727,7 +729,7 @@ _HANDLERS = {
     "input_audio_buffer.cleared": TranscriptionClient._on_cleared,
     "conversation.item.input_audio_transcription.delta": TranscriptionClient._on_delta,
     "conversation.item.input_audio_transcription.completed": TranscriptionClient._on_completed,
-    # A legacy name OpenAI's own agents SDK still tolerates (docs/protocol.md §7).
+    # A legacy name OpenAI's own agents SDK still tolerates (docs/protocol.md, "Server events").
     "input_audio_transcription_completed": TranscriptionClient._on_completed,
     "conversation.item.input_audio_transcription.failed": TranscriptionClient._on_failed,
     "error": TranscriptionClient._on_error,

@@ -1,4 +1,5 @@
-"""How the session recovers (docs/protocol.md §10): its options, the reconnect backoff, and the
+"""How the session recovers (docs/protocol.md, "Session lifetime and reconnection"): its options,
+the reconnect backoff, and the
 stall check that tells a server that accepted and went quiet from one that is working."""
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ __all__ = ["BackoffGate", "SessionOptions", "StallWatch", "backoff"]
 
 @dataclass(frozen=True)
 class SessionOptions:
-    """Timeouts and limits of the session worker (docs/protocol.md §10 and §11)."""
+    """Timeouts and limits of the session worker (docs/protocol.md, "Session lifetime and
+    reconnection" and "Limits")."""
 
     connect_timeout_s: float = 10.0
-    max_session_s: float = 55 * 60  # the server ends sessions at 60 minutes (docs/protocol.md §10)
+    # the server ends sessions at 60 minutes (docs/protocol.md, "Session lifetime and reconnection")
+    max_session_s: float = 55 * 60
     rollover_wait_s: float = 10.0  # for the old session's transcripts before switching
     final_wait_s: float = 30.0  # with no word from the server, at the end of input
     live_silence_ms: int | None = None  # live sources: silence kept for resends (see protocol)

@@ -46,7 +46,8 @@ from tray_stt.realtime.transport import Connect, Transport, TransportClosed, Web
 from tray_stt.realtime.turns import Speech, SpeechBegan, TurnDetector, TurnEvent
 from tray_stt.realtime.wire import ErrorKind
 
-__all__ = ["Session", "SessionOptions"]  # the options live in recovery.py (docs/protocol.md §10)
+# the options live in recovery.py (docs/protocol.md, "Session lifetime and reconnection")
+__all__ = ["Session", "SessionOptions"]
 
 _HIGH_WATER = 64  # queued frames (~2.5 s of audio) before the feeder waits for the network
 
@@ -109,7 +110,8 @@ class Session:
             today=today or date.today(),
             retain_ms=self.options.live_silence_ms,
             offline_ms=self.options.offline_audio_ms,
-            # Until a dead path is found (docs/protocol.md §10), what it swallowed is kept.
+            # Until a dead path is found (docs/protocol.md, "Session lifetime and reconnection"),
+            # what it swallowed is kept.
             unheard_ms=int((self.options.ping_interval_s + self.options.pong_timeout_s) * 1000),
         )
         self._dropped_ms = 0  # audio dropped in earlier outages, already told
@@ -299,7 +301,9 @@ class Session:
         self._settle_spool()
 
     def _why_give_up(self) -> str | None:
-        """At the end of input: why to stop waiting for the server, if it is time (§8, §10)."""
+        """At the end of input: why to stop waiting for the server, if it is time
+        (docs/protocol.md, "Ordering, resends and exactly once" and "Session lifetime and
+        reconnection")."""
         if self._give_up is not None:
             return self._give_up
         now, wait = time.monotonic(), self.options.final_wait_s
@@ -314,7 +318,8 @@ class Session:
             return f"no transcript arrived within {int(2 * wait)} s"
         return None
 
-    # -- the writer thread: frames out, and stall detection (docs/protocol.md §10) --------------
+    # -- the writer thread: frames out, and stall detection ---------------------------------
+    # (docs/protocol.md, "Session lifetime and reconnection")
 
     def _write(self, transport: Transport, outgoing: queue.Queue[str | None]) -> None:
         """The writer thread of one connection: sends queued frames in order until told to
@@ -552,7 +557,8 @@ class Session:
         return self._ending
 
     def _settle_spool(self) -> None:
-        """After the events were handled (transcripts logged, docs/architecture.md §2), tell
+        """After the events were handled (transcripts logged, docs/architecture.md, "Rules beyond
+        the layer order"), tell
         the spool what it need not keep any more."""
         if self._spool is None:
             return
@@ -583,7 +589,7 @@ class Session:
                 self._emit(StateChanged(SessionState.STREAMING))
 
     def _on_item_failure(self, event: TranscriptFailed) -> None:
-        """No credit shows as failing items too (docs/protocol.md §9)."""
+        """No credit shows as failing items too (docs/protocol.md, "Errors")."""
         if event.kind is ErrorKind.BILLING and self.options.billing_ends_session:
             self._fail(BillingError.no_credit("insufficient_quota"))
             self._abort_transport()

@@ -1,7 +1,8 @@
 """Server text is data, never control: the one cleaning every transcript gets before any use.
 
 Pure and standard library only: the protocol core applies it once, so the terminal, the daily
-log, the clipboard and the focused window all receive the same clean text (docs/protocol.md §7.1).
+log, the clipboard and the focused window all receive the same clean text (docs/protocol.md, "Server
+text is data").
 """
 
 from __future__ import annotations

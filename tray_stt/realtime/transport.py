@@ -16,7 +16,8 @@ from tray_stt.errors import AuthenticationError, BillingError, ConfigError
 from tray_stt.realtime.events import Outage
 from tray_stt.realtime.text import clean_text
 
-# The largest message the server may send (docs/protocol.md §11): its events are a few KB, a long
+# The largest message the server may send (docs/protocol.md, "Limits"): its events are a few KB, a
+# long
 # transcript with logprobs some tens of KB. A bigger one is a broken or hostile server; it is
 # refused from its frame header, before any of it is read into memory.
 MAX_MESSAGE_BYTES = 1 << 20
@@ -27,7 +28,8 @@ CLOSE_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
 class TransportClosed(Exception):
     """The connection ended; ``code`` is the WebSocket close code when the server sent one.
 
-    ``outage`` says what kind of trouble it was, which decides the backoff (docs/protocol.md §10).
+    ``outage`` says what kind of trouble it was, which decides the backoff (docs/protocol.md,
+    "Session lifetime and reconnection").
     """
 
     code: int | None
@@ -95,7 +97,8 @@ class Connect(Protocol):
 
 @dataclass(frozen=True)
 class Keepalive:
-    """Our pings (docs/protocol.md §10): a ping after ``interval_s`` without a frame; the
+    """Our pings (docs/protocol.md, "Session lifetime and reconnection"): a ping after
+    ``interval_s`` without a frame; the
     connection is dead after ``timeout_s`` without any frame, pongs included. Sends that make no
     progress for ``timeout_s`` fail too, so a frozen peer never blocks a writer for good."""
 
@@ -244,8 +247,8 @@ def _body(exc: Exception) -> str:
 
 
 def _refusal(url: str, status: int, body: str) -> Exception:
-    """Translate an HTTP refusal of the upgrade (Azure refuses some requests there: docs/protocol.md
-    §1.4)."""
+    """Translate an HTTP refusal of the upgrade (Azure refuses some requests there:
+    docs/protocol.md, "Refusals before the WebSocket opens")."""
     if status in (401, 403):
         return AuthenticationError.rejected(url, f"HTTP {status}")
     if status == 429 and "quota" in body:

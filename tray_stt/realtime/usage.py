@@ -1,4 +1,5 @@
-"""What one transcribed item cost and took, as the server reported it (docs/protocol.md §7).
+"""What one transcribed item cost and took, as the server reported it (docs/protocol.md, "Server
+events").
 
 ``conversation.item.input_audio_transcription.completed`` carries a ``usage`` object of one of two
 shapes: ``{"type": "duration", "seconds": ...}`` for models billed by the minute, or

@@ -1,6 +1,7 @@
 """Client events as JSON text, in either dialect, and classification of server errors.
 
-Pure functions: docs/protocol.md §3 and §6 for the shapes, §9 for what each error means to us.
+Pure functions: docs/protocol.md, "Session configuration" and "Client events" for the shapes,
+"Errors" for what each error means to us.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def session_update(
         "format": {"type": "audio/pcm", "rate": 24000},
         "transcription": _transcription(settings, dialect),
         # Explicit null matters: the server creates sessions with server_vad on
-        # (docs/protocol.md §5).
+        # (docs/protocol.md, "Turn detection").
         "turn_detection": turn,
         "noise_reduction": _noise_reduction(settings),
     }
@@ -151,7 +152,7 @@ _CONFIG_CODES = {
 
 
 def classify_error(error: ServerErrorInfo, *, config_event_ids: frozenset[str]) -> ErrorKind:
-    """Map an error to what the client must do (docs/protocol.md §9)."""
+    """Map an error to what the client must do (docs/protocol.md, "Errors")."""
     code = (error.code or "").lower()
     etype = (error.type or "").lower()
     message = error.message.lower()
@@ -173,7 +174,8 @@ def classify_error(error: ServerErrorInfo, *, config_event_ids: frozenset[str]) 
 
 
 def classify_item_failure(error: ServerErrorInfo) -> ErrorKind:
-    """What a ``…transcription.failed`` reason means (docs/protocol.md §9): the API reports no
+    """What a ``…transcription.failed`` reason means (docs/protocol.md, "Errors"): the API reports
+    no
     credit per item too, as ``insufficient_quota`` or a bare "429 Too Many Requests"."""
     code = (error.code or "").lower()
     etype = (error.type or "").lower()

@@ -20,7 +20,7 @@ def gtk_icon_class(base: type[Any]) -> type[Any]:
         """pystray's GTK or AppIndicator Icon, whose stop does not fail without a notification
         daemon: pystray closes its own notification at stop, even when it never showed one
         (tray-stt's go through tray_stt.desktop.notify), and that D-Bus call raises ServiceUnknown
-        (docs/architecture.md §6.1), which ended every Quit in a traceback."""
+        (docs/architecture.md, "Tray (pystray)"), which ended every Quit in a traceback."""
 
         def _initialize(self) -> None:
             super()._initialize()

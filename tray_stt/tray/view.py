@@ -2,7 +2,7 @@
 
 Menu callbacks only post commands. Every change to the icon comes through ``show``, which may be
 called from any thread and hands the work to the tray's own thread where the platform needs it
-(docs/architecture.md §6.1: AppKit must only be touched from the main thread).
+(docs/architecture.md, "Tray (pystray)": AppKit must only be touched from the main thread).
 """
 
 from __future__ import annotations
@@ -328,7 +328,9 @@ class TrayView:
             self._icon.run(setup=self._setup)
         except (
             Exception
-        ):  # GTK raises at stop when no notification daemon exists (docs/architecture.md §6.1)
+            # GTK raises at stop when no notification daemon exists (docs/architecture.md, "Tray
+            # (pystray)")
+        ):
             _log.warning("the tray loop ended with an error", exc_info=True)
 
     def stop(self) -> None:
@@ -370,7 +372,8 @@ class TrayView:
                 self._shown = wanted
             if menu != self._menu_shown:
                 # Changed from outside the menu (control socket, errors): redraw it
-                # (docs/architecture.md §6.1). Not on every partial transcript: appindicator
+                # (docs/architecture.md, "Tray (pystray)"). Not on every partial transcript:
+                # appindicator
                 # rebuilds the whole GTK menu.
                 self._menu_shown = menu
                 icon.update_menu()

@@ -32,9 +32,10 @@ _UNIONS: dict[tuple[str, str], Any] = {
 
 # Fields the real API sends but the SDK models of the event do not declare ("*" = any list index).
 # GA: session.created/updated reuse the *create request* model, which lacks id/object/expires_at
-# (docs/protocol.md §7); deltas carry an unmodelled ``obfuscation`` string (docs/protocol.md §7).
+# (docs/protocol.md, "Server events"); deltas carry an unmodelled ``obfuscation`` string
+# (docs/protocol.md, "Server events").
 # Beta: TranscriptionSession is the REST response model; the events also carry id/object/include/
-# input_audio_noise_reduction (docs/protocol.md §7; OpenAI's example
+# input_audio_noise_reduction (docs/protocol.md, "Server events"; OpenAI's example
 # RealtimeBetaServerEventTranscriptionSessionCreated).
 _SESSION_EXTRAS = frozenset({("session", "id"), ("session", "object"), ("session", "expires_at")})
 _BETA_SESSION_EXTRAS = _SESSION_EXTRAS | {

@@ -8,7 +8,8 @@ Threaded (``websockets.sync``), on 127.0.0.1 and a free port::
         server.wait_for(lambda: len(server.delivered) == 2)
         assert server.violations == []
 
-Protocol reference: docs/protocol.md; this server: docs/testing.md §8. The per-connection logic
+Protocol reference: docs/protocol.md; this server: docs/testing.md, "The loopback realtime server".
+The per-connection logic
 is in connection.py, session config in session_config.py, VAD in vad.py.
 
 Script rule ("exactly once" across reconnects): the server keeps the set of delivered script

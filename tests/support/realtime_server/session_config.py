@@ -76,7 +76,7 @@ class SessionConfig:
 def default_config(dialect: str) -> SessionConfig:
     silence = (
         200 if dialect == "ga" else 500
-    )  # GA session.created, beta example (docs/protocol.md §5)
+    )  # GA session.created, beta example (docs/protocol.md, "Turn detection")
     return SessionConfig(turn_detection=_server_vad({}, None, silence))
 
 

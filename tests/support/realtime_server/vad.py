@@ -168,7 +168,8 @@ def split_deltas(text: str) -> list[str]:
     return pieces
 
 
-# Models OpenAI bills by the minute report ``usage`` of type ``duration`` (docs/protocol.md §7).
+# Models OpenAI bills by the minute report ``usage`` of type ``duration`` (docs/protocol.md,
+# "Server events").
 DURATION_MODELS = frozenset(
     {"whisper-1", "gpt-transcribe", "gpt-live-transcribe", "gpt-realtime-whisper"}
 )
