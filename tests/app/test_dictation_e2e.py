@@ -28,6 +28,7 @@ from tests.support.dictation_desktop import (
 from tests.support.fake_mpris_player import FakeMprisPlayer
 from tests.support.realtime_server import RealtimeServer
 from tests.support.xvfb import xvfb_server
+from tray_stt.desktop.xwindows import X11
 
 pytestmark = pytest.mark.desktop
 
@@ -87,7 +88,17 @@ def xdotool(env: dict[str, str], *args: str) -> None:
 
 
 def hold_and_speak(env: dict[str, str], key: str, pulse: PulseMicrophone, wav: Path) -> None:
-    """Hold ``key`` (X auto-repeat sends presses meanwhile) while the WAV plays."""
+    """Hold ``key`` (X auto-repeat sends presses meanwhile) while the WAV plays.
+
+    First wait until no modifier is down, as a person's hands would: the previous turn's text
+    shows on the paste key's press, and xdotool lets go of its Shift a few ms later. A hotkey
+    Ctrl pressed within those ms made Ctrl+Shift, which puts rxvt-unicode into its ISO 14755
+    keycap mode (it then printed "⇧" and swallowed the next paste)."""
+    x11 = X11(env["DISPLAY"])
+    try:
+        assert x11.wait_modifiers_released(10), "a modifier key is stuck down"
+    finally:
+        x11.close()
     xdotool(env, "keydown", key)
     pulse.speak(wav)
     xdotool(env, "keyup", key)
