@@ -19,7 +19,9 @@ GTK records the X server's GL visuals on the root window the first time a GTK pr
 (loading Mesa, +50 MB, only then); the floor runs first, so every tray run sees a warm X server
 as on a desktop. RssAnon (private memory) is shown beside RSS (which also counts mapped
 libraries); the CPU of libpulse's own thread (PortAudio's ALSA "pulse" device) is shown apart:
-its wake-ups are set by the PulseAudio server, not by tray-stt.
+its wake-ups are set by the PulseAudio server, not by tray-stt. The microphone sends as often as
+tray-stt asks, as one nobody else records from does (benchmarks/bench_listen.py also measures
+one kept at 12.5 ms packets by another recorder).
 
     .venv/bin/python -m benchmarks.bench_tray [--idle-seconds 20] [--listen-seconds 30]
         [--runs 3] [--only appindicator]
@@ -291,7 +293,7 @@ def appindicator_table(python: Path, runs: int, idle_s: float, listen_s: float) 
         spoken_wav(wav, SENTENCES, gap_s=1.5)
         (Path(temp) / "pulse").mkdir()
         with (
-            virtual_microphone(Path(temp) / "pulse") as pulse,
+            virtual_microphone(Path(temp) / "pulse", feed_latency_ms=400) as pulse,
             gtk_desktop(Path(temp) / "desktop") as desktop,
         ):
             bare_indicator(python, desktop, Path(temp) / "warm-up")  # GL visuals recorded

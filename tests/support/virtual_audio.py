@@ -98,17 +98,22 @@ def _wait_for_pulse(env: dict[str, str], daemon: subprocess.Popen[bytes], log: P
 
 
 @contextmanager
-def virtual_microphone(home: Path) -> Iterator[dict[str, str]]:
+def virtual_microphone(home: Path, feed_latency_ms: int = 50) -> Iterator[dict[str, str]]:
     """A private PulseAudio whose default source is the monitor of null sink `vmic`.
 
     Whatever ``paplay --device=vmic`` plays is heard, in real time. With nothing playing, a null
     sink renders (and its monitor delivers) in 2 s bursts: a stream of zeros keeps it rendering
     in small blocks, like a real microphone.
+
+    ``feed_latency_ms``, the latency that stream asks for, sets how often the source sends to its
+    recorders, as another program recording from a real microphone would: 50 ms keeps it at
+    12.5 ms packets (libpulse then wakes ~90 times a second in every recorder); from about
+    400 ms up the recorder's own request decides, as on a microphone only tray-stt records from.
     """
     sink = "module-null-sink sink_name=vmic rate=24000 channels=1"
     with pulse_daemon(home, [sink], default_source="vmic.monitor") as env:
         zeros = ["pacat", "--playback", "--device=vmic", "--rate=24000", "--channels=1"]
-        zeros += ["--format=s16le", "--latency-msec=50"]
+        zeros += ["--format=s16le", f"--latency-msec={feed_latency_ms}"]
         with open("/dev/zero", "rb") as source:
             keepalive = subprocess.Popen(zeros, env=env, stdin=source)
         try:

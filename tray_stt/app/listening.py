@@ -23,13 +23,12 @@ SPOOLED_OFFLINE_AUDIO_MS = 60 * 1000
 # Where the server decides turns its VAD waits for hundreds of milliseconds of silence anyway, so
 # audio may reach it later than in 40 ms blocks and messages: PortAudio's callback and the
 # capture thread wake 5 times a second instead of 25, the sender 10 (each message the most
-# `chunk_ms` allows). With the sender's stall check this took the tray listening to silence
-# from 2.6-2.8 % of a core to 1.0-1.4 %, 0.4-0.6 of it libpulse's own thread
-# (benchmarks/bench_tray.py); transcripts come at most 160 ms later.
-# libpulse's thread wakes for each packet the sound server sends, and the server sends one per
-# quantum of the source: our stream already asks for 200 ms (PULSE_LATENCY_MSEC changes
-# nothing), but a source kept at a shorter quantum by another client, as the benchmarks' virtual
-# microphone is (12.5 ms), wakes it ~100 times a second: 0.5 % of a core there, 0.1 % at 200 ms.
+# `chunk_ms` allows); transcripts come at most 160 ms later. With the sender's stall check this
+# took the tray listening from 2.6-2.8 % of a core to 0.5-0.6 % in silence and 1.1-1.2 % with
+# back-to-back speech, `tray-stt listen` to 0.6 % (benchmarks/bench_tray.py, bench_listen.py).
+# libpulse's thread wakes for each packet the sound server sends, one per quantum of the source:
+# 0.1 % of a core at the 200 ms our stream asks for, but 0.4-0.5 % when another program keeps the
+# source at a short quantum (12.5 ms), which no setting of ours (nor PULSE_LATENCY_MSEC) changes.
 SERVER_TURN_BLOCK_MS = 200
 SERVER_TURN_CHUNK_MS = 100
 

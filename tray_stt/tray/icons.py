@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,9 @@ def icon_path(state: IconState, size: int = 64) -> Path:
     return icon_file(state.value, size)
 
 
+@cache  # the icon flips between listening and speech on every turn: decode each PNG once
 def load_icon(state: IconState, size: int = 64) -> Image.Image:
-    """The icon of ``state`` as a loaded RGBA Pillow image."""
+    """The icon of ``state`` as a loaded RGBA Pillow image, shared: do not modify it."""
     from PIL import Image  # lazy: only the tray needs Pillow
 
     with Image.open(icon_path(state, size)) as image:
