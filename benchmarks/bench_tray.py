@@ -38,10 +38,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 
 from tests.support import REPO
 from tests.support.tray_process import TrayProcess, private_env
+from tray_stt import APP_NAME
 from tray_stt.errors import ControlError
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -245,6 +247,7 @@ def appindicator_run(
             TRAY_STT_DEVICE="pulse",
             PULSE_SERVER=pulse["PULSE_SERVER"],
         )
+        seed_yesterdays_log(Path(env["XDG_DATA_HOME"]))
         tray = TrayProcess(env, argv=[str(python), "-m", "tray_stt"])
         try:
             tray.wait_serving()
@@ -278,6 +281,16 @@ def span(values: list[float]) -> str:
     """A range of measurements, "low-high" (one value alone)."""
     low, high = min(values), max(values)
     return f"{low:.1f}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}"
+
+
+def seed_yesterdays_log(data_home: Path) -> None:
+    """Yesterday's log, as a user has one: the Recent submenu is full from the start, so each
+    transcript changes its labels, not its length (only a user's first ten transcripts differ)."""
+    logs = data_home / APP_NAME / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    yesterday = date.today() - timedelta(days=1)
+    lines = [f"09:{minute:02d}:00  Earlier transcript {minute}.\n" for minute in range(12)]
+    (logs / f"{yesterday.isoformat()}.txt").write_text("".join(lines), encoding="utf-8")
 
 
 def appindicator_table(python: Path, runs: int, idle_s: float, listen_s: float) -> None:

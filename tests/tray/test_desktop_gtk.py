@@ -16,6 +16,7 @@ when set), starts listening from it with the keyboard, and quits from it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -353,6 +354,136 @@ def test_gtk_status_icon_shows_the_title_as_its_tooltip(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "tray-stt: listening · Hello there.", done.stderr
+
+
+RELABEL_SCRIPT = """
+import json
+import traceback
+
+import pystray
+from gi.repository import GLib
+from PIL import Image
+from tray_stt.tray.gtk import gtk_icon_class
+
+item, menu = pystray.MenuItem, pystray.Menu
+state = {"status": "Idle", "recent": ["first"], "checked": False, "extra": False}
+copied = []
+
+
+def row(index):
+    def copy(icon, _item):
+        copied.append(state["recent"][-1 - index])
+
+    return item(
+        lambda _: state["recent"][-1 - index] if index < len(state["recent"]) else "",
+        copy,
+        visible=lambda _: index < len(state["recent"]),
+    )
+
+
+icon = gtk_icon_class(pystray.Icon)(
+    "t",
+    icon=Image.new("RGBA", (16, 16)),
+    menu=menu(
+        item(lambda _: state["status"], None, enabled=False),
+        menu.SEPARATOR,
+        item(lambda _: "Stop" if state["status"] != "Idle" else "Start", None, default=True),
+        item("Recent", menu(*(row(index) for index in range(3)))),
+        item("Clipboard", None, checked=lambda _: state["checked"]),
+        item("Extra", None, visible=lambda _: state["extra"]),
+    ),
+)
+report = {}
+
+
+def labels(handle):
+    return [child.get_label() for child in handle.get_children()]
+
+
+def look(name, before):
+    handle = icon._menu_handle
+    recent = handle.get_children()[3].get_submenu()
+    report[name] = {
+        "same": handle is before,
+        "labels": labels(handle),
+        "recent": labels(recent),
+        "sensitive": [child.get_sensitive() for child in handle.get_children()],
+        "checked": handle.get_children()[4].get_active(),
+    }
+    if name == "relabelled":
+        recent.get_children()[0].activate()  # the newest row, as relabelled
+
+
+def texts():
+    state.update(status="Listening: fourth", recent=["second", "third", "fourth"])
+
+
+STEPS = [  # each: a change, then update_menu(); what GTK shows is read on the next step
+    ("grown", lambda: state.update(recent=["first", "second", "third"])),  # 1 -> 3 rows
+    ("relabelled", texts),
+    ("checked", lambda: state.update(checked=True)),
+    ("shown", lambda: state.update(extra=True)),
+]
+
+
+def run_steps(steps, before=None, name=None):
+    try:
+        if name is not None:
+            look(name, before)
+        if not steps:
+            report["copied"] = copied
+            print(json.dumps(report), flush=True)
+            icon.stop()
+            return False
+        (next_name, change), *rest = steps
+        handle = icon._menu_handle
+        change()
+        icon.update_menu()
+        GLib.timeout_add(200, run_steps, rest, handle, next_name)
+    except Exception:
+        traceback.print_exc()
+        icon.stop()
+    return False
+
+
+def setup(icon):
+    icon.visible = True
+    GLib.timeout_add(300, run_steps, STEPS)  # on GTK's loop, once the menu is built
+
+
+icon.run(setup=setup)
+"""
+
+
+@pytest.mark.desktop
+@pytest.mark.parametrize("backend", ["gtk", "appindicator"])
+def test_gtk_menu_is_relabelled_in_place_when_only_texts_change(
+    backend: str, own_xvfb: str, private_session_bus: str
+) -> None:
+    """A transcript changed the status rows and Recent, and pystray rebuilt the whole menu each
+    time: a third of the tray's CPU while listening to speech (benchmarks/bench_tray.py), and a
+    menu the user had open closed under the pointer. Now the menu GTK has is relabelled; each
+    item still does what its new label says; a check mark or an item shown rebuilds it."""
+    if not system_gtk() or not GTK_PYTHON.exists():
+        pytest.skip("no PyGObject for /usr/bin/python3, or no .venv-gtk (bash .ci/setup test)")
+    env = {**os.environ, "DISPLAY": own_xvfb, "PYSTRAY_BACKEND": backend, "NO_AT_BRIDGE": "1"}
+    env["DBUS_SESSION_BUS_ADDRESS"] = private_session_bus
+    done = subprocess.run(
+        [str(GTK_PYTHON), "-c", RELABEL_SCRIPT], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout, done.stderr
+    report = json.loads(done.stdout)
+    grown, relabelled = report["grown"], report["relabelled"]
+    assert not grown["same"] and grown["recent"] == ["third", "second", "first"]
+    assert relabelled["same"], report  # the same Gtk.Menu: nothing rebuilt
+    assert relabelled["labels"][0] == "Listening: fourth"
+    assert relabelled["labels"][2] == "<b>Stop</b>"  # the default item stays bold
+    assert relabelled["recent"] == ["fourth", "third", "second"]
+    assert relabelled["sensitive"][0] is False
+    assert report["copied"] == ["fourth"]  # the relabelled row copies what it now says
+    checked, shown = report["checked"], report["shown"]
+    assert not checked["same"] and checked["checked"] is True
+    assert not shown["same"] and shown["labels"][-1] == "Extra"
 
 
 # -- the backend choice with PyGObject (fast: a fake gi module) -----------------------------------

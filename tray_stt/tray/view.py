@@ -18,6 +18,7 @@ from typing import Any
 
 from tray_stt import APP_ID, APP_NAME, __version__
 from tray_stt.app.state import (
+    RECENT_COUNT,
     AppState,
     ChangeSettings,
     Command,
@@ -68,7 +69,7 @@ STATUS_WIDTH = 48  # characters per status row: keeps the menu narrow
 STATUS_ROWS = 3  # an error sentence longer than this many rows ends in "…"
 RECENT_WIDTH = 48  # characters of a transcript in the Recent submenu
 # What the menu's status line says of a state. Speech and silence read alike there: the menu
-# is rebuilt when its status changes, and appindicator rebuilds the whole GTK menu for that.
+# is redrawn when its status changes (relabelled in place on GTK, tray.gtk).
 MENU_STATE_WORDS = {
     AppState.IDLE: "Idle",
     AppState.CONNECTING: "Connecting…",
@@ -117,7 +118,7 @@ def status_lines(snapshot: Snapshot) -> tuple[str, ...]:
     transcript (docs/architecture.md, "Tray (pystray)": not every tray shows a tooltip).
 
     While a push-to-talk turn runs it says so and nothing of the previous transcript; its live
-    words stay in the tooltip, since the menu is not rebuilt for each partial transcript.
+    words stay in the tooltip, since the menu is not redrawn for each partial transcript.
     """
     talking = MENU_DICTATION_WORDS.get(snapshot.dictation)
     if talking:
@@ -187,7 +188,7 @@ class TrayView:
                 self._do(lambda: self._post(Toggle())),
                 default=True,
             ),
-            item("Recent", menu(self._recent_items)),
+            item("Recent", menu(*self._recent_items())),
             item(
                 "Copy transcripts to clipboard",
                 self._do(lambda: self._change(clipboard=not now().config.clipboard)),
@@ -241,18 +242,32 @@ class TrayView:
         return [row(index) for index in range(STATUS_ROWS)]
 
     def _recent_items(self) -> list[Any]:
-        """The Recent submenu, newest first; choosing one copies its text to the clipboard."""
+        """The Recent submenu, newest first; choosing one copies its text to the clipboard.
+
+        Fixed items that each read their place in the snapshot, as the status rows do: a new
+        transcript then only relabels the menu GTK shows (tray.gtk) instead of rebuilding it."""
         import pystray
 
-        recent = self._snapshot().recent
-        if not recent:
-            return [pystray.MenuItem("No transcripts yet", None, enabled=False)]
-        return [
-            pystray.MenuItem(
-                recent_label(line), self._do(partial(self._actions.copy_text, line.text))
+        def row(index: int) -> Any:
+            def line() -> LogLine | None:
+                recent = self._snapshot().recent
+                return recent[-1 - index] if index < len(recent) else None
+
+            def copy() -> None:
+                chosen = line()
+                if chosen is not None:
+                    self._actions.copy_text(chosen.text)
+
+            return pystray.MenuItem(
+                lambda _: recent_label(chosen) if (chosen := line()) else "",
+                self._do(copy),
+                visible=lambda _: line() is not None,
             )
-            for line in reversed(recent)
-        ]
+
+        nothing = pystray.MenuItem(
+            "No transcripts yet", None, enabled=False, visible=lambda _: not self._snapshot().recent
+        )
+        return [nothing, *(row(index) for index in range(RECENT_COUNT))]
 
     def _language_items(self) -> list[Any]:
         import pystray
@@ -372,9 +387,7 @@ class TrayView:
                 self._shown = wanted
             if menu != self._menu_shown:
                 # Changed from outside the menu (control socket, errors): redraw it
-                # (docs/architecture.md, "Tray (pystray)"). Not on every partial transcript:
-                # appindicator
-                # rebuilds the whole GTK menu.
+                # (docs/architecture.md, "Tray (pystray)"). Not on every partial transcript.
                 self._menu_shown = menu
                 icon.update_menu()
 
@@ -399,7 +412,7 @@ def model_label(name: str) -> str:
 
 
 def menu_key(snapshot: Snapshot) -> tuple[object, ...]:
-    """What the menu shows of a snapshot: when it changes, the native menu is rebuilt."""
+    """What the menu shows of a snapshot: when it changes, the native menu is redrawn."""
     settings = snapshot.config.transcription
     api_key = bool(snapshot.config.api_key)
     return (
