@@ -24,7 +24,7 @@ SPOOLED_OFFLINE_AUDIO_MS = 60 * 1000
 # audio may reach it later than in 40 ms blocks and messages: PortAudio's callback and the
 # capture thread wake 5 times a second instead of 25, the sender 10 (each message the most
 # `chunk_ms` allows); transcripts come at most 160 ms later. With the sender's stall check this
-# took the tray listening from 2.6-2.8 % of a core to 0.5-0.6 % in silence and 1.1-1.2 % with
+# took the tray listening from 2.6-2.8 % of a core to 0.5-0.6 % in silence and 1.0-1.2 % with
 # back-to-back speech, `tray-stt listen` to 0.6 % (benchmarks/bench_tray.py, bench_listen.py).
 # libpulse's thread wakes for each packet the sound server sends, one per quantum of the source:
 # 0.1 % of a core at the 200 ms our stream asks for, but 0.4-0.5 % when another program keeps the
