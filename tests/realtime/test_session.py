@@ -177,10 +177,14 @@ LATER = "to be transcribed when it is back."
 def test_session_keeps_only_the_newest_audio_through_a_long_outage() -> None:
     """A microphone goes on through an outage; memory stays bounded and the newest is sent."""
     collector = Collector()
-    down = threading.Event()
+    restored = threading.Event()
+    connections = 0
 
     def connect(url: str, headers: dict[str, str], timeout: float) -> Transport:
-        if down.is_set():
+        # Down from the server's drop on: a reconnect must not slip in before the outage.
+        nonlocal connections
+        connections += 1
+        if connections > 1 and not restored.is_set():
             raise TransportClosed(None, "the network is down")
         return websocket_connect(url, headers, timeout)
 
@@ -188,15 +192,18 @@ def test_session_keeps_only_the_newest_audio_through_a_long_outage() -> None:
         yield from chunks_of(silence(1.0, RATE).astype("<i2").tobytes())
         while not any(isinstance(e, Reconnecting) for e in collector.events):
             threading.Event().wait(0.01)  # until the session noticed the drop
-        down.set()  # captured while no connection can be made:
+        # Captured while no connection can be made:
         yield from chunks_of(tone_bursts(1, gap_s=0.3))  # speech that is dropped, oldest first
         yield from chunks_of(silence(2.0, RATE).astype("<i2").tobytes())
         yield from chunks_of(tone_bursts(1, gap_s=0.3)[: 1200 * 48])  # the newest 1.2 s, kept
-        down.clear()
+        restored.set()
 
     with RealtimeServer(transcripts=["kept"], drop_after_ms=[500]) as server:
         endpoint = Endpoint(url=server.url, api_key="test-key")
-        options = SessionOptions(offline_audio_ms=1200, backoff_s=0.01, backoff_max_s=0.05)
+        # A live source: it retries for as long as the outage lasts, as `listen` does.
+        options = SessionOptions(
+            offline_audio_ms=1200, backoff_s=0.01, backoff_max_s=0.05, reconnect_attempts=None
+        )
         session = Session(
             endpoint, TranscriptionSettings(), collector, options=options, connect=connect
         )

@@ -230,21 +230,24 @@ def test_session_dead_network_path_is_noticed_by_pings_and_the_speech_resent() -
 def test_session_utterance_spoken_in_an_outage_is_dated_when_it_was_spoken() -> None:
     """Speech captured while the network is down keeps its capture time when sent late."""
     collector = Collector()
-    down = threading.Event()
+    restored = threading.Event()
+    connections = 0
     spoken: list[datetime] = []
 
     def connect(url: str, headers: dict[str, str], timeout: float) -> Transport:
-        if down.is_set():
+        # Down from the server's drop on: a reconnect must not slip in before the outage.
+        nonlocal connections
+        connections += 1
+        if connections > 1 and not restored.is_set():
             raise TransportClosed(None, "connection refused")
         return websocket_connect(url, headers, timeout)
 
     def microphone() -> Iterator[bytes]:
         yield from paced(chunks_of(quiet(0.6)), realtime=True)  # the connection drops here
         when(lambda: bool(reconnects(collector)))
-        down.set()
         spoken.append(datetime.now().astimezone())
         yield from paced(chunks_of(pcm(tone(440, 0.6, RATE), silence(5.0, RATE))), realtime=True)
-        down.clear()  # back after more than the silence margin kept for resends
+        restored.set()  # back after more than the silence margin kept for resends
         yield from paced(chunks_of(quiet(1.5)), realtime=True)
 
     with RealtimeServer(transcripts=["late"], drop_after_ms=[500]) as server:
