@@ -118,8 +118,8 @@ def test_session_live_retries_when_refused_at_start_until_the_server_opens() -> 
 
 def test_session_live_name_resolution_failure_is_a_network_failure_never_fatal() -> None:
     collector = Collector()
-    # RFC 2606: never resolves. wss://: clear-text ws:// to a host that is not loopback is refused
-    # before any connection (docs/protocol.md, "Connection").
+    # A ".invalid" name never resolves. wss://: clear-text ws:// to a host that is not loopback
+    # is refused before any connection (docs/protocol.md, "Connection").
     url = "wss://tray-stt-test.invalid/v1/realtime?intent=transcription"
     session = make_session(url, collector, **LIVE, **QUICK, final_wait_s=0.2)
     assert run_bounded(session, paced(chunks_of(quiet(1.5)), realtime=True)) is None

@@ -16,12 +16,11 @@ from tray_stt.errors import AuthenticationError, BillingError, ConfigError
 from tray_stt.realtime.events import Outage
 from tray_stt.realtime.text import clean_text
 
-# The largest message the server may send (docs/protocol.md, "Limits"): its events are a few KB, a
-# long
-# transcript with logprobs some tens of KB. A bigger one is a broken or hostile server; it is
+# The largest message the server may send (docs/protocol.md, "Limits"): its events are a few KB,
+# a long transcript with logprobs some tens of KB. A bigger one is a broken or hostile server; it is
 # refused from its frame header, before any of it is read into memory.
 MAX_MESSAGE_BYTES = 1 << 20
-CLOSE_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
+CLOSE_MESSAGE_TOO_BIG = 1009  # the WebSocket close code (docs/protocol.md, "Server text is data")
 
 
 @dataclass(frozen=True)
