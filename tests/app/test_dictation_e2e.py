@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +105,22 @@ def hold_and_speak(env: dict[str, str], key: str, pulse: PulseMicrophone, wav: P
     xdotool(env, "keyup", key)
 
 
+def dictate_turns(
+    env: dict[str, str],
+    key: str,
+    pulse: PulseMicrophone,
+    wav: Path,
+    expected: list[str],
+    field: Any,
+    dictate: Dictate,
+) -> None:
+    """One turn per ``expected`` text; after each, ``field.text`` is every text so far, joined."""
+    for turn in range(len(expected)):
+        hold_and_speak(env, key, pulse, wav)
+        typed = "".join(expected[: turn + 1])
+        assert wait_until(lambda t=typed: field.text == t), (field.text, dictate.stderr)
+
+
 def client_types(server: RealtimeServer) -> list[str]:
     return [str(e.get("type")) for c in server.connections for e in c.client_events]
 
@@ -178,10 +195,7 @@ def test_dictate_joins_three_turns_in_a_stock_urxvt(
         term = URxvt(tmp_path, desktop)
         dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "<ctrl>+<alt>+space")
         try:
-            for turn in range(3):
-                hold_and_speak(desktop, "ctrl+alt+space", pulse, speech)
-                typed = "".join(expected[: turn + 1])
-                assert wait_until(lambda t=typed: term.text == t), (term.text, dictate.stderr)
+            dictate_turns(desktop, "ctrl+alt+space", pulse, speech, expected, term, dictate)
         finally:
             dictate.close()
             term.close()
@@ -245,10 +259,7 @@ def test_dictate_replaces_spoken_phrases_before_joining_the_turns(
         dictate = Dictate(desktop, tmp_path, "--url", server.url, "--hotkey", "f9")
         expected = ["Hello there.\n", "Un ☕, s'il vous plaît.", " 좋아요 ☺"]
         try:
-            for turn in range(3):
-                hold_and_speak(desktop, "F9", pulse, speech)
-                typed = "".join(expected[: turn + 1])
-                assert wait_until(lambda t=typed: entry.text == t), (entry.text, dictate.stderr)
+            dictate_turns(desktop, "F9", pulse, speech, expected, entry, dictate)
         finally:
             dictate.close()
             entry.close()

@@ -1,4 +1,5 @@
-"""The parent's side of a fake D-Bus service run as a child process (notifications, portal).
+"""The parent's side of a fake D-Bus service run as a child process (notifications, portal,
+MPRIS players), and the one step every child takes first (``claim_name``).
 
 The child prints READY once it owns its bus name and appends one JSON line per method call to a
 log file, which the test reads back. It runs as ``python path/to/its/file.py`` with the repository
@@ -55,3 +56,15 @@ class ServiceProcess:
         self._process.wait(5)
         if self._process.stdout is not None:
             self._process.stdout.close()
+
+
+def claim_name(connection: Any, name: str) -> None:
+    """In the child: own ``name`` on the bus ``connection`` is open to, then say READY; exit if
+    another process owns it (no queueing: a second fake must not wait behind the first)."""
+    from jeepney import message_bus  # type: ignore[import-untyped, unused-ignore]
+
+    do_not_queue, primary_owner = 4, 1  # RequestName's flag and its first reply
+    reply = connection.send_and_get_reply(message_bus.RequestName(name, do_not_queue))
+    if reply.body[0] != primary_owner:
+        sys.exit(f"{name} is already owned on this bus")
+    print("READY", flush=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     DBusAddress,
     HeaderFields,
     MessageType,
-    message_bus,
     new_error,
     new_method_call,
     new_method_return,
@@ -27,14 +25,12 @@ from jeepney import (  # type: ignore[import-untyped, unused-ignore]
 )
 from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped, unused-ignore]
 
-from tests.support.dbus_service import ServiceProcess
+from tests.support.dbus_service import ServiceProcess, claim_name
 
 PATH = "/org/mpris/MediaPlayer2"
 PLAYER = "org.mpris.MediaPlayer2.Player"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 TEST = "org.tray_stt.Test"
-_DO_NOT_QUEUE = 4
-_PRIMARY_OWNER = 1
 _AFTER = {"Play": "Playing", "Pause": "Paused", "Stop": "Stopped"}
 
 
@@ -75,10 +71,7 @@ class FakeMprisPlayer(ServiceProcess):
 def serve(name: str, status: str, log_path: Path, hang: bool) -> None:
     """Own the bus name and answer calls forever."""
     with open_dbus_connection(bus="SESSION") as connection:
-        reply = connection.send_and_get_reply(message_bus.RequestName(name, _DO_NOT_QUEUE))
-        if reply.body[0] != _PRIMARY_OWNER:
-            sys.exit(f"{name} is already owned on this bus")
-        print("READY", flush=True)
+        claim_name(connection, name)
         with log_path.open("a") as log:
             while True:
                 message = connection.receive()

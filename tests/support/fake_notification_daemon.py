@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,13 @@ from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     DBusAddress,
     HeaderFields,
     MessageType,
-    message_bus,
     new_error,
     new_method_return,
     new_signal,
 )
 from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped, unused-ignore]
 
-from tests.support.dbus_service import ServiceProcess
+from tests.support.dbus_service import ServiceProcess, claim_name
 
 BUS_NAME = "org.freedesktop.Notifications"
 OBJECT_PATH = "/org/freedesktop/Notifications"
@@ -41,8 +39,6 @@ NOTIFY_ARGS = (
 )
 SERVER_INFO = ("fake-notifyd", "tray-stt tests", "1.0", "1.2")
 CAPABILITIES = ["body", "icon-static"]
-_DO_NOT_QUEUE = 4  # RequestName flag: fail at once if another daemon owns the name
-_PRIMARY_OWNER = 1
 
 
 class FakeNotificationDaemon(ServiceProcess):
@@ -69,10 +65,7 @@ class FakeNotificationDaemon(ServiceProcess):
 def serve(log_path: Path, error: str | None) -> None:
     """Own the bus name and answer calls forever."""
     with open_dbus_connection(bus="SESSION") as connection:
-        reply = connection.send_and_get_reply(message_bus.RequestName(BUS_NAME, _DO_NOT_QUEUE))
-        if reply.body[0] != _PRIMARY_OWNER:
-            sys.exit(f"{BUS_NAME} is already owned on this bus")
-        print("READY", flush=True)
+        claim_name(connection, BUS_NAME)
         next_id = 1
         with log_path.open("a") as log:
             while True:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from jeepney import (  # type: ignore[import-untyped, unused-ignore]
     DBusAddress,
     HeaderFields,
     MessageType,
-    message_bus,
     new_error,
     new_method_call,
     new_method_return,
@@ -32,7 +30,7 @@ from jeepney import (  # type: ignore[import-untyped, unused-ignore]
 )
 from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped, unused-ignore]
 
-from tests.support.dbus_service import ServiceProcess
+from tests.support.dbus_service import ServiceProcess, claim_name
 
 BUS_NAME = "org.freedesktop.portal.Desktop"
 OBJECT_PATH = "/org/freedesktop/portal/desktop"
@@ -43,8 +41,6 @@ REGISTRY = "org.freedesktop.host.portal.Registry"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 TEST_INTERFACE = "org.traystt.Test"
 VERSION = 1
-_DO_NOT_QUEUE = 4
-_PRIMARY_OWNER = 1
 _UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
 
 
@@ -167,10 +163,7 @@ def _response(path: str, destination: str, code: int, results: dict[str, Any]) -
 def serve(log_path: Path, portal: Portal) -> None:
     """Own the bus name and answer calls forever."""
     with open_dbus_connection(bus="SESSION") as connection:
-        reply = connection.send_and_get_reply(message_bus.RequestName(BUS_NAME, _DO_NOT_QUEUE))
-        if reply.body[0] != _PRIMARY_OWNER:
-            sys.exit(f"{BUS_NAME} is already owned on this bus")
-        print("READY", flush=True)
+        claim_name(connection, BUS_NAME)
         with log_path.open("a") as log:
             while True:
                 message = connection.receive()
