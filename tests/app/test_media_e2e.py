@@ -19,7 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app.test_transcribe_e2e import assert_clean_failure, drained, log_lines, run_cli
+from tests.app.test_transcribe_e2e import (
+    assert_clean_failure,
+    log_lines,
+    run_cli,
+    run_on_a_terminal,
+)
 from tests.support.audio_samples import silence, speak, tone, write_wav
 from tests.support.realtime_server import RealtimeServer
 
@@ -387,25 +392,15 @@ def test_a_two_hour_file_decodes_in_flat_memory(tmp_path: Path) -> None:
 
 def test_jobs_progress_is_one_line_redrawn_on_a_terminal(tmp_path: Path) -> None:
     import os
-    import pty
 
     first, second = tmp_path / "first.ogg", tmp_path / "second.ogg"
     _tone_file(first, 440, 2)
     _tone_file(second, 880, 2)
-    controller, terminal = pty.openpty()
     with RealtimeServer(transcripts=_pitch) as server:
         environment = {**os.environ, "OPENAI_API_KEY": "test-key", "HOME": str(tmp_path)}
         command = [sys.executable, "-m", "tray_stt", "transcribe", str(first), str(second)]
-        result = subprocess.run(
-            [*command, "--jobs", "2", "--realtime", "--url", server.url, "--no-log"],
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=terminal,
-            text=True,
-            timeout=60,
-        )
-    os.close(terminal)
-    shown = drained(controller)
+        arguments = ["--jobs", "2", "--realtime", "--url", server.url, "--no-log"]
+        result, shown = run_on_a_terminal([*command, *arguments], environment)
     assert result.returncode == 0
     assert result.stdout.splitlines() == ["low", "low", "high", "high"]
     assert re.search(rb"\r\d/2 files, [\d.]+/[\d.]+ min of audio, [\d.]+x realtime\x1b\[K", shown)

@@ -395,30 +395,10 @@ def test_transcribe_unreachable_endpoint_is_a_network_error(
 def test_transcribe_progress_bar_goes_to_a_terminal_stderr_only(
     three_tones: Path, tmp_path: Path
 ) -> None:
-    import pty
-
-    controller, terminal = pty.openpty()
     with RealtimeServer(transcripts=["one", "two", "three"]) as server:
         environment = {**os.environ, "OPENAI_API_KEY": "test-key", "HOME": str(tmp_path)}
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tray_stt",
-                "transcribe",
-                str(three_tones),
-                "--url",
-                server.url,
-                "--no-log",
-            ],
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=terminal,
-            text=True,
-            timeout=60,
-        )
-    os.close(terminal)
-    shown = drained(controller)
+        command = [sys.executable, "-m", "tray_stt", "transcribe", str(three_tones)]
+        result, shown = run_on_a_terminal([*command, "--url", server.url, "--no-log"], environment)
     assert result.returncode == 0
     assert result.stdout.splitlines() == ["one", "two", "three"]  # no bar on stdout
     assert b"\rtones.wav [" in shown and b"\x1b[K" in shown
@@ -550,8 +530,20 @@ def test_transcribe_sigterm_against_a_frozen_server_stops_and_names_what_is_miss
     assert 1.0 <= float(missing.group(1)) <= 2.3  # after the first tone, before the second ends
 
 
-def drained(controller: int) -> bytes:
-    """Everything a pseudo-terminal showed, once its other end is closed (then closes it)."""
+def run_on_a_terminal(
+    command: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run ``command`` with its stderr on a pseudo-terminal; its result, and all the terminal
+    showed."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            command, env=env, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=60
+        )
+    finally:
+        os.close(terminal)
     shown = b""
     while True:
         try:
@@ -562,4 +554,4 @@ def drained(controller: int) -> bytes:
             break
         shown += chunk
     os.close(controller)
-    return shown
+    return result, shown
