@@ -1,10 +1,9 @@
 """tray-stt: realtime speech-to-text from the system tray, over the OpenAI Realtime API.
 
 The package is layered (docs/architecture.md, "Layers"): ``realtime`` (the sans-I/O protocol core
-and its
-connection shell), ``audio``, ``pushtotalk``, ``desktop``, ``autostart``, ``tray`` and ``app``
-(the composition), on top of a few modules here that every layer may use. This module imports
-nothing.
+and its connection shell), ``audio``, ``pushtotalk``, ``desktop``, ``autostart``, ``tray`` and
+``app`` (the composition), on top of a few modules here that every layer may use. This module
+imports nothing.
 """
 
 __version__ = "0.1.0"

@@ -1,7 +1,6 @@
 """The session through network failures and stalling servers (docs/protocol.md, "Session lifetime
-and reconnection"): live
-sources retry for ever, stalls are detected within the bounds of SessionOptions (short here),
-what a connection held is resent, and no credit is recognised."""
+and reconnection"): live sources retry for ever, stalls are detected within the bounds of
+SessionOptions (short here), what a connection held is resent, and no credit is recognised."""
 
 from __future__ import annotations
 

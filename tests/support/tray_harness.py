@@ -1,9 +1,8 @@
 """The tray's test harness: a real Controller and TrayView on a fake pystray Icon (no display).
 
 ``FakeIcon`` is a ``pystray._base.Icon`` (docs/testing.md, "Tray hosts"): its loop runs on the
-thread that
-calls ``run`` (the "tray thread") and executes whatever the view hands it there, and it records
-every change to the icon, title and menu with the thread it happened on. Clicks go through
+thread that calls ``run`` (the "tray thread") and executes whatever the view hands it there, and it
+records every change to the icon, title and menu with the thread it happened on. Clicks go through
 ``Icon._handler``, the wrapper the real backends use, on the tray thread.
 
 ``Tray`` puts a real Controller and TrayView on a FakeIcon (the ``tray`` fixture gives one per

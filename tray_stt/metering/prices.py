@@ -4,9 +4,9 @@ Sources, read on ``PRICES_DATE``: https://openai.com/api/pricing/ and
 https://platform.openai.com/docs/pricing (section "Transcription and speech generation"; the
 token-billed models list audio input, text input and text output per million tokens). Models
 billed by the minute report ``usage`` of type ``duration``; the others of type ``tokens``
-(docs/protocol.md, "Server events"). A model missing here is metered but its cost is unknown (None):
-a price
-is never guessed, since a wrong one is worse than none for a budget the user relies on.
+(docs/protocol.md, "Server events"). A model missing here is metered but its cost is unknown
+(None): a price is never guessed, since a wrong one is worse than none for a budget the user
+relies on.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Push-to-talk dictation: a kept-open manual-commit session, fed only while the hotkey is held.
 
-The microphone runs all the time into a short pre-roll ring, so the first word is not cut while
-the key goes down (docs/architecture.md, "Push-to-talk audio"); the connection stays open, so no
-handshake delays
-a turn. Every turn change (press, release, cancel) and every audio chunk pass through one queue
-to the thread that feeds the session, so a commit or clear can never overtake audio captured
-before it:
+The microphone runs all the time into a short pre-roll ring, so the first word is not cut while the
+key goes down (docs/architecture.md, "Push-to-talk audio"); the connection stays open, so no
+handshake delays a turn. Every turn change (press, release, cancel) and every audio chunk pass
+through one queue to the thread that feeds the session, so a commit or clear can never overtake
+audio captured before it:
 
 - press:   ``input_audio_buffer.clear`` (a sliver of an earlier tap never joins), then the
            pre-roll and live audio;

@@ -1,6 +1,6 @@
 """How the session recovers (docs/protocol.md, "Session lifetime and reconnection"): its options,
-the reconnect backoff, and the
-stall check that tells a server that accepted and went quiet from one that is working."""
+the reconnect backoff, and the stall check that tells a server that accepted and went quiet from one
+that is working."""
 
 from __future__ import annotations
 

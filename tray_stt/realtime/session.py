@@ -558,8 +558,7 @@ class Session:
 
     def _settle_spool(self) -> None:
         """After the events were handled (transcripts logged, docs/architecture.md, "Rules beyond
-        the layer order"), tell
-        the spool what it need not keep any more."""
+        the layer order"), tell the spool what it need not keep any more."""
         if self._spool is None:
             return
         with self._lock:

@@ -97,9 +97,9 @@ class Connect(Protocol):
 @dataclass(frozen=True)
 class Keepalive:
     """Our pings (docs/protocol.md, "Session lifetime and reconnection"): a ping after
-    ``interval_s`` without a frame; the
-    connection is dead after ``timeout_s`` without any frame, pongs included. Sends that make no
-    progress for ``timeout_s`` fail too, so a frozen peer never blocks a writer for good."""
+    ``interval_s`` without a frame; the connection is dead after ``timeout_s`` without any frame,
+    pongs included. Sends that make no progress for ``timeout_s`` fail too, so a frozen peer never
+    blocks a writer for good."""
 
     interval_s: float = 5.0
     timeout_s: float = 15.0

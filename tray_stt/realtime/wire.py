@@ -175,8 +175,7 @@ def classify_error(error: ServerErrorInfo, *, config_event_ids: frozenset[str]) 
 
 def classify_item_failure(error: ServerErrorInfo) -> ErrorKind:
     """What a ``…transcription.failed`` reason means (docs/protocol.md, "Errors"): the API reports
-    no
-    credit per item too, as ``insufficient_quota`` or a bare "429 Too Many Requests"."""
+    no credit per item too, as ``insufficient_quota`` or a bare "429 Too Many Requests"."""
     code = (error.code or "").lower()
     etype = (error.type or "").lower()
     message = error.message.lower()

@@ -9,8 +9,7 @@ Threaded (``websockets.sync``), on 127.0.0.1 and a free port::
         assert server.violations == []
 
 Protocol reference: docs/protocol.md; this server: docs/testing.md, "The loopback realtime server".
-The per-connection logic
-is in connection.py, session config in session_config.py, VAD in vad.py.
+The per-connection logic is in connection.py, session config in session_config.py, VAD in vad.py.
 
 Script rule ("exactly once" across reconnects): the server keeps the set of delivered script
 indices (an item whose ``completed`` or ``failed`` event was sent). On each connection the i-th
