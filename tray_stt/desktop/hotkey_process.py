@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
-from tray_stt.desktop.keyboard import hotkey_listener
+from tray_stt.desktop.keyboard import hotkey_listener, wait_until_listening
 from tray_stt.errors import HotkeyUnavailable, TraySttError
 from tray_stt.pushtotalk.hotkey import Chord, HotkeyMachine, HotkeyMode, parse_chord
 from tray_stt.pushtotalk.talk import TalkAction
@@ -215,7 +215,7 @@ def _listener(chord: Chord, mode: HotkeyMode, out: IO[str]) -> Any:
 
 
 def _say_ready(listener: Any, out: IO[str]) -> None:
-    listener.wait()
+    wait_until_listening(listener)
     _write(out, {"ready": True})
 
 

@@ -81,10 +81,46 @@ def hotkey_listener(machine: HotkeyMachine, on_action: Callable[[TalkAction], No
         if action is not None:
             on_action(action)
 
-    return keyboard.Listener(
+    listener = keyboard.Listener(
         on_press=lambda key: feed(machine.press, key),
         on_release=lambda key: feed(machine.release, key),
     )
+    _watch_for_recording(listener)
+    return listener
+
+
+_RECORDING_TIMEOUT_S = 5.0  # the X server answers at once; a bound, not a measurement
+
+
+def _watch_for_recording(listener: Any) -> None:
+    """On X11, note when the listener really starts hearing keys.
+
+    pynput's ``wait()`` returns once its thread is set up but *before* it enables its XRecord
+    context, so a key pressed in between (a loaded machine can stretch that to tens of
+    milliseconds) is never seen. The server's first reply to the enable request, StartOfData,
+    comes through the listener's ``_handler`` and marks the moment recording begins; every key
+    after it is delivered.
+    """
+    if not type(listener).__module__.endswith("._xorg"):
+        return  # the other backends install their hook before they say they are ready
+    handler = listener._handler
+    recording = threading.Event()
+
+    def first_reply_marks_recording(reply: Any) -> Any:
+        recording.set()
+        return handler(reply)
+
+    listener._handler = first_reply_marks_recording
+    listener.tray_stt_recording = recording
+
+
+def wait_until_listening(listener: Any) -> None:
+    """Block until a started ``hotkey_listener`` hears keys (on X11, a bounded wait for its
+    recording to begin; see ``_watch_for_recording``)."""
+    listener.wait()
+    recording = getattr(listener, "tray_stt_recording", None)
+    if recording is not None:
+        recording.wait(_RECORDING_TIMEOUT_S)
 
 
 class KeyboardHotkey:
@@ -113,7 +149,7 @@ class KeyboardHotkey:
         """Start listening; HotkeyUnavailable with what to do instead if that cannot work."""
         self._listener = hotkey_listener(self.machine, self._on_action)
         self._listener.start()
-        self._listener.wait()
+        wait_until_listening(self._listener)
         if self._grab is not None:
             self._ungrab = self._grab(self.machine.chord)
 
