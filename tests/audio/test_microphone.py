@@ -8,6 +8,7 @@ plays a raw file, and `null`), and a runtime directory where no PulseAudio serve
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import threading
@@ -369,15 +370,19 @@ def test_microphone_stop_from_another_thread_ends_chunks() -> None:
         [FakeDevice("Mic", signal=tone(440, 1.0, 24000), loop=True)], mode="paced"
     )
     mic, notices = recorder(backend, chunk_ms=20)
+    began = time.monotonic()
     mic.start()
     got: list[bytes] = []
     consumer = threading.Thread(target=lambda: got.extend(mic.chunks()))
     consumer.start()
     time.sleep(0.3)
     mic.stop()
-    consumer.join(2)
+    took = time.monotonic() - began
+    consumer.join(10)
     assert not consumer.is_alive()
-    assert 0.15 < sum(len(c) for c in got) / (SAMPLE_RATE * 2) < 0.6  # paced: about 0.3 s
+    # A paced device never runs ahead of the clock, however loaded the machine: no more audio
+    # than the time it ran, plus the block it delivers at once on start.
+    assert 0 < sum(len(c) for c in got) / (SAMPLE_RATE * 2) <= took + 0.1
     assert all(len(c) == 20 * BYTES_PER_MS for c in got[:-1])
     assert backend.last_stream.closed and notices == []
 
@@ -390,7 +395,7 @@ def test_microphone_stop_wakes_a_consumer_waiting_for_audio() -> None:
     threading.Timer(0.2, mic.stop).start()
     began = time.monotonic()
     out = b"".join(mic.chunks())
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 30  # woken by stop, not by the 60 s watchdog
     assert out == noise(480).tobytes() and notices == []
 
 
@@ -498,7 +503,9 @@ def test_microphone_callback_never_blocks_and_counts_drops_when_the_queue_is_ful
     assert stream.finished.wait(10)
     assert stream.blocks_delivered == 1500 and not stream.callback_errors  # 60 s of 40 ms
     assert mic.dropped_blocks == 1500 - 1000 and mic.overflows == 0  # the queue holds 40 s
-    assert max(stream.callback_seconds) < 0.05
+    # Each call returns at once (a put with a timeout would show in every call, not in the few a
+    # loaded machine preempts).
+    assert statistics.median(stream.callback_seconds) < 0.005
     next(mic.chunks())
     assert notices == [
         "Audio input overflowed 500 times: the computer is busy; some audio was lost."

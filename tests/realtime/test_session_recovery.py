@@ -223,7 +223,9 @@ def test_session_dead_network_path_is_noticed_by_pings_and_the_speech_resent() -
     stalls = [e for e in reconnects(collector) if e.outage is Outage.STALLED]
     assert stalls and "no answer from the server" in stalls[0].reason
     started = [e.started_at for e in collector.events if isinstance(e, TranscriptCompleted)]
-    assert abs((started[-1] - spoken[0]).total_seconds()) < 0.6
+    # When it was spoken, not when it was sent after the 6 s freeze; the margin is for a loaded
+    # machine's scheduling.
+    assert abs((started[-1] - spoken[0]).total_seconds()) < 1.5
 
 
 def test_session_utterance_spoken_in_an_outage_is_dated_when_it_was_spoken() -> None:
@@ -259,7 +261,9 @@ def test_session_utterance_spoken_in_an_outage_is_dated_when_it_was_spoken() -> 
         assert server.violations == []
     assert collector.texts == ["late"]
     started = [e.started_at for e in collector.events if isinstance(e, TranscriptCompleted)]
-    assert abs((started[0] - spoken[0]).total_seconds()) < 0.6
+    # When it was spoken, not when it was sent after the 5 s outage; the margin is for a loaded
+    # machine's scheduling.
+    assert abs((started[0] - spoken[0]).total_seconds()) < 1.5
 
 
 def test_session_no_credit_item_failures_end_a_cli_session_as_billing() -> None:
