@@ -101,9 +101,9 @@ def _watch_for_recording(listener: Any) -> None:
     comes through the listener's ``_handler`` and marks the moment recording begins; every key
     after it is delivered.
     """
-    if not type(listener).__module__.endswith("._xorg"):
+    handler = getattr(listener, "_handler", None)
+    if handler is None or not type(listener).__module__.endswith("._xorg"):
         return  # the other backends install their hook before they say they are ready
-    handler = listener._handler
     recording = threading.Event()
 
     def first_reply_marks_recording(reply: Any) -> Any:
