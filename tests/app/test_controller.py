@@ -325,7 +325,9 @@ def test_controller_dictation_transcripts_count_but_are_not_logged_again(
         talk.on_event(TranscriptCompleted("Dictated.", datetime.now().astimezone(), "i1"))
         snapshot = h.wait(lambda s: s.last_transcript == "Dictated.")
         assert snapshot.today_count == 1 and snapshot.partial == ""
-        assert not snapshot.log_path.exists()  # the dictation writes the log, not the controller
+        assert [line.text for line in snapshot.recent] == ["Dictated."]
+        # The dictation wrote the log; the controller did not write it again.
+        assert snapshot.log_path.read_text(encoding="utf-8").count("Dictated.") == 1
         assert h.delivered == []  # nor copied: the dictation delivered it into the window
     finally:
         h.close()

@@ -16,10 +16,16 @@ import pytest
 from tests.support.controller_fakes import FakeListening, FakeNotifier
 from tests.support.realtime_server import RealtimeServer
 from tray_stt.app.controller import Controller
-from tray_stt.app.retry import Retrier
-from tray_stt.app.state import Quit, RetryPending, Start
+from tray_stt.app.retry import Retrier, RetryReport
+from tray_stt.app.state import Quit, RetryPending, Snapshot, Start
 from tray_stt.config import Config
-from tray_stt.realtime.events import Event, SessionReady, TranscriptCompleted, TranscriptFailed
+from tray_stt.realtime.events import (
+    Event,
+    SessionReady,
+    SpeechStarted,
+    TranscriptCompleted,
+    TranscriptFailed,
+)
 from tray_stt.realtime.models import Dialect
 from tray_stt.realtime.pcm import BYTES_PER_MS
 from tray_stt.realtime.wire import ErrorKind
@@ -39,7 +45,14 @@ def spool_one_recording(directory: Path) -> None:
 
 
 class Tray:
-    def __init__(self, tmp_path: Path, server: RealtimeServer) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        server: RealtimeServer,
+        *,
+        retrier: Retrier | None = None,
+        on_change: Callable[[Snapshot], None] = lambda snapshot: None,
+    ) -> None:
         self.spool = tmp_path / "spool"
         self.logs = tmp_path / "logs"
         config = Config(log_dir=self.logs, api_key="test-key")
@@ -51,7 +64,8 @@ class Tray:
             notifier=self.notifier,
             save=lambda changes: None,
             reload=lambda: config,
-            retrier=Retrier(self.spool),
+            retrier=retrier or Retrier(self.spool),
+            on_change=on_change,
         )
         self.thread = threading.Thread(target=self.controller.run, daemon=True)
 
@@ -166,3 +180,63 @@ def test_controller_retries_what_failed_for_want_of_credit_once_credit_is_back(
         tray.thread.join(5)
     log = tray.logs / f"{SPOKEN:%Y-%m-%d}.txt"
     assert log.read_text(encoding="utf-8") == "09:15:30  said yesterday\n"
+
+
+class HeldRetrier(Retrier):
+    """Retries nothing by itself: the test plays the retry's part, when it chooses."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.asked: list[tuple[Callable[[Event], None], Callable[[RetryReport], None]]] = []
+
+    def start(
+        self,
+        config: Config,
+        on_event: Callable[[Event], None],
+        on_done: Callable[[RetryReport], None],
+    ) -> bool:
+        self.asked.append((on_event, on_done))
+        return True
+
+
+def test_controller_counts_a_live_transcript_once_when_a_retry_ends_between_its_log_and_its_event(
+    tmp_path: Path, server: RealtimeServer
+) -> None:
+    """A live transcript is logged on the session's thread before its event reaches the
+    controller's; a retry that ends in between reloads the count and Recent from the logs,
+    which already hold it. Found by an e2e run under load: four counted, three logged."""
+    hold, held, gate = threading.Event(), threading.Event(), threading.Event()
+
+    def on_change(snapshot: Snapshot) -> None:  # holds the controller's thread when asked
+        if hold.is_set() and threading.current_thread() is tray.thread:
+            hold.clear()
+            held.set()
+            assert gate.wait(30)
+
+    retrier = HeldRetrier()
+    tray = Tray(tmp_path, server, retrier=retrier, on_change=on_change)
+    tray.thread.start()
+    try:
+        tray.controller.post(Start())
+        deadline = time.monotonic() + 10
+        while not (tray.workers and retrier.asked) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker, (retried, retry_done) = tray.workers[0], retrier.asked[0]
+        hold.set()
+        worker.on_event(SpeechStarted("item_1"))
+        assert held.wait(10)  # the controller is busy; what follows queues behind
+        retried(TranscriptCompleted("said yesterday", SPOKEN.astimezone(), "retry_1"))
+        retry_done(RetryReport(done=1, left=0))
+        worker.on_event(TranscriptCompleted("said today", datetime.now().astimezone(), "item_1"))
+        gate.set()
+        deadline = time.monotonic() + 10
+        while tray.controller.snapshot.last_transcript != "said today":
+            assert time.monotonic() < deadline, tray.controller.snapshot
+            time.sleep(0.01)
+        snapshot = tray.controller.snapshot
+    finally:
+        gate.set()
+        tray.controller.post(Quit())
+        tray.thread.join(5)
+    assert snapshot.today_count == 1
+    assert [line.text for line in snapshot.recent] == ["said yesterday", "said today"]

@@ -1,7 +1,8 @@
 """Stand-ins for what the Controller drives: listening, push-to-talk, notifications, autostart.
 
 The controller and tray tests play the dictation's side themselves: they call ``on_state`` and
-``on_event`` as the real session would, and read back which turn controls were used.
+``on_event`` as the real session would (a transcript is logged first, as the real dictation
+does), and read back which turn controls were used.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from tray_stt.config import Config
 from tray_stt.pushtotalk.talk import DictationState
-from tray_stt.realtime.events import Event
+from tray_stt.realtime.events import Event, TranscriptCompleted
+from tray_stt.transcripts import daily_log, log_first
 
 
 class FakeTurns:
@@ -49,9 +51,18 @@ class FakeTalk:
         on_state: Callable[[DictationState], None],
     ) -> None:
         self.config = config
-        self.on_event = on_event
+        self._on_event = on_event
         self.dictation = FakeTurns(on_state)
         self.closed = threading.Event()
+
+    def on_event(self, event: Event) -> None:
+        """Report ``event`` as the real dictation does: a transcript is logged first."""
+        if isinstance(event, TranscriptCompleted):
+            log = daily_log(self.config)
+            log_first(log, event.text, event.started_at, report=print)
+            if log is not None:
+                log.close()
+        self._on_event(event)
 
     def start(self) -> None:
         pass

@@ -596,10 +596,13 @@ class Controller:
             self._healed(Problem.ITEMS_FAILING, Problem.NO_CREDIT)  # the server transcribes
             if failing:
                 self._retry_pending(asked=False)  # e.g. credit is back: the kept audio can go
-            count = self.snapshot.today_count + 1
-            # As the log has it (one line, local time), so the Recent menu matches `history`.
-            line = LogLine(_local(event.started_at), flatten(event.text))
-            recent = (*self.snapshot.recent, line)[-RECENT_COUNT:]
+            if self._log is None:  # not logged: a tally of what was shown
+                # As a log would have it (one line, local time), so Recent reads like `history`.
+                line = LogLine(_local(event.started_at), flatten(event.text))
+                count = self.snapshot.today_count + 1
+                recent = (*self.snapshot.recent, line)[-RECENT_COUNT:]
+            else:
+                count, recent = self._logged_transcripts()
             self._update(last_transcript=event.text, partial="", today_count=count, recent=recent)
         if self._usage is not None:  # metered before it was posted here
             self._update(usage_today=self._usage.today_text())
@@ -625,15 +628,25 @@ class Controller:
     def _on_retry_done(self, report: RetryReport, asked: bool) -> None:
         self._update(pending=report.left)
         if report.done:  # retried transcripts are shown and counted as if they came live
-            config = self.snapshot.config
-            recent = _recent(config)
+            count, recent = self._logged_transcripts()
             last = recent[-1].text if recent else self.snapshot.last_transcript
-            self._update(today_count=_count_today(config), recent=recent, last_transcript=last)
+            self._update(today_count=count, recent=recent, last_transcript=last)
         sentence = done_sentence(report)
         if sentence is not None:
             self._notifier.notify(APP_NAME, sentence)
         elif asked and report.error is not None:
             self._notifier.notify(APP_NAME, f"Pending recordings: {report.error}", urgent=True)
+
+    def _logged_transcripts(self) -> tuple[int, tuple[LogLine, ...]]:
+        """Today's count and the Recent menu as the logs have them.
+
+        Not a tally of events: a retry logs on its own thread, into the days its recordings were
+        spoken, and a live transcript is logged before its event reaches this thread. A tally
+        counted a live transcript twice when a retry's reload had already read it.
+        """
+        config = self.snapshot.config
+        with self._log_lock:  # not while listening's transcript is half written
+            return _count_today(config), _recent(config)
 
     def _one_more_pending(self) -> None:
         if self._retrier is not None and self.snapshot.config.spool_max_mb:
