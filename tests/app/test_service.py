@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,8 @@ def test_tray_app_press_and_release_commands_dictate_with_live_text_in_the_title
     assert icon_is(app.icon.icon, IconState.IDLE)
     status = app.command("status")
     assert (status["dictation"], status["today"], status["listening"]) == ("idle", 1, False)
-    assert not app.log_dir.exists()  # the dictation logs its transcripts; the tray adds none
+    # The dictation logged its transcript; the tray added none.
+    assert app.log_dir.joinpath(f"{date.today():%Y-%m-%d}.txt").read_text().count("\n") == 1
     assert app.command("talk") == {"ok": True}  # a shortcut that fires on press only
     app.icon.wait(lambda: talk.dictation.calls == ["press", "release", "toggle"])
     assert app.app.hotkey is None and FakeHotkey.made == []  # headless: no key listener
