@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.support.audio_samples import silence, tone
+from tests.support.audio_samples import dominant_hz, silence, tone
 from tests.support.realtime_server import RealtimeServer
 from tray_stt.app.console import TranscriptOutput
 from tray_stt.app.listening import SPOOLED_OFFLINE_AUDIO_MS, live_options
@@ -55,11 +55,10 @@ def word(index: int) -> str:
 
 def by_pitch(pcm: bytes) -> str:
     """The word of the item's loudest pitch ("" for silence)."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    samples = np.frombuffer(pcm, dtype="<i2")
     if samples.size < 256 or np.abs(samples).max() < 1000:
         return ""
-    peak = float(np.argmax(np.abs(np.fft.rfft(samples)))) * RATE / samples.size
-    return word(round((peak - BASE_HZ) / STEP_HZ))
+    return word(round((dominant_hz(pcm, RATE) - BASE_HZ) / STEP_HZ))
 
 
 def utterance(index: int) -> bytes:

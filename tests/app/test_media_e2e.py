@@ -25,7 +25,7 @@ from tests.app.test_transcribe_e2e import (
     run_cli,
     run_on_a_terminal,
 )
-from tests.support.audio_samples import silence, speak, tone, write_wav
+from tests.support.audio_samples import dominant_hz, silence, speak, tone, write_wav
 from tests.support.realtime_server import RealtimeServer
 
 SENTENCES = ["Hello from the tray.", "This is the second sentence.", "And a third to finish."]
@@ -285,10 +285,7 @@ def _tone_file(path: Path, freq: int, bursts: int) -> None:
 
 def _pitch(pcm: bytes) -> str:
     """The transcriber of the jobs test: which tone the committed audio holds."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(samples))
-    hz = np.argmax(spectrum) * RATE / len(samples)
-    return "low" if hz < 600 else "high"
+    return "low" if dominant_hz(pcm, RATE) < 600 else "high"
 
 
 def test_two_files_at_once_each_on_its_session_output_in_input_order(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.audio_samples import silence, tone, write_wav
+from tests.support.audio_samples import dominant_hz, silence, tone, write_wav
 from tests.support.dictation_desktop import PulseMicrophone
 from tests.support.fake_notification_daemon import FakeNotificationDaemon
 from tests.support.realtime_server import RealtimeServer
@@ -52,13 +52,28 @@ def status_lines(result: object) -> dict[str, str]:
     }
 
 
+BURSTS = dict(zip((440.0, 660.0, 880.0), TRANSCRIPTS, strict=True))  # pitch -> its transcript
+
+
 def three_bursts() -> np.ndarray:
     """Three tones with silence between them: three turns for the test server's VAD."""
     rate = 24000
     parts = [silence(0.5, rate)]
-    for freq in (440, 660, 880):
+    for freq in BURSTS:
         parts += [tone(freq, 0.8, rate), silence(1.0, rate)]
     return np.concatenate([*parts, silence(5.0, rate)])
+
+
+def by_pitch(pcm: bytes) -> str:
+    """The transcript of the burst an item holds ("" for silence), so each burst gets its own
+    whichever way it reached the server. The unpaced file microphone fills the minute that
+    memory keeps in a moment: when connecting takes longer, the first burst is spooled and
+    retried on a connection of its own, beside the live one."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    if samples.size < 256 or np.abs(samples).max() < 1000:
+        return ""
+    hz = dominant_hz(pcm)
+    return BURSTS[min(BURSTS, key=lambda f: abs(f - hz))]
 
 
 def test_app_second_start_refused_with_message_quiet_start_silent(
@@ -104,7 +119,7 @@ def test_app_control_socket_is_private(service: TrayProcess) -> None:
 def test_app_listens_to_the_microphone_into_the_daily_log(tmp_path: Path) -> None:
     env = private_env(tmp_path)
     device = write_file_microphone(Path(env["HOME"]), three_bursts())
-    with RealtimeServer(transcripts=TRANSCRIPTS) as server:
+    with RealtimeServer(transcripts=by_pitch) as server:
         env.update(TRAY_STT_URL=server.url, TRAY_STT_DEVICE=device)
         tray = TrayProcess(env)
         try:
@@ -113,9 +128,12 @@ def test_app_listens_to_the_microphone_into_the_daily_log(tmp_path: Path) -> Non
             assert (started.returncode, started.stdout, started.stderr) == (0, "", "")
             answer = tray.wait_status(lambda s: s["today"] == 3)
             assert answer["state"] in ("listening", "speech") and answer["listening"] is True
-            assert server.delivered == TRANSCRIPTS and server.violations == []
+            # Each burst transcribed once, and logged once (a retried one after the live ones).
+            assert sorted(t for t in server.delivered if t) == sorted(TRANSCRIPTS)
+            assert server.violations == []
             lines = Path(answer["log"]).read_text(encoding="utf-8").splitlines()
-            assert [LOG_LINE.match(line).group(1) for line in lines] == TRANSCRIPTS  # type: ignore[union-attr]
+            logged = [LOG_LINE.match(line).group(1) for line in lines]  # type: ignore[union-attr]
+            assert sorted(logged) == sorted(TRANSCRIPTS)
             assert status_lines(cli(env, "status"))["today"] == "3"
 
             assert cli(env, "stop").returncode == 0

@@ -28,7 +28,7 @@ from tests.app.test_listen_e2e import (
     run_cli,
     virtual_mic,  # noqa: F401  (a fixture)
 )
-from tests.support.audio_samples import tone, write_wav
+from tests.support.audio_samples import dominant_hz, tone, write_wav
 from tests.support.realtime_server import RealtimeServer
 from tests.support.virtual_audio import needs_portaudio
 
@@ -48,11 +48,10 @@ def tones_wav(path: Path, seconds: list[float], gap_s: float = 1.5) -> Path:
 
 def by_pitch(pcm: bytes) -> str:
     """The word whose pitch is loudest in the item's audio ("" for silence)."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    samples = np.frombuffer(pcm, dtype="<i2")
     if samples.size < 256 or np.abs(samples).max() < 1000:
         return ""
-    spectrum = np.abs(np.fft.rfft(samples))
-    peak = float(np.argmax(spectrum)) * RATE / samples.size
+    peak = dominant_hz(pcm, RATE)
     return WORDS[min(WORDS, key=lambda f: abs(f - peak))]
 
 

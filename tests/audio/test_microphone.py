@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pytest
 
 from tests.support import REPO
-from tests.support.audio_samples import tone
+from tests.support.audio_samples import dominant_hz, tone
 from tests.support.fake_sounddevice import FakeBackend, FakeDevice, hide_portaudio
 from tests.support.virtual_audio import (
     needs_portaudio,
@@ -47,13 +47,6 @@ NO_DEVICE = (
 )
 NO_WORKING = "No working microphone: plug one in; tray-stt keeps trying."
 NOT_LOADED = "tray_stt.audio.microphone must not import sounddevice"
-
-
-def dominant_hz(pcm: bytes, rate: int = SAMPLE_RATE) -> float:
-    """The strongest frequency in PCM16 audio."""
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    return float(np.argmax(spectrum) * rate / len(x))
 
 
 def noise(frames: int, channels: int = 1, seed: int = 1) -> npt.NDArray[np.int16]:

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.audio_samples import (
+    dominant_hz,
     energy_bursts,
     have_espeak,
     read_wav,
@@ -34,13 +35,6 @@ from tray_stt.errors import AudioInputError, ConfigError
 from tray_stt.realtime.pcm import BYTES_PER_MS, SAMPLE_RATE
 
 CHUNK_40MS = 40 * BYTES_PER_MS
-
-
-def dominant_hz(pcm: bytes, rate: int = SAMPLE_RATE) -> float:
-    """The strongest frequency in PCM16 audio."""
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    return float(np.argmax(spectrum) * rate / len(x))
 
 
 def decode(path: Path, chunk_ms: int = 40) -> list[bytes]:

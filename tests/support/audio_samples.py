@@ -84,6 +84,13 @@ def silence(seconds: float, rate: int) -> Int16Array:
     return np.zeros(round(seconds * rate), dtype=np.int16)
 
 
+def dominant_hz(pcm: bytes, rate: int = 24_000) -> float:
+    """The strongest frequency in PCM16 audio: which test tone it holds."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.argmax(spectrum) * rate / len(x))
+
+
 def have_espeak() -> bool:
     """True when the espeak-ng speech synthesiser is on PATH."""
     return shutil.which("espeak-ng") is not None
