@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.audio_samples import dominant_hz, silence, tone, write_wav
+from tests.support.audio_samples import pitch_transcriber, silence, tone, write_wav
 from tests.support.dictation_desktop import PulseMicrophone
 from tests.support.fake_notification_daemon import FakeNotificationDaemon
 from tests.support.realtime_server import RealtimeServer
@@ -53,6 +53,9 @@ def status_lines(result: object) -> dict[str, str]:
 
 
 BURSTS = dict(zip((440.0, 660.0, 880.0), TRANSCRIPTS, strict=True))  # pitch -> its transcript
+# The unpaced file microphone fills the minute memory keeps in a moment: when connecting takes
+# longer, the first burst is spooled and retried on a connection of its own beside the live one.
+by_pitch = pitch_transcriber(BURSTS)
 
 
 def three_bursts() -> np.ndarray:
@@ -62,18 +65,6 @@ def three_bursts() -> np.ndarray:
     for freq in BURSTS:
         parts += [tone(freq, 0.8, rate), silence(1.0, rate)]
     return np.concatenate([*parts, silence(5.0, rate)])
-
-
-def by_pitch(pcm: bytes) -> str:
-    """The transcript of the burst an item holds ("" for silence), so each burst gets its own
-    whichever way it reached the server. The unpaced file microphone fills the minute that
-    memory keeps in a moment: when connecting takes longer, the first burst is spooled and
-    retried on a connection of its own, beside the live one."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    if samples.size < 256 or np.abs(samples).max() < 1000:
-        return ""
-    hz = dominant_hz(pcm)
-    return BURSTS[min(BURSTS, key=lambda f: abs(f - hz))]
 
 
 def test_app_second_start_refused_with_message_quiet_start_silent(

@@ -28,12 +28,13 @@ from tests.app.test_listen_e2e import (
     run_cli,
     virtual_mic,  # noqa: F401  (a fixture)
 )
-from tests.support.audio_samples import dominant_hz, tone, write_wav
+from tests.support.audio_samples import pitch_transcriber, tone, write_wav
 from tests.support.realtime_server import RealtimeServer
 from tests.support.virtual_audio import needs_portaudio
 
 RATE = 24_000
 WORDS = {300.0: "alpha", 600.0: "bravo", 900.0: "charlie", 1200.0: "delta"}
+by_pitch = pitch_transcriber(WORDS)
 QUOTA = ("insufficient_quota", "insufficient_quota", "You exceeded your current quota.")
 
 
@@ -44,15 +45,6 @@ def tones_wav(path: Path, seconds: list[float], gap_s: float = 1.5) -> Path:
         parts += [tone(freq, length, RATE), np.zeros(int(gap_s * RATE), dtype=np.int16)]
     write_wav(path, np.concatenate(parts), RATE)
     return path
-
-
-def by_pitch(pcm: bytes) -> str:
-    """The word whose pitch is loudest in the item's audio ("" for silence)."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    if samples.size < 256 or np.abs(samples).max() < 1000:
-        return ""
-    peak = dominant_hz(pcm, RATE)
-    return WORDS[min(WORDS, key=lambda f: abs(f - peak))]
 
 
 def log_entries(log_dir: Path) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ import struct
 import subprocess
 import tempfile
 import wave
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,21 @@ def dominant_hz(pcm: bytes, rate: int = 24_000) -> float:
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     return float(np.argmax(spectrum) * rate / len(x))
+
+
+def pitch_transcriber(words: Mapping[float, str], rate: int = 24_000) -> Callable[[bytes], str]:
+    """A loopback server's transcriber: the word of the tone (Hz -> word) an item holds, "" for
+    silence. Each utterance gets its own word whichever connection carries it; a script hands
+    out words by order, per connection, so a retry beside the live connection gets them wrong."""
+
+    def transcribe(pcm: bytes) -> str:
+        samples = np.frombuffer(pcm, dtype="<i2")
+        if samples.size < 256 or np.abs(samples).max() < 1000:
+            return ""
+        hz = dominant_hz(pcm, rate)
+        return words[min(words, key=lambda f: abs(f - hz))]
+
+    return transcribe
 
 
 def have_espeak() -> bool:
