@@ -80,8 +80,9 @@ def log_days(directory: Path) -> list[date]:
     return sorted(days)
 
 
-def read_log(directory: Path, day: date) -> list[LogLine]:
-    """The transcripts of ``day``'s log in the order written; [] when there is no such file.
+def read_log(directory: Path, day: date, last: int | None = None) -> list[LogLine]:
+    """The transcripts of ``day``'s log in the order written (only the ``last`` ones, if given);
+    [] when there is no such file.
 
     Lines that are not ours (edited by hand) are skipped; bytes that are not UTF-8 are replaced.
     """
@@ -89,18 +90,28 @@ def read_log(directory: Path, day: date) -> list[LogLine]:
         data = log_file(directory, day).read_bytes()
     except OSError:
         return []
-    lines = (parse_log_line(line, day) for line in data.decode("utf-8", "replace").split("\n"))
-    return [line for line in lines if line is not None]
+    texts = data.decode("utf-8", "replace").split("\n")
+    if last is None:
+        lines = (parse_log_line(text, day) for text in texts)
+        return [line for line in lines if line is not None]
+    found: list[LogLine] = []  # newest first: the tray asks after every transcript
+    for text in reversed(texts):
+        if len(found) >= last:
+            break
+        line = parse_log_line(text, day)
+        if line is not None:
+            found.append(line)
+    return found[::-1]
 
 
 def recent_lines(directory: Path, count: int) -> list[LogLine]:
     """The last ``count`` transcripts of the daily logs, oldest first (across days)."""
     found: list[LogLine] = []
     for day in reversed(log_days(directory)):
-        found[:0] = read_log(directory, day)
         if len(found) >= count:
             break
-    return found[-count:] if count > 0 else []
+        found[:0] = read_log(directory, day, last=count - len(found))
+    return found
 
 
 def matches(text: str, words: Iterable[str]) -> bool:

@@ -43,6 +43,11 @@ def test_reader_reads_what_daily_log_writes(logs: Path) -> None:
         LogLine(datetime(2026, 12, 1, 7, 45, 10), "Morning call with Anna."),
         LogLine(datetime(2026, 12, 1, 12, 0, 0), "Café à la straße."),
     ]
+    # Read from the end, past the lines edited by hand that end the file.
+    assert read_log(logs, DEC1, last=1) == [
+        LogLine(datetime(2026, 12, 1, 12, 0, 0), "Café à la straße.")
+    ]
+    assert read_log(logs, DEC1, last=5) == read_log(logs, DEC1)
     assert read_log(logs, date(2026, 1, 1)) == []
     assert log_days(logs / "missing") == []
     assert [line.text for line in recent_lines(logs, 3)] == [
