@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.controller_fakes import Dictations, FakeAutostart, FakeListening, FakeNotifier
-from tray_stt.app.controller import Controller
+from tray_stt.app.controller import Controller, _CoolDown
 from tray_stt.app.ports import DictationFactory
 from tray_stt.app.state import (
     AppState,
@@ -50,6 +50,7 @@ class Harness:
         dictate: DictationFactory | None = None,
         keep_warm_s: float = 60.0,
         log: bool = True,
+        now: Callable[[], datetime] = datetime.now,
     ) -> None:
         self.config = Config(log_dir=tmp_path / "logs", api_key="k", log=log)
         self.saved: dict[str, object] = {}
@@ -78,6 +79,7 @@ class Harness:
             deliver=self.delivered.append,
             dictate=dictate,
             keep_warm_s=keep_warm_s,
+            now=now,
         )
         self.thread = threading.Thread(target=self.controller.run, daemon=True)
         self.thread.start()
@@ -376,7 +378,8 @@ def test_controller_sets_one_cool_down_timer_per_turn(
     post_later = Controller._post_later
 
     def recording(self: Controller, delay: float, command: Command) -> None:
-        delays.append(delay)
+        if isinstance(command, _CoolDown):  # not the midnight check
+            delays.append(delay)
         post_later(self, delay, command)
 
     monkeypatch.setattr(Controller, "_post_later", recording)
@@ -443,6 +446,28 @@ def test_controller_listening_logs_into_the_new_log_dir(harness: Harness, tmp_pa
     )
     assert old_path.read_text(encoding="utf-8").count("\n") == 1  # only "Before."
     assert snapshot.today_count == 2
+
+
+def test_controller_starts_todays_count_again_at_midnight(tmp_path: Path) -> None:
+    """The count the status and the menu show is today's: it starts again just after midnight,
+    before the new day's first transcript. Started at 23:59:59.5, the date is checked 1.5 s on."""
+    clock = [datetime(2026, 12, 1, 23, 59, 59, 500_000)]
+    h = Harness(tmp_path, now=lambda: clock[0])
+    try:
+        h.controller.post(Start())
+        h.wait(lambda s: s.listening)
+        h.workers[0].on_event(TranscriptCompleted("Late.", clock[0].astimezone(), "i1"))
+        assert h.wait(lambda s: s.last_transcript == "Late.").today_count == 1
+        clock[0] = datetime(2026, 12, 2, 0, 0, 1)
+        h.wait(lambda s: s.today_count == 0, timeout=30)  # with no transcript since
+        h.workers[0].on_event(TranscriptCompleted("Early.", clock[0].astimezone(), "i2"))
+        assert h.wait(lambda s: s.last_transcript == "Early.").today_count == 1
+    finally:
+        h.controller.post(Quit())
+        h.thread.join(3)
+    logs = tmp_path / "logs"
+    assert (logs / "2026-12-01.txt").read_text(encoding="utf-8") == "23:59:59  Late.\n"
+    assert (logs / "2026-12-02.txt").read_text(encoding="utf-8") == "00:00:01  Early.\n"
 
 
 def test_controller_lost_microphone_is_an_error_state_until_it_captures_again(

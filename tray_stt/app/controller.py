@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from tray_stt import APP_NAME
@@ -129,6 +129,11 @@ class _RetryDone:
 
 
 @dataclass(frozen=True)
+class _DateCheck:
+    """Time to see whether a new day began: today's count and spend start again."""
+
+
+@dataclass(frozen=True)
 class _OverBudget:
     error: BaseException  # errors.BudgetExceeded, with the sentence naming the cap
     generation: int
@@ -145,6 +150,7 @@ _Item = (
     | _RetryDone
     | _OverBudget
     | _Microphone
+    | _DateCheck
 )
 
 
@@ -153,6 +159,7 @@ HEALTH_TOPIC = "health"  # the notification of the current problem, replaced and
 LISTENING_PROBLEMS = (Problem.NETWORK_DOWN, Problem.ITEMS_FAILING, Problem.MICROPHONE_LOST)
 KEEP_WARM_S = 60.0  # a dictation stays open this long after its last turn
 RETRY_STOP_S = 15.0  # at Quit, a retry under way may finish logging what it sent
+_DATE_CHECK_MAX_S = 3600.0  # a late midnight timer (suspend) is caught within the hour
 
 
 class Controller:
@@ -174,10 +181,14 @@ class Controller:
         clock: Callable[[], float] = time.monotonic,
         retrier: Retrying | None = None,
         usage: BudgetWatch | None = None,
+        now: Callable[[], datetime] = datetime.now,
     ) -> None:
         """``dictate`` opens a push-to-talk dictation; it writes the daily log itself.
         ``retrier`` transcribes pending recordings at start and when a connection is ready.
-        ``usage``: the ledger listening is metered into, and its budget caps."""
+        ``usage``: the ledger listening is metered into, and its budget caps.
+        ``now``: the local time of day, which says when today's count starts again."""
+        self._now = now
+        self._counted_on = now().date()
         self._retrier = retrier
         self._usage = usage
         self._queue: queue.Queue[_Item] = queue.Queue()
@@ -210,7 +221,7 @@ class Controller:
             partial="",
             config=config,
             autostart=autostart.enabled() if autostart else False,
-            today_count=_count_today(config),
+            today_count=_count_on(config, self._counted_on),
             recent=_recent(config),
             usage_today=usage.today_text() if usage is not None else "",
         )
@@ -230,6 +241,7 @@ class Controller:
         """Handle commands until Quit; then stop listening and return."""
         self._check_config()
         self._retry_pending(asked=False)
+        self._check_date_later()
         while True:
             command = self._queue.get()
             if isinstance(command, Quit):
@@ -278,6 +290,9 @@ class Controller:
             self._on_retry_done(command.report, command.asked)
         elif isinstance(command, _Microphone):
             self._on_microphone(command)
+        elif isinstance(command, _DateCheck):
+            self._new_day()
+            self._check_date_later()
         elif isinstance(command, _OverBudget):
             self._stop_worker()  # what was sent is still transcribed, logged and delivered
             self._update(listening=False)
@@ -398,7 +413,7 @@ class Controller:
             self._switch_log(config)
         count, recent = self.snapshot.today_count, self.snapshot.recent
         if config.log_dir != old.log_dir:
-            count = _count_today(config)  # what the new folder holds of today
+            count = _count_on(config, self._counted_on)  # what the new folder holds of today
             recent = _recent(config)
         self._update(config=config, today_count=count, recent=recent)
         if config.transcription.model != old.transcription.model:
@@ -588,6 +603,7 @@ class Controller:
 
     def _count(self, event: TranscriptCompleted) -> None:
         """Show a transcript and count it; an empty one (nothing was said) is neither."""
+        self._new_day()  # a transcript just after midnight counts towards the new day
         if event.text.strip():
             failing = self._health.current is not None and self._health.current.problem in (
                 Problem.ITEMS_FAILING,
@@ -646,7 +662,27 @@ class Controller:
         """
         config = self.snapshot.config
         with self._log_lock:  # not while listening's transcript is half written
-            return _count_today(config), _recent(config)
+            return _count_on(config, self._counted_on), _recent(config)
+
+    def _new_day(self) -> None:
+        """Past midnight: today's count starts again (from what today's log already holds), and
+        so does today's spend."""
+        today = self._now().date()
+        if today == self._counted_on:
+            return
+        self._counted_on = today
+        count = self._logged_transcripts()[0] if self._log is not None else 0
+        self._update(today_count=count)
+        if self._usage is not None:
+            self._update(usage_today=self._usage.today_text())
+
+    def _check_date_later(self) -> None:
+        """Check the date again just after midnight, and at least hourly: a timer counts time
+        awake, so after a night in suspend it fires late."""
+        now = self._now()
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+        delay = min((midnight - now).total_seconds() + 1.0, _DATE_CHECK_MAX_S)
+        self._post_later(delay, _DateCheck())
 
     def _one_more_pending(self) -> None:
         if self._retrier is not None and self.snapshot.config.spool_max_mb:
@@ -675,9 +711,9 @@ def _local(when: datetime) -> datetime:
     return when.astimezone().replace(tzinfo=None) if when.utcoffset() is not None else when
 
 
-def _count_today(config: Config) -> int:
-    """Today's transcripts so far: the lines of today's log file."""
-    return _count_lines(log_file(config.log_dir, date.today()))
+def _count_on(config: Config, day: date) -> int:
+    """A day's transcripts: the lines of its log file."""
+    return _count_lines(log_file(config.log_dir, day))
 
 
 def _count_lines(path: Path) -> int:
