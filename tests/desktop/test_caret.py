@@ -20,7 +20,7 @@ import pytest
 from jeepney import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from tests.support.dictation_desktop import read_text, require, wait_until
+from tests.support.dictation_desktop import focus_window, read_text, require, wait_until
 from tray_stt.desktop.caret import text_before_caret
 from tray_stt.desktop.inject import Deliverer
 from tray_stt.pushtotalk.delivery import DeliveryMode
@@ -143,7 +143,7 @@ def gtk_entry(
         window = subprocess.run(
             search, env=accessibility_bus, capture_output=True, text=True, timeout=15
         ).stdout.split()[0]
-        focus(accessibility_bus, window)
+        focus_window(accessibility_bus, window)
         yield window, out
     finally:
         stop_group(app)
@@ -156,10 +156,6 @@ def has_owner(address: str, name: str) -> bool:
 
 def xdotool(env: dict[str, str], *args: str) -> None:
     subprocess.run(["xdotool", *args], env=env, check=True, timeout=15)
-
-
-def focus(env: dict[str, str], window: str) -> None:
-    xdotool(env, "windowfocus", "--sync", window)
 
 
 def before_caret_becomes(env: dict[str, str], expected: str) -> str | None:
@@ -240,7 +236,7 @@ def test_a_window_that_does_not_publish_its_text_is_unknown(
     try:
         search = ["xdotool", "search", "--sync", "--name", "^not accessible$"]
         found = subprocess.run(search, env=env, capture_output=True, text=True, timeout=15)
-        focus(env, found.stdout.split()[0])
+        focus_window(env, found.stdout.split()[0])
         assert wait_until(lambda: text_before_caret(env) is None)
     finally:
         xterm.terminate()

@@ -65,6 +65,22 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0) -> bool:
     return bool(predicate())
 
 
+def focus_window(env: dict[str, str], window: int | str) -> None:
+    """Give ``window`` the keyboard focus once it is on screen. A window found by its name (or
+    by $WINDOWID) can exist before it is mapped, and X refuses to focus it then (BadMatch)."""
+    import Xlib.display
+    from Xlib import X
+
+    display = Xlib.display.Display(env["DISPLAY"])
+    try:
+        handle = display.create_resource_object("window", int(window))
+        viewable = wait_until(lambda: handle.get_attributes().map_state == X.IsViewable)
+        assert viewable, f"window {window} never came on screen"
+    finally:
+        display.close()
+    subprocess.run(["xdotool", "windowfocus", "--sync", str(window)], env=env, check=True)
+
+
 def read_text(path: Path) -> str:
     """The file's text, or "" before it exists."""
     try:
@@ -157,7 +173,7 @@ class Terminal(_TextWindow):
         )
         assert wait_until(lambda: read_text(ident).strip(), 15), f"{command[0]} did not start"
         self.window = int(read_text(ident).strip())
-        subprocess.run(["xdotool", "windowfocus", "--sync", str(self.window)], env=env, check=True)
+        focus_window(env, self.window)
 
 
 class XTerm(Terminal):
