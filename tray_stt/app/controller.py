@@ -413,8 +413,7 @@ class Controller:
             self._switch_log(config)
         count, recent = self.snapshot.today_count, self.snapshot.recent
         if config.log_dir != old.log_dir:
-            count = _count_on(config, self._counted_on)  # what the new folder holds of today
-            recent = _recent(config)
+            count, recent = self._logged_transcripts(config)  # what the new folder holds
         self._update(config=config, today_count=count, recent=recent)
         if config.transcription.model != old.transcription.model:
             self._warn_about_model(config)
@@ -618,7 +617,7 @@ class Controller:
                 count = self.snapshot.today_count + 1
                 recent = (*self.snapshot.recent, line)[-RECENT_COUNT:]
             else:
-                count, recent = self._logged_transcripts()
+                count, recent = self._logged_transcripts(self.snapshot.config)
             self._update(last_transcript=event.text, partial="", today_count=count, recent=recent)
         if self._usage is not None:  # metered before it was posted here
             self._update(usage_today=self._usage.today_text())
@@ -644,7 +643,7 @@ class Controller:
     def _on_retry_done(self, report: RetryReport, asked: bool) -> None:
         self._update(pending=report.left)
         if report.done:  # retried transcripts are shown and counted as if they came live
-            count, recent = self._logged_transcripts()
+            count, recent = self._logged_transcripts(self.snapshot.config)
             last = recent[-1].text if recent else self.snapshot.last_transcript
             self._update(today_count=count, recent=recent, last_transcript=last)
         sentence = done_sentence(report)
@@ -653,14 +652,13 @@ class Controller:
         elif asked and report.error is not None:
             self._notifier.notify(APP_NAME, f"Pending recordings: {report.error}", urgent=True)
 
-    def _logged_transcripts(self) -> tuple[int, tuple[LogLine, ...]]:
+    def _logged_transcripts(self, config: Config) -> tuple[int, tuple[LogLine, ...]]:
         """Today's count and the Recent menu as the logs have them.
 
         Not a tally of events: a retry logs on its own thread, into the days its recordings were
         spoken, and a live transcript is logged before its event reaches this thread. A tally
         counted a live transcript twice when a retry's reload had already read it.
         """
-        config = self.snapshot.config
         with self._log_lock:  # not while listening's transcript is half written
             return _count_on(config, self._counted_on), _recent(config)
 
@@ -671,10 +669,9 @@ class Controller:
         if today == self._counted_on:
             return
         self._counted_on = today
-        count = self._logged_transcripts()[0] if self._log is not None else 0
-        self._update(today_count=count)
-        if self._usage is not None:
-            self._update(usage_today=self._usage.today_text())
+        count = self._logged_transcripts(self.snapshot.config)[0] if self._log is not None else 0
+        spend = self._usage.today_text() if self._usage is not None else ""
+        self._update(today_count=count, usage_today=spend)
 
     def _check_date_later(self) -> None:
         """Check the date again just after midnight, and at least hourly: a timer counts time
